@@ -1,0 +1,62 @@
+package io.cubatch.cli;
+
+import java.io.PrintWriter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code cubatch} command line. Exit codes: 0 success; 2 invalid arguments or input (the message on
+ * stderr names the value and the fix); 1 an internal error (a bug: please report it).
+ */
+@Command(name = "cubatch", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        description = "GPU batching for JVM trainers: explicit batch plans, padding and collation.",
+        subcommands = {PlanCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+    public static final int EXIT_OK = 0;
+    public static final int EXIT_INTERNAL = 1;
+    public static final int EXIT_USAGE = 2;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required (plan)");
+    }
+
+    public static void main(String[] args) {
+        System.exit(execute(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    }
+
+    /** Runs the CLI with the given streams and returns the exit code; used by {@link #main} and tests. */
+    public static int execute(String[] args, PrintWriter out, PrintWriter err) {
+        CommandLine cli = new CommandLine(new Main());
+        cli.setOut(out);
+        cli.setErr(err);
+        cli.setCaseInsensitiveEnumValuesAllowed(true);
+        cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+            String name = commandLine.getCommandSpec().qualifiedName();
+            if (ex instanceof IllegalArgumentException) {
+                err.println(name + ": " + ex.getMessage());
+                err.flush();
+                return EXIT_USAGE;
+            }
+            err.println(name + ": internal error: " + ex + " (this is a bug; set CUBATCH_DEBUG=1 for the stack trace)");
+            if (System.getenv("CUBATCH_DEBUG") != null) {
+                ex.printStackTrace(err);
+            }
+            err.flush();
+            return EXIT_INTERNAL;
+        });
+        return cli.execute(args);
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Main.class.getPackage().getImplementationVersion();
+            return new String[] {"cubatch " + (v == null ? "(development build)" : v)
+                    + " on Java " + Runtime.version()};
+        }
+    }
+}

@@ -1,0 +1,97 @@
+package io.cubatch.cli;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import io.cubatch.plan.BatchPlan;
+import io.cubatch.plan.PlanExplanation;
+import io.cubatch.plan.PlannedBatch;
+import io.cubatch.plan.ShuffleOrder;
+import io.cubatch.plan.WorldRank;
+import java.io.IOException;
+import java.io.Writer;
+
+/**
+ * The {@code cubatch plan --format json} contract (DESIGN.md): one object with {@code samples, world_size,
+ * batch_size, global_batch_size, remainder, last_batch, shuffle, seed, epoch, ranks[{rank, num_samples,
+ * batches}], warnings}. Added fields (scripts may rely on them too): {@code resume_at, evaluation,
+ * shuffle_algorithm, rank_source, total_repeated, total_dropped}, and per rank {@code steps,
+ * full_batches, last_batch_size, repeated, fill_count, dropped}. Written as a stream, so plans with
+ * millions of batches need no memory.
+ */
+final class PlanJson {
+    private static final JsonFactory FACTORY = JsonFactory.builder().build();
+
+    private PlanJson() {
+    }
+
+    static void write(BatchPlan plan, WorldRank world, Writer out) throws IOException {
+        PlanExplanation explanation = plan.explain();
+        try (JsonGenerator g = FACTORY.createGenerator(out)) {
+            g.disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
+            g.writeStartObject();
+            g.writeNumberField("samples", plan.samples());
+            g.writeNumberField("world_size", plan.worldSize());
+            g.writeNumberField("batch_size", plan.batchSize());
+            g.writeNumberField("global_batch_size", plan.globalBatchSize());
+            writeNullable(g, "remainder", plan.rankRemainder().map(r -> r.cliName()).orElse(null));
+            writeNullable(g, "last_batch", plan.lastBatch().map(l -> l.cliName()).orElse(null));
+            g.writeBooleanField("shuffle", plan.shuffled());
+            if (plan.seed().isPresent()) {
+                g.writeNumberField("seed", plan.seed().getAsLong());
+            } else {
+                g.writeNullField("seed");
+            }
+            g.writeNumberField("epoch", plan.epoch());
+            g.writeNumberField("resume_at", plan.resumeAt());
+            g.writeBooleanField("evaluation", plan.evaluation());
+            writeNullable(g, "shuffle_algorithm", plan.shuffled() ? ShuffleOrder.ALGORITHM : null);
+            g.writeStringField("rank_source", world.source());
+            g.writeNumberField("total_repeated", explanation.totalRepeated());
+            g.writeNumberField("total_dropped", explanation.totalDropped());
+            g.writeArrayFieldStart("ranks");
+            for (PlanExplanation.RankSummary r : explanation.ranks()) {
+                if (world.rank().isPresent() && world.rank().getAsInt() != r.rank()) {
+                    continue;
+                }
+                g.writeStartObject();
+                g.writeNumberField("rank", r.rank());
+                g.writeNumberField("num_samples", r.numSamples());
+                g.writeNumberField("steps", r.steps());
+                g.writeNumberField("full_batches", r.fullBatches());
+                g.writeNumberField("last_batch_size", r.lastBatchSize());
+                writeLongs(g, "repeated", r.repeated());
+                int fill = 0;
+                g.writeArrayFieldStart("batches");
+                for (PlannedBatch batch : plan.batches(r.rank())) {
+                    g.writeArray(batch.samples(), 0, batch.size());
+                    fill = batch.filled();
+                }
+                g.writeEndArray();
+                g.writeNumberField("fill_count", fill);
+                writeLongs(g, "dropped", r.dropped());
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+            g.writeArrayFieldStart("warnings");
+            for (String w : explanation.warnings()) {
+                g.writeString(w);
+            }
+            g.writeEndArray();
+            g.writeEndObject();
+        }
+        out.write(System.lineSeparator());
+    }
+
+    private static void writeNullable(JsonGenerator g, String field, String value) throws IOException {
+        if (value == null) {
+            g.writeNullField(field);
+        } else {
+            g.writeStringField(field, value);
+        }
+    }
+
+    private static void writeLongs(JsonGenerator g, String field, long[] values) throws IOException {
+        g.writeFieldName(field);
+        g.writeArray(values, 0, values.length);
+    }
+}
