@@ -1,0 +1,34 @@
+package io.cubatch.store;
+
+import java.io.IOException;
+import java.nio.file.Path;
+
+/**
+ * A dataset file is malformed or unsupported. The message names the file, where in it (byte offset or
+ * line), what was found and what was expected; the CLI prints it and exits with status 2.
+ */
+public class DatasetFormatException extends IOException {
+    private final Path file;
+    private final String where;
+
+    /**
+     * @param file     the file
+     * @param where    "byte 8", "line 3", ... or "" when the whole file is concerned
+     * @param found    what the file holds
+     * @param expected what a valid file would hold, or how to fix it
+     */
+    public DatasetFormatException(Path file, String where, String found, String expected) {
+        super(file + (where.isEmpty() ? "" : " at " + where) + ": " + found + "; expected " + expected);
+        this.file = file;
+        this.where = where;
+    }
+
+    public Path file() {
+        return file;
+    }
+
+    /** "byte N", "line N", or "" for the whole file. */
+    public String where() {
+        return where;
+    }
+}

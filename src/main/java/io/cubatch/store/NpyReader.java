@@ -1,0 +1,330 @@
+package io.cubatch.store;
+
+import static io.cubatch.store.NpyDescriptor.HEADER_LENGTH_OFFSET;
+import static io.cubatch.store.NpyDescriptor.MAGIC;
+import static io.cubatch.store.NpyDescriptor.MAJOR_OFFSET;
+import static io.cubatch.store.NpyDescriptor.MINOR_OFFSET;
+import static io.cubatch.store.NpyDescriptor.V1_HEADER_OFFSET;
+import static io.cubatch.store.NpyDescriptor.V2_HEADER_OFFSET;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.channels.FileChannel;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Memory-maps a NumPy {@code .npy} file (layout in {@link NpyDescriptor}) as a fixed-shape
+ * {@link SampleStore}, without copying: shape {@code [N]} gives N samples of one timestep, {@code [N, L]}
+ * N samples of L scalar timesteps, {@code [N, L, F...]} N samples of L timesteps of {@code [F...]}
+ * features. Every field is validated before any element is read; a bad file is a
+ * {@link DatasetFormatException}, never a crash.
+ */
+public final class NpyReader {
+    private NpyReader() {
+    }
+
+    /** The parsed header: element type, shape, and where the data starts. */
+    public record Header(DType dtype, long[] shape, long dataOffset, int major, int minor) {
+        public long elements() {
+            return SampleStore.product(shape);
+        }
+    }
+
+    /** Maps {@code file} and returns the store that owns the mapping. */
+    public static SampleStore open(Path file) throws IOException {
+        Arena arena = Arena.ofShared();
+        try {
+            MemorySegment mapped;
+            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+                mapped = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
+            }
+            return read(file, mapped, arena);
+        } catch (IOException | RuntimeException | Error e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    /**
+     * A store over the bytes of a {@code .npy} file already in memory; {@code owner} (null: the caller)
+     * frees them when the store closes. Used by {@link #open} and by the fuzz tests.
+     */
+    static SampleStore read(Path file, MemorySegment bytes, Arena owner) throws DatasetFormatException {
+        Header h = readHeader(file, bytes);
+        long[] shape = h.shape();
+        long timesteps = shape.length >= 2 ? shape[1] : 1;
+        long[] features = shape.length > 2 ? Arrays.copyOfRange(shape, 2, shape.length) : new long[0];
+        MemorySegment data = bytes.asSlice(h.dataOffset());
+        return SampleStore.fixed(h.dtype(), shape[0], timesteps, features, data, file + " (npy)", owner);
+    }
+
+    /** Parses and validates the header of a mapped {@code .npy} file, including its size against the shape. */
+    public static Header readHeader(Path file, MemorySegment f) throws DatasetFormatException {
+        long size = f.byteSize();
+        if (size < V1_HEADER_OFFSET) {
+            throw new DatasetFormatException(file, "byte 0", "a file of " + size + " bytes",
+                    "at least " + V1_HEADER_OFFSET + " bytes of .npy prefix (truncated file?)");
+        }
+        for (int i = 0; i < MAGIC.length; i++) {
+            if (f.get(ValueLayout.JAVA_BYTE, i) != MAGIC[i]) {
+                throw new DatasetFormatException(file, "byte " + i, "magic " + hex(f, 0, MAGIC.length),
+                        "the .npy magic 93 4e 55 4d 50 59 (\\x93NUMPY): is this a NumPy .npy file?");
+            }
+        }
+        int major = Byte.toUnsignedInt(f.get(ValueLayout.JAVA_BYTE, MAJOR_OFFSET));
+        int minor = Byte.toUnsignedInt(f.get(ValueLayout.JAVA_BYTE, MINOR_OFFSET));
+        if (major < 1 || major > 3 || minor != 0) {
+            throw new DatasetFormatException(file, "byte " + MAJOR_OFFSET, "format version " + major + "." + minor,
+                    "version 1.0, 2.0 or 3.0");
+        }
+        int headerOffset = major == 1 ? V1_HEADER_OFFSET : V2_HEADER_OFFSET;
+        if (size < headerOffset) {
+            throw new DatasetFormatException(file, "byte " + HEADER_LENGTH_OFFSET, "a file of " + size + " bytes",
+                    "a " + (headerOffset - HEADER_LENGTH_OFFSET) + "-byte header length (truncated file?)");
+        }
+        long headerLength = major == 1
+                ? Short.toUnsignedInt(f.get(ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), HEADER_LENGTH_OFFSET))
+                : Integer.toUnsignedLong(f.get(ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), HEADER_LENGTH_OFFSET));
+        if (headerLength > NpyDescriptor.MAX_HEADER_LENGTH) {
+            throw new DatasetFormatException(file, "byte " + HEADER_LENGTH_OFFSET, "header length " + headerLength,
+                    "at most " + NpyDescriptor.MAX_HEADER_LENGTH + " bytes");
+        }
+        long dataOffset = headerOffset + headerLength;
+        if (dataOffset > size) {
+            throw new DatasetFormatException(file, "byte " + HEADER_LENGTH_OFFSET, "header length " + headerLength
+                    + " past the end of a " + size + "-byte file", "a header that fits in the file (truncated file?)");
+        }
+        byte[] raw = f.asSlice(headerOffset, headerLength).toArray(ValueLayout.JAVA_BYTE);
+        String text;
+        try {
+            text = (major == 3 ? StandardCharsets.UTF_8 : StandardCharsets.US_ASCII).newDecoder()
+                    .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(java.nio.ByteBuffer.wrap(raw)).toString();
+        } catch (CharacterCodingException e) {
+            throw new DatasetFormatException(file, "byte " + headerOffset, "header bytes that are not "
+                    + (major == 3 ? "UTF-8" : "ASCII"), "a text header");
+        }
+        HeaderParser p = new HeaderParser(file, text, headerOffset);
+        p.parse();
+        DType dtype = DType.fromNpyDescr(p.descr).orElseThrow(() -> new DatasetFormatException(file,
+                "byte " + headerOffset, "dtype '" + p.descr + "'" + describeUnsupported(p.descr),
+                "one of |b1 |i1 |u1 <i2 <u2 <i4 <i8 <f2 <f4 <f8"));
+        if (p.fortranOrder) {
+            throw new DatasetFormatException(file, "byte " + headerOffset, "'fortran_order': True",
+                    "C order: save np.ascontiguousarray(a) instead");
+        }
+        long[] shape = p.shape.stream().mapToLong(Long::longValue).toArray();
+        if (shape.length == 0) {
+            throw new DatasetFormatException(file, "byte " + headerOffset, "a 0-dimensional array (shape ())",
+                    "at least one dimension: samples first");
+        }
+        long bytes;
+        try {
+            bytes = Math.multiplyExact(SampleStore.product(shape), dtype.byteSize());
+        } catch (ArithmeticException e) {
+            throw new DatasetFormatException(file, "byte " + headerOffset, "shape " + Arrays.toString(shape)
+                    + " whose size overflows 64 bits", "a shape whose bytes fit in the file");
+        }
+        if (size - dataOffset != bytes) {
+            throw new DatasetFormatException(file, "byte " + dataOffset, (size - dataOffset) + " data bytes",
+                    bytes + " bytes for shape " + Arrays.toString(shape) + " of " + dtype.cliName()
+                            + (size - dataOffset < bytes ? " (truncated file?)" : " (trailing bytes after the array)"));
+        }
+        return new Header(dtype, shape, dataOffset, major, minor);
+    }
+
+    private static String describeUnsupported(String descr) {
+        if (descr.startsWith(">")) {
+            return ", big-endian: convert with a.astype(a.dtype.newbyteorder('<'))";
+        }
+        if (descr.contains("O")) {
+            return ", Python objects: save a numeric array";
+        }
+        return ", not supported";
+    }
+
+    private static String hex(MemorySegment f, int from, int n) {
+        StringBuilder b = new StringBuilder();
+        for (int i = from; i < from + n && i < f.byteSize(); i++) {
+            b.append(String.format("%02x ", f.get(ValueLayout.JAVA_BYTE, i)));
+        }
+        return b.toString().trim();
+    }
+
+    /**
+     * A strict parser for the one dict literal .npy headers hold: exactly the keys descr, fortran_order and
+     * shape; string, boolean and tuple-of-integer values. Anything else is an error naming the byte.
+     */
+    private static final class HeaderParser {
+        private final Path file;
+        private final String s;
+        private final int base;
+        private int i;
+        String descr;
+        Boolean fortranOrder;
+        List<Long> shape;
+
+        HeaderParser(Path file, String s, int base) {
+            this.file = file;
+            this.s = s;
+            this.base = base;
+        }
+
+        void parse() throws DatasetFormatException {
+            ws();
+            expect('{');
+            ws();
+            while (peek() != '}') {
+                int keyStart = i;
+                String key = string();
+                ws();
+                expect(':');
+                ws();
+                switch (key) {
+                    case "descr" -> {
+                        checkDuplicate(descr, key);
+                        if (peek() == '[') {
+                            throw error("a structured dtype", "a plain numeric dtype such as '<f4'");
+                        }
+                        descr = string();
+                    }
+                    case "fortran_order" -> {
+                        checkDuplicate(fortranOrder, key);
+                        fortranOrder = bool();
+                    }
+                    case "shape" -> {
+                        checkDuplicate(shape, key);
+                        shape = tuple();
+                    }
+                    default -> {
+                        i = keyStart;
+                        throw error("key '" + key + "'", "only 'descr', 'fortran_order' and 'shape'");
+                    }
+                }
+                ws();
+                if (peek() == ',') {
+                    i++;
+                    ws();
+                } else if (peek() != '}') {
+                    throw error(found(), "',' or '}'");
+                }
+            }
+            i++;
+            while (i < s.length() && (s.charAt(i) == ' ' || s.charAt(i) == '\n' || s.charAt(i) == '\0')) {
+                i++;
+            }
+            if (i != s.length()) {
+                throw error(found(), "only padding after the header dict");
+            }
+            if (descr == null || fortranOrder == null || shape == null) {
+                throw new DatasetFormatException(file, "byte " + base, "a header without "
+                        + (descr == null ? "'descr'" : fortranOrder == null ? "'fortran_order'" : "'shape'"),
+                        "the keys 'descr', 'fortran_order' and 'shape'");
+            }
+        }
+
+        private void checkDuplicate(Object value, String key) throws DatasetFormatException {
+            if (value != null) {
+                throw error("a second '" + key + "'", "each key once");
+            }
+        }
+
+        private String string() throws DatasetFormatException {
+            char q = peek();
+            if (q != '\'' && q != '"') {
+                throw error(found(), "a quoted string");
+            }
+            int end = s.indexOf(q, i + 1);
+            if (end < 0 || s.substring(i + 1, end).indexOf('\\') >= 0) {
+                throw error("an unterminated or escaped string", "a plain quoted string");
+            }
+            String out = s.substring(i + 1, end);
+            i = end + 1;
+            return out;
+        }
+
+        private boolean bool() throws DatasetFormatException {
+            if (s.startsWith("True", i)) {
+                i += 4;
+                return true;
+            }
+            if (s.startsWith("False", i)) {
+                i += 5;
+                return false;
+            }
+            throw error(found(), "True or False");
+        }
+
+        private List<Long> tuple() throws DatasetFormatException {
+            expect('(');
+            List<Long> dims = new ArrayList<>();
+            ws();
+            while (peek() != ')') {
+                int start = i;
+                while (i < s.length() && Character.isDigit(s.charAt(i)) && s.charAt(i) < 128) {
+                    i++;
+                }
+                if (i == start) {
+                    throw error(found(), "a non-negative integer dimension");
+                }
+                try {
+                    dims.add(Long.parseLong(s.substring(start, i)));
+                } catch (NumberFormatException e) {
+                    String digits = s.substring(start, i);
+                    i = start;
+                    throw error("dimension " + digits, "a dimension below 2^63");
+                }
+                if (peek() == 'L') {
+                    i++; // Python 2 long literal
+                }
+                ws();
+                if (peek() == ',') {
+                    i++;
+                    ws();
+                } else if (peek() != ')') {
+                    throw error(found(), "',' or ')' in the shape");
+                }
+            }
+            i++;
+            return dims;
+        }
+
+        private void ws() {
+            while (i < s.length() && (s.charAt(i) == ' ' || s.charAt(i) == '\t')) {
+                i++;
+            }
+        }
+
+        private char peek() throws DatasetFormatException {
+            if (i >= s.length()) {
+                throw new DatasetFormatException(file, "byte " + (base + i), "the end of the header",
+                        "a complete header dict");
+            }
+            return s.charAt(i);
+        }
+
+        private void expect(char c) throws DatasetFormatException {
+            if (peek() != c) {
+                throw error(found(), "'" + c + "'");
+            }
+            i++;
+        }
+
+        private String found() {
+            return i >= s.length() || s.charAt(i) == '\n' ? "the end of the header" : "'" + s.charAt(i) + "'";
+        }
+
+        private DatasetFormatException error(String found, String expected) {
+            return new DatasetFormatException(file, "byte " + (base + i), found + " in the header", expected);
+        }
+    }
+}

@@ -1,0 +1,355 @@
+package io.cubatch.store;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.reflect.Array;
+import java.util.Arrays;
+import java.util.OptionalLong;
+
+/**
+ * N samples held off-heap, each a sequence of timesteps, each timestep a scalar or a fixed feature
+ * vector. Two shapes:
+ * <ul>
+ *   <li><b>fixed</b>: every sample has the same number of timesteps {@code L}; sample {@code i} starts at
+ *       timestep {@code i * L} (a {@code .npy} array of shape {@code [N, L]} or {@code [N, L, F...]});</li>
+ *   <li><b>ragged</b>: sample {@code i} spans timesteps {@code [offsets[i], offsets[i+1])} of the values,
+ *       with {@code offsets} an int64 array of {@code N + 1} entries, starting at 0, non-decreasing.</li>
+ * </ul>
+ * All indexing is 64-bit: more than 2<sup>31</sup> samples, timesteps or bytes work.
+ *
+ * <p>One owner: a store made by a reader or a builder owns its memory (mapping or allocation) and frees
+ * it in {@link #close()}; a store {@linkplain #wrapRagged wrapping} caller segments borrows them and
+ * leaves them to their owner. After {@code close()} every accessor throws {@link IllegalStateException}.
+ * Reading is thread-safe; closing while another thread reads is not.
+ */
+public final class SampleStore implements AutoCloseable {
+    private static final ValueLayout.OfLong OFFSET = ValueLayout.JAVA_LONG_UNALIGNED;
+
+    private final DType dtype;
+    private final long samples;
+    private final long[] featureShape;
+    private final long features;
+    private final long fixedTimesteps;       // -1 when ragged
+    private final MemorySegment values;
+    private final MemorySegment offsets;     // null when fixed
+    private final MemorySegment documents;   // int64 [D+1] sequence indices, or null
+    private final String source;
+    private final Arena owner;               // null when borrowed
+    private volatile boolean closed;
+
+    private SampleStore(DType dtype, long samples, long[] featureShape, long fixedTimesteps, MemorySegment values,
+                        MemorySegment offsets, MemorySegment documents, String source, Arena owner) {
+        this.dtype = dtype;
+        this.samples = samples;
+        this.featureShape = featureShape.clone();
+        this.features = product(featureShape);
+        this.fixedTimesteps = fixedTimesteps;
+        this.values = values;
+        this.offsets = offsets;
+        this.documents = documents;
+        this.source = source;
+        this.owner = owner;
+    }
+
+    // ---- construction ----------------------------------------------------------------------------------
+
+    /** A fixed-shape store over values that {@code owner} (or, when null, the caller) owns. Validated. */
+    static SampleStore fixed(DType dtype, long samples, long timesteps, long[] featureShape, MemorySegment values,
+                             String source, Arena owner) {
+        long elements = Math.multiplyExact(Math.multiplyExact(samples, timesteps), product(featureShape));
+        requireBytes(values, Math.multiplyExact(elements, dtype.byteSize()), "values");
+        return new SampleStore(dtype, samples, featureShape, timesteps, values, null, null, source, owner);
+    }
+
+    /** A ragged store over values and offsets that {@code owner} (or, when null, the caller) owns. */
+    static SampleStore ragged(DType dtype, long[] featureShape, MemorySegment values, MemorySegment offsets,
+                              MemorySegment documents, String source, Arena owner) {
+        if (offsets.byteSize() % 8 != 0 || offsets.byteSize() < 8) {
+            throw new IllegalArgumentException("offsets must hold N + 1 >= 1 int64 values, got "
+                    + offsets.byteSize() + " bytes");
+        }
+        long n = offsets.byteSize() / 8 - 1;
+        long previous = offsets.get(OFFSET, 0);
+        if (previous != 0) {
+            throw new IllegalArgumentException("offsets[0] must be 0, got " + previous);
+        }
+        for (long i = 1; i <= n; i++) {
+            long o = offsets.get(OFFSET, i * 8);
+            if (o < previous) {
+                throw new IllegalArgumentException("offsets must be non-decreasing: offsets[" + (i - 1) + "]="
+                        + previous + " > offsets[" + i + "]=" + o);
+            }
+            previous = o;
+        }
+        long bytes = Math.multiplyExact(Math.multiplyExact(previous, product(featureShape)), dtype.byteSize());
+        requireBytes(values, bytes, "values");
+        return new SampleStore(dtype, n, featureShape, -1, values, offsets, documents, source, owner);
+    }
+
+    /**
+     * A ragged store over caller-owned segments, without copying: {@code offsets} holds {@code N + 1} int64
+     * timestep offsets (0 first, non-decreasing), {@code values} at least {@code offsets[N] * features}
+     * elements. The caller keeps ownership; closing the store does not free them.
+     *
+     * @param featureShape per-timestep feature shape: {@code []} for scalar timesteps, {@code [F]} for vectors
+     * @throws IllegalArgumentException naming the first inconsistent offset or the size shortfall
+     */
+    public static SampleStore wrapRagged(DType dtype, long[] featureShape, MemorySegment values, MemorySegment offsets) {
+        checkShape(featureShape);
+        return ragged(dtype, featureShape, values, offsets, null, "caller segments", null);
+    }
+
+    /** A fixed-shape store over caller-owned values: {@code samples * timesteps * features} elements. */
+    public static SampleStore wrapFixed(DType dtype, long samples, long timesteps, long[] featureShape,
+                                        MemorySegment values) {
+        checkShape(featureShape);
+        if (samples < 0 || timesteps < 0) {
+            throw new IllegalArgumentException("samples and timesteps must be >= 0, got " + samples + " and " + timesteps);
+        }
+        return fixed(dtype, samples, timesteps, featureShape, values, "caller segments", null);
+    }
+
+    public static SampleStore of(int[][] sequences) {
+        return copyOf(DType.INT32, ValueLayout.JAVA_INT, sequences, false);
+    }
+
+    public static SampleStore of(long[][] sequences) {
+        return copyOf(DType.INT64, ValueLayout.JAVA_LONG, sequences, false);
+    }
+
+    public static SampleStore of(short[][] sequences) {
+        return copyOf(DType.INT16, ValueLayout.JAVA_SHORT, sequences, false);
+    }
+
+    public static SampleStore of(byte[][] sequences) {
+        return copyOf(DType.INT8, ValueLayout.JAVA_BYTE, sequences, false);
+    }
+
+    public static SampleStore of(float[][] sequences) {
+        return copyOf(DType.FLOAT32, ValueLayout.JAVA_FLOAT, sequences, false);
+    }
+
+    public static SampleStore of(double[][] sequences) {
+        return copyOf(DType.FLOAT64, ValueLayout.JAVA_DOUBLE, sequences, false);
+    }
+
+    /** Samples of {@code [L][F]} timesteps with F features each; F is the same for every timestep. */
+    public static SampleStore of(int[][][] sequences) {
+        return copyOf(DType.INT32, ValueLayout.JAVA_INT, sequences, true);
+    }
+
+    public static SampleStore of(long[][][] sequences) {
+        return copyOf(DType.INT64, ValueLayout.JAVA_LONG, sequences, true);
+    }
+
+    public static SampleStore of(short[][][] sequences) {
+        return copyOf(DType.INT16, ValueLayout.JAVA_SHORT, sequences, true);
+    }
+
+    public static SampleStore of(byte[][][] sequences) {
+        return copyOf(DType.INT8, ValueLayout.JAVA_BYTE, sequences, true);
+    }
+
+    public static SampleStore of(float[][][] sequences) {
+        return copyOf(DType.FLOAT32, ValueLayout.JAVA_FLOAT, sequences, true);
+    }
+
+    public static SampleStore of(double[][][] sequences) {
+        return copyOf(DType.FLOAT64, ValueLayout.JAVA_DOUBLE, sequences, true);
+    }
+
+    /** Copies Java arrays (each element a primitive array, or with features an array of them) off-heap. */
+    private static SampleStore copyOf(DType dtype, ValueLayout layout, Object[] sequences, boolean withFeatures) {
+        long totalSteps = 0;
+        int width = -1;
+        for (int i = 0; i < sequences.length; i++) {
+            Object seq = sequences[i];
+            if (seq == null) {
+                throw new IllegalArgumentException("sample " + i + " is null; use an empty array for an empty sequence");
+            }
+            int len = Array.getLength(seq);
+            totalSteps += len;
+            if (withFeatures) {
+                for (int t = 0; t < len; t++) {
+                    Object step = Array.get(seq, t);
+                    int w = step == null ? -1 : Array.getLength(step);
+                    if (width == -1) {
+                        width = w;
+                    }
+                    if (w != width || w < 0) {
+                        throw new IllegalArgumentException("sample " + i + " timestep " + t + " has " + w
+                                + " features, expected " + width + " (the width of the first timestep):"
+                                + " every timestep needs the same number of features");
+                    }
+                }
+            }
+        }
+        long[] featureShape = withFeatures ? new long[] {Math.max(width, 0)} : new long[0];
+        long f = product(featureShape);
+        Arena arena = Arena.ofShared();
+        try {
+            MemorySegment values = arena.allocate(Math.max(1, totalSteps * f * dtype.byteSize()), 16)
+                    .asSlice(0, totalSteps * f * dtype.byteSize());
+            MemorySegment offsets = arena.allocate((sequences.length + 1L) * 8, 8);
+            long step = 0;
+            for (int i = 0; i < sequences.length; i++) {
+                offsets.set(OFFSET, i * 8L, step);
+                Object seq = sequences[i];
+                int len = Array.getLength(seq);
+                if (withFeatures) {
+                    for (int t = 0; t < len; t++) {
+                        MemorySegment.copy(Array.get(seq, t), 0, values, layout, (step + t) * f * dtype.byteSize(), (int) f);
+                    }
+                } else {
+                    MemorySegment.copy(seq, 0, values, layout, step * dtype.byteSize(), len);
+                }
+                step += len;
+            }
+            offsets.set(OFFSET, sequences.length * 8L, step);
+            return new SampleStore(dtype, sequences.length, featureShape, -1, values, offsets, null,
+                    "Java arrays", arena);
+        } catch (RuntimeException | Error e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    // ---- access --------------------------------------------------------------------------------------------
+
+    public DType dtype() {
+        return dtype;
+    }
+
+    /** Number of samples N. */
+    public long size() {
+        checkOpen();
+        return samples;
+    }
+
+    /** True for a ragged store (per-sample lengths from offsets), false for a fixed-shape one. */
+    public boolean isRagged() {
+        return offsets != null;
+    }
+
+    /** Shape of one timestep: {@code []} for scalars, {@code [F]} (or more dimensions) for feature vectors. */
+    public long[] featureShape() {
+        return featureShape.clone();
+    }
+
+    /** Elements per timestep: the product of {@link #featureShape()}, 1 for scalars. */
+    public long features() {
+        return features;
+    }
+
+    /** Timesteps of sample {@code i}. */
+    public long length(long i) {
+        checkIndex(i);
+        return offsets == null ? fixedTimesteps : offsets.get(OFFSET, (i + 1) * 8) - offsets.get(OFFSET, i * 8);
+    }
+
+    /** First timestep of sample {@code i} within {@link #values()}. */
+    public long offset(long i) {
+        if (i != samples) {
+            checkIndex(i);
+        }
+        checkOpen();
+        return offsets == null ? i * fixedTimesteps : offsets.get(OFFSET, i * 8);
+    }
+
+    /** Timesteps over all samples. */
+    public long totalTimesteps() {
+        return offset(samples);
+    }
+
+    /** All values, samples back to back, little-endian elements of {@link #dtype()}. */
+    public MemorySegment values() {
+        checkOpen();
+        return values;
+    }
+
+    /** Sample {@code i}'s values: {@code length(i) * features()} elements. */
+    public MemorySegment sample(long i) {
+        long bytesPerStep = features * dtype.byteSize();
+        return values().asSlice(offset(i) * bytesPerStep, length(i) * bytesPerStep);
+    }
+
+    /** Documents, for datasets that group sequences into documents (Megatron); empty otherwise. */
+    public OptionalLong documents() {
+        checkOpen();
+        return documents == null ? OptionalLong.empty() : OptionalLong.of(documents.byteSize() / 8 - 1);
+    }
+
+    /** Index of the first sequence of document {@code d}; {@code documentStart(d + 1)} ends it. */
+    public long documentStart(long d) {
+        long count = documents().orElseThrow(() -> new IllegalStateException(source + " has no documents"));
+        if (d < 0 || d > count) {
+            throw new IndexOutOfBoundsException("document " + d + " outside [0, " + count + "]");
+        }
+        return documents.get(OFFSET, d * 8);
+    }
+
+    /** Where the samples came from (a path and format, or "Java arrays"). */
+    public String source() {
+        return source;
+    }
+
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /** Frees what the store owns (mapping or allocation); idempotent. Borrowed segments are left alone. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (owner != null) {
+            owner.close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "SampleStore[" + source + ", " + dtype.cliName() + ", " + samples + " samples, "
+                + (isRagged() ? "ragged" : "fixed " + fixedTimesteps + " timesteps")
+                + ", features " + Arrays.toString(featureShape) + (closed ? ", closed" : "") + "]";
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("SampleStore over " + source + " is closed");
+        }
+    }
+
+    private void checkIndex(long i) {
+        checkOpen();
+        if (i < 0 || i >= samples) {
+            throw new IndexOutOfBoundsException("sample " + i + " outside [0, " + samples + ")");
+        }
+    }
+
+    static long product(long[] shape) {
+        long p = 1;
+        for (long d : shape) {
+            p = Math.multiplyExact(p, d);
+        }
+        return p;
+    }
+
+    private static void checkShape(long[] featureShape) {
+        for (long d : featureShape) {
+            if (d < 0) {
+                throw new IllegalArgumentException("feature dimensions must be >= 0, got " + Arrays.toString(featureShape));
+            }
+        }
+    }
+
+    private static void requireBytes(MemorySegment segment, long bytes, String what) {
+        if (segment.byteSize() < bytes) {
+            throw new IllegalArgumentException("insufficient capacity: " + what + " needs " + bytes
+                    + " bytes, segment holds " + segment.byteSize());
+        }
+    }
+}

@@ -1,0 +1,111 @@
+package io.cubatch.store;
+
+import static io.cubatch.store.Fixtures.bad;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * Every file of src/test/resources/bad (made by make_bad.py) is rejected with a
+ * {@link DatasetFormatException} that names the file, where, and what was found; and every file there has
+ * a row here.
+ */
+class BadInputCorpusTest {
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', textBlock = """
+            npy_empty.npy                  | byte 0   | a file of 0 bytes
+            npy_bad_magic.npy              | byte 5   | magic 93 4e 55 4d 50 58
+            npy_version_9.npy              | byte 6   | format version 9.0
+            npy_header_past_end.npy        | byte 8   | header length 4000 past the end
+            npy_truncated_prefix.npy       | byte 0   | a file of 9 bytes
+            npy_truncated_data.npy         | byte 128 | 92 data bytes
+            npy_trailing_bytes.npy         | byte 128 | trailing bytes
+            npy_shape_mismatch.npy         | byte 128 | 96 data bytes
+            npy_fortran.npy                | byte 10  | 'fortran_order': True
+            npy_bigendian.npy              | byte 10  | big-endian
+            npy_object.npy                 | byte 10  | Python objects
+            npy_uint32.npy                 | byte 10  | dtype '<u4'
+            npy_structured.npy             | byte 20  | a structured dtype
+            npy_unknown_key.npy            | byte 68  | key 'x'
+            npy_missing_shape.npy          | byte 10  | a header without 'shape'
+            npy_duplicate_key.npy          | byte 36  | a second 'descr'
+            npy_negative_dim.npy           | byte 61  | '-'
+            npy_overflow_shape.npy         | byte 10  | overflows 64 bits
+            npy_huge_dim.npy               | byte 61  | dimension 99999999999999999999
+            npy_zero_dims.npy              | byte 10  | a 0-dimensional array
+            npy_huge_header_length.npy     | byte 8   | header length 4294967295
+            npy_unterminated_dict.npy      | byte 127 | the end of the header
+            npy_non_ascii_header.npy       | byte 10  | not ASCII
+            mm_truncated_header.idx        | byte 0   | a file of 20 bytes
+            mm_bad_magic.idx               | byte 6   | not MMIDIDX
+            mm_version_2.idx               | byte 9   | version 2
+            mm_dtype_9.idx                 | byte 17  | dtype code 9
+            mm_sequence_count_huge.idx     | byte 18  | sequence count 2305843009213693952
+            mm_sequence_count_negative.idx | byte 18  | sequence count 18446744073709551615
+            mm_document_count_zero.idx     | byte 26  | document index count 0
+            mm_negative_length.idx         | byte 38  | length[1] = -1
+            mm_pointer_gap.idx             | byte 58  | pointer[1] = 8
+            mm_bin_short.bin               | byte 10  | a file of 10 bytes
+            mm_bin_long.bin                | byte 12  | a file of 14 bytes
+            mm_document_index_decreasing.idx | byte 98 | document_index[2] = 2
+            mm_document_index_last_wrong.idx | byte 98 | document_index[2] = 3
+            mm_document_index_first_wrong.idx | byte 82 | document_index[0] = 1
+            mm_trailing_bytes.idx          | byte 106 | 3 bytes after the document index
+            jsonl_not_array.jsonl          | line 2   | an object at the start
+            jsonl_string.jsonl             | line 1   | the string "2"
+            jsonl_nan.jsonl                | line 2, column 8 | Non-standard token 'NaN'
+            jsonl_ragged_features.jsonl    | line 2   | a feature vector of 1 values
+            jsonl_mixed_scalars_then_vectors.jsonl | line 2 | an array at timestep 0
+            jsonl_mixed_in_line.jsonl      | line 1   | '3' at timestep 1
+            jsonl_blank_line.jsonl         | line 2   | an empty line
+            jsonl_two_arrays.jsonl         | line 1   | an array after the array
+            jsonl_unclosed.jsonl           | line 1, column 6 | Unexpected end-of-input
+            jsonl_null.jsonl               | line 1   | null
+            jsonl_big_integer.jsonl        | line 1   | the integer 99999999999999999999999
+            jsonl_too_deep.jsonl           | line 1   | an array
+            jsonl_bad_utf8.jsonl           | line 2   | not UTF-8
+            jsonl_empty_vector.jsonl       | line 1   | an empty feature vector
+            jsonl_float_overflow.jsonl     | line 1   | overflows float64
+            jsonl_bare_number.jsonl        | line 1   | '42' at the start
+            """)
+    void rejectsWithFileWhereAndWhat(String name, String where, String found) {
+        Path path = bad(name);
+        DatasetFormatException e = assertThrows(DatasetFormatException.class, () -> Datasets.open(path).close(),
+                name);
+        assertEquals(where, e.where(), name + ": " + e.getMessage());
+        assertTrue(e.getMessage().contains(found), name + ": " + e.getMessage());
+        assertTrue(e.getMessage().contains(e.file().getFileName().toString()), e.getMessage());
+        assertTrue(e.getMessage().contains("expected"), e.getMessage());
+    }
+
+    @Test
+    void everyCorpusFileHasARow() throws IOException {
+        Set<String> listed = new TreeSet<>();
+        String table = java.util.Arrays.stream(BadInputCorpusTest.class.getDeclaredMethods())
+                .filter(m -> m.getName().equals("rejectsWithFileWhereAndWhat")).findFirst().orElseThrow()
+                .getAnnotation(CsvSource.class).textBlock();
+        for (String line : table.split("\n")) {
+            if (!line.isBlank()) {
+                String n = line.split("\\|")[0].trim();
+                listed.add(n.replaceAll("\\.(idx|bin)$", ""));
+            }
+        }
+        Set<String> files = new TreeSet<>();
+        try (Stream<Path> s = Files.list(bad("make_bad.py").getParent())) {
+            s.map(p -> p.getFileName().toString()).filter(n -> !n.endsWith(".py"))
+                    .map(n -> n.replaceAll("\\.(idx|bin)$", "")).forEach(files::add);
+        }
+        assertEquals(files, listed);
+    }
+}
