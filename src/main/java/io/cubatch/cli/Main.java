@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "cubatch", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "GPU batching for JVM trainers: explicit batch plans, padding and collation.",
-        subcommands = {PlanCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {PlanCommand.class, InfoCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     public static final int EXIT_OK = 0;
     public static final int EXIT_INTERNAL = 1;
@@ -21,7 +21,7 @@ public final class Main implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required (plan)");
+        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required (plan, info)");
     }
 
     public static void main(String[] args) {
@@ -36,8 +36,13 @@ public final class Main implements Runnable {
         cli.setCaseInsensitiveEnumValuesAllowed(true);
         cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
             String name = commandLine.getCommandSpec().qualifiedName();
-            if (ex instanceof IllegalArgumentException) {
-                err.println(name + ": " + ex.getMessage());
+            if (ex instanceof IllegalArgumentException || ex instanceof io.cubatch.store.DatasetFormatException
+                    || ex instanceof java.nio.file.NoSuchFileException || ex instanceof java.nio.file.AccessDeniedException) {
+                String message = ex instanceof java.nio.file.NoSuchFileException nsf
+                        ? "no such file: " + nsf.getFile() + (nsf.getReason() == null ? "" : " (" + nsf.getReason() + ")")
+                        : ex instanceof java.nio.file.AccessDeniedException ade
+                        ? "permission denied: " + ade.getFile() : ex.getMessage();
+                err.println(name + ": " + message);
                 err.flush();
                 return EXIT_USAGE;
             }

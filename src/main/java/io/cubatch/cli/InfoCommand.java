@@ -1,0 +1,93 @@
+package io.cubatch.cli;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import io.cubatch.store.Datasets;
+import io.cubatch.store.LengthStats;
+import io.cubatch.store.SampleStore;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code cubatch info}: what a dataset holds, or, without --input, what this machine runs cubatch on. */
+@Command(name = "info", mixinStandardHelpOptions = true,
+        description = {"With --input: a dataset's format, dtype, samples, documents, lengths and tokens.",
+                "Without: the JDK and the machine."},
+        footer = {"", "Exit codes: 0 ok, 2 invalid arguments or dataset (the message names the file, where and what), 1 internal error."})
+final class InfoCommand implements Callable<Integer> {
+    private static final JsonFactory JSON = JsonFactory.builder().build();
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--input", paramLabel = "PATH",
+            description = "A dataset: .npy, .jsonl, or a Megatron prefix (or its .idx/.bin).")
+    Path input;
+
+    @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text",
+            description = "Output: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
+    PlanCommand.Format format;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        if (input == null) {
+            machine(out);
+            return Main.EXIT_OK;
+        }
+        Datasets.Format kind = Datasets.formatOf(input);
+        try (SampleStore s = Datasets.open(input)) {
+            LengthStats stats = LengthStats.of(s);
+            if (format == PlanCommand.Format.json) {
+                try (JsonGenerator g = JSON.createGenerator(out)) {
+                    g.disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
+                    g.writeStartObject();
+                    g.writeStringField("path", input.toString());
+                    g.writeStringField("format", kind.name().toLowerCase(java.util.Locale.ROOT));
+                    g.writeStringField("dtype", s.dtype().cliName());
+                    g.writeBooleanField("ragged", s.isRagged());
+                    g.writeFieldName("feature_shape");
+                    long[] fs = s.featureShape();
+                    g.writeArray(fs, 0, fs.length);
+                    g.writeNumberField("samples", stats.samples());
+                    if (s.documents().isPresent()) {
+                        g.writeNumberField("documents", s.documents().getAsLong());
+                    } else {
+                        g.writeNullField("documents");
+                    }
+                    g.writeNumberField("min_length", stats.min());
+                    g.writeNumberField("median_length", stats.median());
+                    g.writeNumberField("max_length", stats.max());
+                    g.writeNumberField("total_tokens", stats.totalTokens());
+                    g.writeEndObject();
+                }
+                out.println();
+            } else {
+                out.printf("path:          %s%n", input);
+                out.printf("format:        %s%n", kind.name().toLowerCase(java.util.Locale.ROOT));
+                out.printf("dtype:         %s%n", s.dtype().cliName());
+                out.printf("shape:         %s, timestep %s%n", s.isRagged() ? "ragged" : "fixed",
+                        s.featureShape().length == 0 ? "scalar" : Arrays.toString(s.featureShape()));
+                out.printf("samples:       %d%n", stats.samples());
+                out.printf("documents:     %s%n", s.documents().isPresent() ? s.documents().getAsLong() : "-");
+                out.printf("length:        min %d, median %d, max %d%n", stats.min(), stats.median(), stats.max());
+                out.printf("total tokens:  %d%n", stats.totalTokens());
+            }
+        }
+        out.flush();
+        return Main.EXIT_OK;
+    }
+
+    private static void machine(PrintWriter out) {
+        Runtime.Version v = Runtime.version();
+        out.printf("jdk:    %s %s (%s)%n", System.getProperty("java.vm.name"), v, System.getProperty("java.home"));
+        out.printf("os:     %s %s %s%n", System.getProperty("os.name"), System.getProperty("os.version"),
+                System.getProperty("os.arch"));
+        out.printf("cpus:   %d%n", Runtime.getRuntime().availableProcessors());
+        out.printf("memory: %d MiB max heap%n", Runtime.getRuntime().maxMemory() >> 20);
+    }
+}

@@ -1,0 +1,65 @@
+package io.cubatch.cli;
+
+import static io.cubatch.cli.PlanCommandTest.run;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.net.URISyntaxException;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+
+class InfoCommandTest {
+    static Path resource(String name) throws URISyntaxException {
+        return Path.of(InfoCommandTest.class.getResource(name).toURI());
+    }
+
+    @Test
+    void describesAMegatronDataset() throws Exception {
+        Path idx = resource("/fixtures/tiny.idx");
+        String prefix = idx.toString().replaceAll("\\.idx$", "");
+        PlanCommandTest.Result r = run("info", "--input", prefix, "--format", "json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertEquals("megatron", j.get("format").asText());
+        assertEquals("uint16", j.get("dtype").asText());
+        assertEquals(4, j.get("samples").asInt());
+        assertEquals(2, j.get("documents").asInt());
+        assertEquals(0, j.get("min_length").asInt());
+        assertEquals(1, j.get("median_length").asInt());
+        assertEquals(3, j.get("max_length").asInt());
+        assertEquals(6, j.get("total_tokens").asInt());
+    }
+
+    @Test
+    void describesNpyAsText() throws Exception {
+        PlanCommandTest.Result r = run("info", "--input", resource("/fixtures/features_f4.npy").toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("dtype:         float32"), r.out());
+        assertTrue(r.out().contains("shape:         fixed, timestep [4]"), r.out());
+        assertTrue(r.out().contains("total tokens:  6"), r.out());
+    }
+
+    @Test
+    void badOrMissingFilesExitTwoNamingThem() throws Exception {
+        PlanCommandTest.Result r = run("info", "--input", resource("/bad/npy_truncated_data.npy").toString());
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("npy_truncated_data.npy at byte 128"), r.err());
+        r = run("info", "--input", "/no/such/data.npy");
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("no such file: /no/such/data.npy"), r.err());
+        assertFalse(r.err().contains("\tat "), r.err());
+        r = run("info", "--input", "/no/such/prefix");
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("no Megatron pair"), r.err());
+    }
+
+    @Test
+    void withoutInputDescribesTheMachine() {
+        PlanCommandTest.Result r = run("info");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("jdk:"), r.out());
+    }
+}
