@@ -1,0 +1,66 @@
+// cb_kernels.cu: the CUDA kernels over the element functions of cb_*.cuh. extern "C" names, grid-stride
+// loops, no allocation; errors are reported through a caller-provided device word (the first failing
+// output element, by atomicMin), never by aborting.
+// Build (the Maven build runs this through cuda/Makefile):
+//   nvcc -fatbin -O3 -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+//        -gencode arch=compute_90,code=compute_90 -o cubatch.fatbin cb_kernels.cu
+#include "cb_pad.cuh"
+#include "cb_collate.cuh"
+#include "cb_scatter.cuh"
+
+__device__ __forceinline__ void cb_report(unsigned long long* error, int64_t where) {
+    atomicMin(error, (unsigned long long) where);
+}
+
+// One thread per output element (b, t, f) of [B, L, F]; the f == 0 thread of each (b, t) also writes the
+// mask and position; a second loop writes lengths[b] (rows exist even when L = 0). error: the first
+// failing element (value) or row (too long); both words start at ~0.
+extern "C" __global__ void cb_pad_kernel(cb_pad_args a, unsigned long long* value_error,
+                                         unsigned long long* too_long_error) {
+    for (int64_t b = (int64_t) blockIdx.x * blockDim.x + threadIdx.x; b < a.batch;
+         b += (int64_t) gridDim.x * blockDim.x) {
+        cb_row_geometry g = cb_pad_geometry(&a, b);
+        if (g.status != CB_OK) {
+            cb_report(too_long_error, b);
+        } else {
+            cb_pad_length(&a, &g, b);
+        }
+    }
+    int64_t total = a.batch * a.out_len * a.features;
+    for (int64_t e = (int64_t) blockIdx.x * blockDim.x + threadIdx.x; e < total;
+         e += (int64_t) gridDim.x * blockDim.x) {
+        int64_t f = e % a.features;
+        int64_t t = (e / a.features) % a.out_len;
+        int64_t b = e / (a.features * a.out_len);
+        cb_row_geometry g = cb_pad_geometry(&a, b);
+        if (g.status != CB_OK) {
+            continue;   // reported by the row loop above
+        }
+        if (cb_pad_element(&a, &g, b, t, f) != CB_OK) {
+            cb_report(value_error, e);
+        }
+        if (f == 0) {
+            cb_pad_masks(&a, &g, b, t);
+        }
+    }
+}
+
+extern "C" __global__ void cb_stack_kernel(cb_stack_args a, unsigned long long* value_error) {
+    int64_t total = a.batch * a.row_elems;
+    for (int64_t e = (int64_t) blockIdx.x * blockDim.x + threadIdx.x; e < total;
+         e += (int64_t) gridDim.x * blockDim.x) {
+        if (cb_stack_element(&a, e) != CB_OK) {
+            cb_report(value_error, e);
+        }
+    }
+}
+
+// out[o] = in[cb_scatter_source_row(o)]: reorders a plan-order index list to rank-major.
+extern "C" __global__ void cb_scatter_indices_kernel(const int64_t* in, int64_t* out, int64_t world,
+                                                     int64_t local_batch) {
+    int64_t total = world * local_batch;
+    for (int64_t o = (int64_t) blockIdx.x * blockDim.x + threadIdx.x; o < total;
+         o += (int64_t) gridDim.x * blockDim.x) {
+        out[o] = in[cb_scatter_source_row(o, world, local_batch)];
+    }
+}

@@ -1,0 +1,38 @@
+/* cubatch.h: the C ABI of libcubatch, the CPU twin of the CUDA kernels, called from Java through
+ * java.lang.foreign (io.cubatch.collate.internal.NativeLibrary). Plain C types only, no CUDA.
+ * Every argument is validated by the Java caller (indices in range, sizes consistent, buffers large
+ * enough); the library never allocates what it returns, never exits, and reports through status codes:
+ * 0 ok, 1 a value does not fit the output dtype, 2 a sequence is longer than maxlen without truncation,
+ * 3 an argument that should have been rejected earlier. */
+#ifndef CUBATCH_H
+#define CUBATCH_H
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped when a signature below changes; Java refuses a library with another version. */
+#define CB_ABI_VERSION 1
+int32_t cb_abi_version(void);
+
+/* Gather + truncate + pad (cuda/cb_pad.cuh), rows split over `threads` threads. `offsets` is NULL for a
+ * fixed-shape store (fixed_len timesteps per sample). `lengths`, `mask`, `positions` may be NULL.
+ * *error_out: on status 1 the flat index of the first output element whose value does not fit, on
+ * status 2 the first batch row that is too long. */
+int32_t cb_pad(const void* values, int32_t src_dtype, const int64_t* offsets, int64_t fixed_len, int64_t features,
+               const int64_t* indices, int64_t batch, int64_t out_len, int64_t limit, int32_t pad_side,
+               int32_t trunc_side, int32_t dst_dtype, const void* pad_value, void* out, int32_t* lengths,
+               uint8_t* mask, int32_t* positions, int32_t threads, int64_t* error_out);
+
+/* Stack fixed-shape samples (cuda/cb_collate.cuh). *error_out as for cb_pad, status 1. */
+int32_t cb_stack(const void* values, int32_t src_dtype, int64_t row_elems, const int64_t* indices, int64_t batch,
+                 int32_t dst_dtype, void* out, int32_t threads, int64_t* error_out);
+
+/* memcpy, for the benchmarks' bandwidth ceiling. */
+void cb_copy(void* dst, const void* src, int64_t bytes);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,272 @@
+// test_cubatch.cpp: libcubatch's CPU twin against plain references (run by `make test`, which the Maven
+// build runs). Conversions are checked against the compiler's own _Float16 and a textbook bfloat16
+// rounding; padding against a per-element reference written from the Keras semantics, on an edge table
+// and seeded random cases, with outputs pre-filled by a sentinel so unwritten or overwritten bytes show.
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "cubatch.h"
+#include "cb_pad.cuh"
+
+static int failures = 0;
+#define CHECK(cond, ...)                                                       \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            if (failures++ < 20) {                                             \
+                fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+                fprintf(stderr, __VA_ARGS__);                                  \
+                fprintf(stderr, "\n");                                         \
+            }                                                                  \
+        }                                                                      \
+    } while (0)
+
+static uint32_t half_of(double d, int* overflow) { return cb_double_to_small_float(d, 5, 10, overflow); }
+static uint32_t bf16_of(double d, int* overflow) { return cb_double_to_small_float(d, 8, 7, overflow); }
+
+static void test_known_conversions() {
+    int o = 0;
+    CHECK(half_of(1.0, &o) == 0x3c00, "1.0");
+    CHECK(half_of(-2.0, &o) == 0xc000, "-2.0");
+    CHECK(half_of(65504.0, &o) == 0x7bff && !o, "max");
+    CHECK(half_of(65519.0, &o) == 0x7bff && !o, "rounds down to max");
+    o = 0;
+    half_of(65520.0, &o);
+    CHECK(o == 1, "65520 overflows");
+    o = 0;
+    CHECK(half_of(std::ldexp(1.0, -24), &o) == 0x0001, "smallest subnormal");
+    CHECK(half_of(std::ldexp(1.0, -25), &o) == 0x0000, "tie to even rounds to 0");
+    CHECK(half_of(std::ldexp(1.5, -25), &o) == 0x0001, "above the tie rounds up");
+    CHECK(half_of(-0.0, &o) == 0x8000, "-0");
+    CHECK(half_of(NAN, &o) == 0x7e00, "canonical NaN");
+    CHECK(half_of(-INFINITY, &o) == 0xfc00 && !o, "-inf is not an overflow");
+    CHECK(bf16_of(1.0, &o) == 0x3f80, "bf16 1.0");
+    CHECK(bf16_of(NAN, &o) == 0x7fc0, "bf16 NaN");
+    CHECK(!o, "no overflow so far");
+}
+
+static void test_half_exhaustive_and_random() {
+    int o = 0;
+    for (uint32_t h = 0; h < 65536; h++) {
+        double d = cb_small_float_to_double(h, 5, 10);
+        _Float16 ref;
+        uint16_t rb = (uint16_t) h;
+        memcpy(&ref, &rb, 2);
+        if (std::isnan(d)) {
+            CHECK(std::isnan((double) ref), "NaN %04x", h);
+            continue;
+        }
+        CHECK(d == (double) ref || (d == 0 && (double) ref == 0), "decode %04x: %g vs %g", h, d, (double) ref);
+        CHECK(half_of(d, &o) == h, "round trip %04x", h);
+    }
+    std::mt19937_64 rng(42);
+    for (int i = 0; i < 2000000; i++) {
+        double d;
+        if (i % 2) {
+            uint64_t bits = rng();
+            memcpy(&d, &bits, 8);
+        } else {
+            d = std::ldexp((double) (int64_t) (rng() >> 11) - (double) (1LL << 52), (int) (rng() % 60) - 80);
+        }
+        if (std::isnan(d)) continue;
+        o = 0;
+        uint32_t ours = half_of(d, &o);
+        _Float16 ref = (_Float16) d;
+        uint16_t rb;
+        memcpy(&rb, &ref, 2);
+        if (std::isinf((double) ref) && !std::isinf(d)) {
+            CHECK(o == 1, "overflow expected for %a", d);
+        } else {
+            CHECK(ours == rb, "double %a: ours %04x, _Float16 %04x", d, ours, rb);
+        }
+    }
+    for (int i = 0; i < 2000000; i++) {
+        uint32_t fb = (uint32_t) rng();
+        float f;
+        memcpy(&f, &fb, 4);
+        if (std::isnan(f)) continue;
+        uint32_t ref = (fb + 0x7fff + ((fb >> 16) & 1)) >> 16;   // textbook RNE truncation of float bits
+        o = 0;
+        uint32_t ours = bf16_of((double) f, &o);
+        if ((ref & 0x7fff) == 0x7f80 && !std::isinf(f)) {
+            CHECK(o == 1, "bf16 overflow expected for %a", (double) f);
+        } else {
+            CHECK(ours == ref, "float %a: ours %04x, reference %04x", (double) f, ours, ref);
+        }
+    }
+}
+
+static void test_integer_checks() {
+    unsigned char out[8];
+    cb_scalar s = {0, 128, 0};
+    CHECK(cb_store(out, CB_INT8, 0, s) == CB_ERR_VALUE_DOES_NOT_FIT, "128 into int8");
+    s.i = -129;
+    CHECK(cb_store(out, CB_INT8, 0, s) == CB_ERR_VALUE_DOES_NOT_FIT, "-129 into int8");
+    s.i = 2;
+    CHECK(cb_store(out, CB_BOOL, 0, s) == CB_ERR_VALUE_DOES_NOT_FIT, "2 into bool");
+    cb_scalar f = {1, 0, 1.5};
+    CHECK(cb_store(out, CB_INT32, 0, f) == CB_ERR_VALUE_DOES_NOT_FIT, "1.5 into int32");
+    f.d = NAN;
+    CHECK(cb_store(out, CB_INT64, 0, f) == CB_ERR_VALUE_DOES_NOT_FIT, "NaN into int64");
+    f.d = 9223372036854775808.0;
+    CHECK(cb_store(out, CB_INT64, 0, f) == CB_ERR_VALUE_DOES_NOT_FIT, "2^63 into int64");
+    f.d = -9223372036854775808.0;
+    CHECK(cb_store(out, CB_INT64, 0, f) == CB_OK, "-2^63 into int64");
+    f.d = 3e38 * 10;
+    CHECK(cb_store(out, CB_FLOAT32, 0, f) == CB_ERR_VALUE_DOES_NOT_FIT, "3e39 into float32");
+    f.d = -7.0;
+    CHECK(cb_store(out, CB_UINT16, 0, f) == CB_ERR_VALUE_DOES_NOT_FIT, "-7.0 into uint16");
+}
+
+// ---- padding against a reference -------------------------------------------------------------------
+
+struct Case {
+    std::vector<int32_t> values;      // int32 source
+    std::vector<int64_t> offsets;
+    int64_t features;
+    std::vector<int64_t> indices;
+    int64_t out_len, limit;
+    int32_t pad_side, trunc_side;
+    int32_t pad_value;
+};
+
+// Output element (b, t, f) straight from the definition: which source timestep, or padding.
+static bool reference_element(const Case& c, int64_t b, int64_t t, int64_t f, int32_t* v, bool* real, int64_t* len) {
+    int64_t s = c.indices[b];
+    int64_t n = c.offsets[s + 1] - c.offsets[s];
+    int64_t keep = std::min(n, c.limit);
+    if (n > c.limit && c.trunc_side == CB_SIDE_NONE) return false;
+    int64_t first_src = (n > c.limit && c.trunc_side == CB_SIDE_PRE) ? n - c.limit : 0;  // PRE keeps the tail
+    int64_t first_dst = c.pad_side == CB_SIDE_PRE ? c.out_len - keep : 0;                // PRE pads in front
+    *len = keep;
+    *real = t >= first_dst && t < first_dst + keep;
+    *v = *real ? c.values[(c.offsets[s] + first_src + (t - first_dst)) * c.features + f] : c.pad_value;
+    return true;
+}
+
+static void run_case(const Case& c, int32_t threads, const char* what) {
+    int64_t B = (int64_t) c.indices.size(), L = c.out_len, F = c.features;
+    std::vector<int32_t> out(B * L * F + 2, 0x5a5a5a5a);
+    std::vector<int32_t> lengths(B + 2, 0x5a5a5a5a), positions(B * L + 2, 0x5a5a5a5a);
+    std::vector<uint8_t> mask(B * L + 2, 0x5a);
+    int64_t err = -1;
+    int32_t st = cb_pad(c.values.data(), CB_INT32, c.offsets.data(), 0, F, c.indices.data(), B, L, c.limit,
+                        c.pad_side, c.trunc_side, CB_INT32, &c.pad_value, out.data() + 1, lengths.data() + 1,
+                        mask.data() + 1, positions.data() + 1, threads, &err);
+    bool too_long = false;
+    int64_t first_too_long = -1;
+    for (int64_t b = 0; b < B && !too_long; b++) {
+        int32_t v = 0; bool real = false; int64_t len = 0;
+        if (!reference_element(c, b, 0, 0, &v, &real, &len)) { too_long = true; first_too_long = b; }
+    }
+    if (too_long) {
+        CHECK(st == CB_ERR_TOO_LONG && err == first_too_long, "%s: expected too long at row %lld, got %d/%lld",
+              what, (long long) first_too_long, st, (long long) err);
+        return;
+    }
+    CHECK(st == CB_OK, "%s: status %d", what, st);
+    CHECK(out[0] == 0x5a5a5a5a && out[B * L * F + 1] == 0x5a5a5a5a, "%s: data guard overwritten", what);
+    CHECK(mask[0] == 0x5a && mask[B * L + 1] == 0x5a, "%s: mask guard overwritten", what);
+    CHECK(lengths[0] == 0x5a5a5a5a && lengths[B + 1] == 0x5a5a5a5a, "%s: lengths guard overwritten", what);
+    for (int64_t b = 0; b < B; b++) {
+        {
+            int32_t v = 0; bool real = false; int64_t len = 0;
+            reference_element(c, b, 0, 0, &v, &real, &len);
+            CHECK(lengths[1 + b] == len, "%s: lengths[%lld] = %d, expected %lld (L = %lld)", what, (long long) b,
+                  lengths[1 + b], (long long) len, (long long) L);
+        }
+        for (int64_t t = 0; t < L; t++) {
+            for (int64_t f = 0; f < F; f++) {
+                int32_t v = 0; bool real = false; int64_t len = 0;
+                reference_element(c, b, t, f, &v, &real, &len);
+                CHECK(out[1 + (b * L + t) * F + f] == v, "%s: data[%lld,%lld,%lld] = %d, expected %d", what,
+                      (long long) b, (long long) t, (long long) f, out[1 + (b * L + t) * F + f], v);
+                if (f == 0) {
+                    CHECK(mask[1 + b * L + t] == (real ? 1 : 0), "%s: mask[%lld,%lld]", what, (long long) b, (long long) t);
+                    int64_t first_dst = c.pad_side == CB_SIDE_PRE ? L - len : 0;
+                    CHECK(positions[1 + b * L + t] == (real ? t - first_dst : 0), "%s: positions", what);
+                }
+            }
+        }
+    }
+}
+
+static Case make_case(std::mt19937_64& rng, const std::vector<int64_t>& lens, int64_t F, int64_t L, int64_t limit,
+                      int32_t pad, int32_t trunc) {
+    Case c;
+    c.features = F;
+    c.offsets.push_back(0);
+    for (int64_t n : lens) c.offsets.push_back(c.offsets.back() + n);
+    for (int64_t i = 0; i < c.offsets.back() * F; i++) c.values.push_back((int32_t) (rng() % 2000) - 1000);
+    for (size_t i = 0; i < lens.size(); i++) c.indices.push_back((int64_t) (rng() % lens.size()));
+    c.out_len = L;
+    c.limit = limit;
+    c.pad_side = pad;
+    c.trunc_side = trunc;
+    c.pad_value = -7;
+    return c;
+}
+
+static void test_padding() {
+    std::mt19937_64 rng(7);
+    const int64_t L = 5;
+    char what[128];
+    // edge table: lengths 0, 1, L-1, L, L+1, with every side combination, F = 1 and 3, B = 1 and 5
+    for (int32_t pad : {CB_SIDE_PRE, CB_SIDE_POST}) {
+        for (int32_t trunc : {CB_SIDE_PRE, CB_SIDE_POST, CB_SIDE_NONE}) {
+            for (int64_t F : {1, 3}) {
+                std::vector<int64_t> lens = {0, 1, L - 1, L, L + 1};
+                Case c = make_case(rng, lens, F, L, L, pad, trunc);
+                c.indices = {0, 1, 2, 3, trunc == CB_SIDE_NONE ? 3 : 4};
+                snprintf(what, sizeof what, "edge pad=%d trunc=%d F=%lld", pad, trunc, (long long) F);
+                run_case(c, 1, what);
+                run_case(c, 3, what);
+                c.indices = {4};
+                snprintf(what, sizeof what, "B=1 L+1 pad=%d trunc=%d F=%lld", pad, trunc, (long long) F);
+                run_case(c, 1, what);
+            }
+        }
+    }
+    // L = 0 (every sample empty, batch-longest): rows still get their length
+    for (int32_t pad : {CB_SIDE_PRE, CB_SIDE_POST}) {
+        Case c = make_case(rng, {0, 0}, 1, 0, 0, pad, CB_SIDE_NONE);
+        run_case(c, 2, "L = 0");
+    }
+    // seeded random cases: limit below L (pad to a multiple), varied lengths
+    for (int i = 0; i < 3000; i++) {
+        int64_t n = 1 + rng() % 12, F = 1 + rng() % 3, limit = rng() % 9, L = limit + rng() % 4;
+        std::vector<int64_t> lens;
+        for (int64_t k = 0; k < n; k++) lens.push_back((int64_t) (rng() % 12));
+        Case c = make_case(rng, lens, F, L, limit, rng() % 2 ? CB_SIDE_PRE : CB_SIDE_POST, (int32_t) (rng() % 3));
+        snprintf(what, sizeof what, "random case %d", i);
+        run_case(c, 1 + (int32_t) (rng() % 4), what);
+    }
+}
+
+static void test_conversion_in_pad_reports_first_bad_element() {
+    std::vector<int64_t> values = {1, 2, 300, 4, 500};
+    std::vector<int64_t> offsets = {0, 2, 5}, indices = {0, 1};
+    int8_t pad = 0;
+    std::vector<int8_t> out(8, 0x5a);
+    int64_t err = -1;
+    int32_t st = cb_pad(values.data(), CB_INT64, offsets.data(), 0, 1, indices.data(), 2, 4, 4, CB_SIDE_POST,
+                        CB_SIDE_NONE, CB_INT8, &pad, out.data(), nullptr, nullptr, nullptr, 2, &err);
+    CHECK(st == CB_ERR_VALUE_DOES_NOT_FIT && err == 4, "300 at output element 4: status %d err %lld", st, (long long) err);
+}
+
+int main() {
+    test_known_conversions();
+    test_half_exhaustive_and_random();
+    test_integer_checks();
+    test_padding();
+    test_conversion_in_pad_reports_first_bad_element();
+    if (failures) {
+        fprintf(stderr, "test_cubatch: %d failed checks\n", failures);
+        return 1;
+    }
+    printf("test_cubatch: all checks passed\n");
+    return 0;
+}
