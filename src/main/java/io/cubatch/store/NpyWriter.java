@@ -66,7 +66,9 @@ public final class NpyWriter {
             dims.append(shape[i]).append(i == 0 && shape.length == 1 ? "," : i < shape.length - 1 ? ", " : "");
         }
         dims.append(')');
-        String dict = "{'descr': '" + dtype.npyDescr() + "', 'fortran_order': False, 'shape': " + dims + ", }";
+        String descr = dtype.npyDescr().orElseThrow(() -> new IllegalArgumentException(
+                "NumPy has no " + dtype.cliName() + " dtype, so it cannot be written to .npy: choose another dtype"));
+        String dict = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + dims + ", }";
         int prefixV1 = NpyDescriptor.V1_HEADER_OFFSET;
         boolean v2 = prefixV1 + dict.length() + 1 > 65535;
         int prefix = v2 ? NpyDescriptor.V2_HEADER_OFFSET : prefixV1;

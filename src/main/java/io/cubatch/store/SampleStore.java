@@ -274,6 +274,12 @@ public final class SampleStore implements AutoCloseable {
         return values().asSlice(offset(i) * bytesPerStep, length(i) * bytesPerStep);
     }
 
+    /** The int64 timestep offsets ({@code N + 1} of them) of a ragged store; empty for a fixed one. */
+    public java.util.Optional<MemorySegment> offsets() {
+        checkOpen();
+        return java.util.Optional.ofNullable(offsets);
+    }
+
     /** Documents, for datasets that group sequences into documents (Megatron); empty otherwise. */
     public OptionalLong documents() {
         checkOpen();

@@ -35,11 +35,12 @@ class NpyReaderTest {
             case FLOAT16 -> Float.float16ToFloat(v.getAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i));
             case FLOAT32 -> v.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i);
             case FLOAT64 -> v.getAtIndex(ValueLayout.JAVA_DOUBLE_UNALIGNED, i);
+            case BFLOAT16 -> Float.intBitsToFloat(Short.toUnsignedInt(v.getAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i)) << 16);
         };
     }
 
     @ParameterizedTest
-    @EnumSource(DType.class)
+    @EnumSource(value = DType.class, names = "BFLOAT16", mode = EnumSource.Mode.EXCLUDE)
     void readsEveryDtypeNumPyWrites(DType dtype) throws IOException {
         try (SampleStore s = NpyReader.open(fixture("arange_" + dtype.cliName() + ".npy"))) {
             assertEquals(dtype, s.dtype());
@@ -116,7 +117,7 @@ class NpyReaderTest {
     }
 
     @ParameterizedTest
-    @EnumSource(DType.class)
+    @EnumSource(value = DType.class, names = "BFLOAT16", mode = EnumSource.Mode.EXCLUDE)
     void writerRoundTrips(DType dtype, @TempDir Path dir) throws IOException {
         Path out = dir.resolve("out.npy");
         try (SampleStore in = NpyReader.open(fixture("arange_" + dtype.cliName() + ".npy"))) {

@@ -1,0 +1,149 @@
+package io.cubatch.collate;
+
+import io.cubatch.collate.internal.Conversions;
+import io.cubatch.store.DType;
+import io.cubatch.store.SampleStore;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * What every backend shares: the batch geometry, argument validation (so native code only ever sees
+ * checked arguments), and the error messages. Row geometry follows {@code cuda/cb_pad.cuh}.
+ */
+public final class Collation {
+    private Collation() {
+    }
+
+    /** See {@link Collator#shape}. */
+    public static PaddedShape shape(SampleStore store, long[] indices, Padding padding) {
+        if (indices.length == 0) {
+            throw new IllegalArgumentException("a batch needs at least one sample, got 0 indices");
+        }
+        long n = store.size();
+        long features = store.features();
+        if (features < 1) {
+            throw new IllegalArgumentException("samples of " + store.source() + " have empty feature vectors"
+                    + " (feature shape " + java.util.Arrays.toString(store.featureShape()) + "): nothing to pad");
+        }
+        long longest = 0;
+        for (int b = 0; b < indices.length; b++) {
+            checkIndex(indices, b, n);
+            longest = Math.max(longest, store.length(indices[b]));
+        }
+        long limit = padding.limit(longest);
+        if (padding.truncation().isEmpty()) {
+            for (int b = 0; b < indices.length; b++) {
+                long len = store.length(indices[b]);
+                if (len > limit) {
+                    throw new CollateException("sample " + indices[b] + " (batch row " + b + ") has " + len
+                            + " timesteps, more than maxlen " + limit + ": choose a truncation side (truncation"
+                            + " PRE keeps the tail, POST the head; CLI --truncating pre|post) or a larger maxlen");
+                }
+            }
+        }
+        return new PaddedShape(indices.length, padding.outputLength(longest), features, limit, padding.dtype(),
+                padding.positions());
+    }
+
+    static void checkIndex(long[] indices, int b, long n) {
+        if (indices[b] < 0 || indices[b] >= n) {
+            throw new IndexOutOfBoundsException("batch row " + b + " asks for sample " + indices[b]
+                    + ", outside [0, " + n + ")");
+        }
+    }
+
+    /** Checks that {@code out} matches the shape the same arguments give; returns that shape. */
+    public static PaddedShape checkOutput(SampleStore store, long[] indices, Padding padding, PaddedBatch out) {
+        PaddedShape shape = shape(store, indices, padding);
+        if (!shape.equals(out.shape())) {
+            throw new IllegalArgumentException("output shape " + out.shape() + " does not match the batch's "
+                    + shape + ": size it with Collator.shape for the same store, indices and padding");
+        }
+        return shape;
+    }
+
+    /**
+     * Writes the pad value, converted to the output dtype, into {@code into} (at least 8 bytes).
+     *
+     * @throws CollateException when the value does not fit the dtype
+     */
+    public static void padValue(Padding padding, MemorySegment into) {
+        if (!Conversions.storeDouble(into, padding.dtype(), 0, padding.value())) {
+            throw new CollateException("pad value " + padding.value() + " does not fit " + padding.dtype().cliName()
+                    + range(padding.dtype()) + ": choose a value the output dtype holds");
+        }
+    }
+
+    /** Validates a stack request; returns the elements per sample. */
+    public static long checkStack(SampleStore store, long[] indices, DType dtype, MemorySegment out) {
+        if (store.isRagged()) {
+            throw new IllegalArgumentException("stack needs fixed-shape samples; " + store.source()
+                    + " is ragged: use pad");
+        }
+        long n = store.size();
+        for (int b = 0; b < indices.length; b++) {
+            checkIndex(indices, b, n);
+        }
+        long rowElems = n == 0 ? 0 : Math.multiplyExact(store.length(0), store.features());
+        long bytes = Math.multiplyExact(Math.multiplyExact(rowElems, indices.length), dtype.byteSize());
+        if (out.byteSize() < bytes) {
+            throw new IllegalArgumentException("insufficient capacity: stack output needs " + bytes
+                    + " bytes, segment holds " + out.byteSize());
+        }
+        return rowElems;
+    }
+
+    /**
+     * Where row {@code b}'s real timesteps come from and go (cb_pad_geometry).
+     *
+     * @param first source timestep (absolute, in the store's values) of output timestep {@code start}
+     * @param keep  real timesteps in the row
+     * @param start output timestep of the first real one
+     */
+    public record Geometry(long first, long keep, long start) {
+    }
+
+    /** The geometry of the row that holds {@code sample}; the sample must fit or a truncation side be set. */
+    public static Geometry geometry(SampleStore store, long sample, Padding padding, PaddedShape shape) {
+        long begin = store.offset(sample);
+        long n = store.length(sample);
+        long keep = Math.min(n, shape.limit());
+        long skip = n > shape.limit() && padding.truncation().orElse(null) == PadSide.PRE ? n - shape.limit() : 0;
+        long start = padding.side() == PadSide.PRE ? shape.length() - keep : 0;
+        return new Geometry(begin + skip, keep, start);
+    }
+
+    /** The message for output element {@code flat} of a padded batch, whose value does not fit. */
+    public static CollateException valueDoesNotFit(SampleStore store, long[] indices, Padding padding,
+                                                   PaddedShape shape, long flat) {
+        long f = flat % shape.features();
+        long t = (flat / shape.features()) % shape.length();
+        int b = (int) (flat / (shape.features() * shape.length()));
+        long sample = indices[b];
+        Geometry g = geometry(store, sample, padding, shape);
+        long timestep = g.first() + (t - g.start());
+        return new CollateException("sample " + sample + " (batch row " + b + "), timestep "
+                + (timestep - store.offset(sample)) + (shape.features() > 1 ? ", feature " + f : "") + ": value "
+                + Conversions.describe(store.values(), store.dtype(), timestep * shape.features() + f)
+                + " does not fit " + shape.dtype().cliName() + range(shape.dtype())
+                + ": choose a wider --dtype, or fix the data");
+    }
+
+    /** The message for element {@code flat} of a stacked batch, whose value does not fit. */
+    public static CollateException stackValueDoesNotFit(SampleStore store, long[] indices, DType dtype, long rowElems,
+                                                        long flat) {
+        int b = (int) (flat / rowElems);
+        long within = flat % rowElems;
+        return new CollateException("sample " + indices[b] + " (batch row " + b + "), element " + within + ": value "
+                + Conversions.describe(store.values(), store.dtype(), indices[b] * rowElems + within)
+                + " does not fit " + dtype.cliName() + range(dtype) + ": choose a wider dtype, or fix the data");
+    }
+
+    static String range(DType t) {
+        if (t.isFloatingPoint()) {
+            return t == DType.FLOAT16 ? " (largest finite 65504)" : t == DType.BFLOAT16 ? " (largest finite ~3.39e38)"
+                    : t == DType.FLOAT32 ? " (largest finite ~3.40e38)" : "";
+        }
+        long[] r = Conversions.intRange(t);
+        return " (integers in [" + r[0] + ", " + r[1] + "])";
+    }
+}

@@ -1,0 +1,48 @@
+package io.cubatch.collate;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The output buffers of one padded batch: {@code data} [B, L(, F)] of the output dtype, {@code lengths}
+ * int32 [B], {@code attentionMask} uint8 [B, L] (1 = real token), and {@code positions} int32 [B, L] when
+ * asked for (else {@link MemorySegment#NULL}). The memory belongs to the caller: {@link #allocate} carves
+ * it from the caller's arena, or the caller wraps its own segments (pinned slabs, a ring slot), which are
+ * checked against the shape. Reusing one PaddedBatch across batches of the same or smaller shape is how
+ * steady-state collation allocates nothing.
+ */
+public record PaddedBatch(PaddedShape shape, MemorySegment data, MemorySegment lengths,
+                          MemorySegment attentionMask, MemorySegment positions) {
+
+    public PaddedBatch {
+        require("data", data, shape.dataBytes());
+        require("lengths", lengths, shape.lengthsBytes());
+        require("attention mask", attentionMask, shape.maskBytes());
+        if (shape.positions()) {
+            require("positions", positions, shape.positionsBytes());
+        }
+    }
+
+    /** Exactly sized buffers from {@code arena}, which owns them. */
+    public static PaddedBatch allocate(PaddedShape shape, Arena arena) {
+        return new PaddedBatch(shape, arena.allocate(Math.max(1, shape.dataBytes()), 16).asSlice(0, shape.dataBytes()),
+                arena.allocate(Math.max(1, shape.lengthsBytes()), 4).asSlice(0, shape.lengthsBytes()),
+                arena.allocate(Math.max(1, shape.maskBytes()), 1).asSlice(0, shape.maskBytes()),
+                shape.positions() ? arena.allocate(Math.max(1, shape.positionsBytes()), 4).asSlice(0, shape.positionsBytes())
+                        : MemorySegment.NULL);
+    }
+
+    /** The same buffers viewed with another (no larger) shape: how a reused PaddedBatch takes the next batch. */
+    public PaddedBatch withShape(PaddedShape next) {
+        return new PaddedBatch(next, data.asSlice(0, next.dataBytes()), lengths.asSlice(0, next.lengthsBytes()),
+                attentionMask.asSlice(0, next.maskBytes()),
+                next.positions() ? positions.asSlice(0, next.positionsBytes()) : MemorySegment.NULL);
+    }
+
+    private static void require(String what, MemorySegment s, long bytes) {
+        if (s == null || s.byteSize() < bytes) {
+            throw new IllegalArgumentException("insufficient capacity: " + what + " needs " + bytes
+                    + " bytes, segment holds " + (s == null ? "nothing" : s.byteSize()));
+        }
+    }
+}

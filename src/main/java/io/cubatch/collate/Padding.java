@@ -1,0 +1,158 @@
+package io.cubatch.collate;
+
+import io.cubatch.store.DType;
+import java.util.Optional;
+import java.util.OptionalLong;
+
+/**
+ * How a batch of sequences becomes one {@code [B, L]} or {@code [B, L, F]} tensor: Keras
+ * {@code pad_sequences} with every choice explicit, plus what trainers need.
+ * <ul>
+ *   <li>{@link Builder#side(PadSide) side}: required, no default.</li>
+ *   <li>{@link Builder#maxlen(long) maxlen}: fixed, or (unset) the batch's longest sequence; either way
+ *       rounded up by {@link Builder#padToMultipleOf(int) padToMultipleOf} when set. Truncation cuts to
+ *       {@code maxlen} itself, so with a multiple, {@code L >= maxlen}.</li>
+ *   <li>{@link Builder#truncation(PadSide) truncation}: needed only when a sequence is longer than
+ *       {@code maxlen}; without it that is an error naming the sequence, its length and {@code maxlen}.</li>
+ *   <li>{@link Builder#value(double) value}: the pad value, 0 unless set (as Keras); it must fit the
+ *       output dtype.</li>
+ *   <li>{@link Builder#dtype(DType) dtype}: the output type, required; stored values are converted and a
+ *       value that does not fit is an error, never a wrap (rules in {@code cuda/cb_convert.cuh}).</li>
+ *   <li>{@link Builder#positions(boolean) positions}: also fill {@code position_ids}.</li>
+ * </ul>
+ */
+public final class Padding {
+    private final PadSide side;
+    private final PadSide truncation;
+    private final long maxlen;          // -1: batch longest
+    private final int multiple;         // 0: none
+    private final double value;
+    private final DType dtype;
+    private final boolean positions;
+
+    private Padding(Builder b) {
+        this.side = b.side;
+        this.truncation = b.truncation;
+        this.maxlen = b.maxlen;
+        this.multiple = b.multiple;
+        this.value = b.value;
+        this.dtype = b.dtype;
+        this.positions = b.positions;
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    public PadSide side() {
+        return side;
+    }
+
+    public Optional<PadSide> truncation() {
+        return Optional.ofNullable(truncation);
+    }
+
+    /** The fixed maxlen, or empty for the batch's longest. */
+    public OptionalLong maxlen() {
+        return maxlen < 0 ? OptionalLong.empty() : OptionalLong.of(maxlen);
+    }
+
+    /** The multiple L is rounded up to, or 0 for none. */
+    public int padToMultipleOf() {
+        return multiple;
+    }
+
+    public double value() {
+        return value;
+    }
+
+    public DType dtype() {
+        return dtype;
+    }
+
+    public boolean positions() {
+        return positions;
+    }
+
+    /** {@code L}: {@code maxlen} (or {@code longest}) rounded up to the multiple. */
+    public long outputLength(long longest) {
+        long l = maxlen < 0 ? longest : maxlen;
+        if (multiple > 0 && l % multiple != 0) {
+            l = Math.addExact(l, multiple - l % multiple);
+        }
+        return l;
+    }
+
+    /** The truncation limit: {@code maxlen}, or {@code longest} when there is none (nothing is cut). */
+    public long limit(long longest) {
+        return maxlen < 0 ? longest : maxlen;
+    }
+
+    public static final class Builder {
+        private PadSide side;
+        private PadSide truncation;
+        private long maxlen = -1;
+        private int multiple;
+        private double value;
+        private DType dtype;
+        private boolean positions;
+
+        private Builder() {
+        }
+
+        public Builder side(PadSide side) {
+            this.side = side;
+            return this;
+        }
+
+        public Builder truncation(PadSide truncation) {
+            this.truncation = truncation;
+            return this;
+        }
+
+        public Builder maxlen(long maxlen) {
+            this.maxlen = maxlen;
+            return this;
+        }
+
+        public Builder padToMultipleOf(int multiple) {
+            this.multiple = multiple;
+            return this;
+        }
+
+        public Builder value(double value) {
+            this.value = value;
+            return this;
+        }
+
+        public Builder dtype(DType dtype) {
+            this.dtype = dtype;
+            return this;
+        }
+
+        public Builder positions(boolean positions) {
+            this.positions = positions;
+            return this;
+        }
+
+        /** @throws IllegalArgumentException naming the missing or invalid setting and the fix */
+        public Padding build() {
+            if (side == null) {
+                throw new IllegalArgumentException("the padding side has no default: choose PRE (Keras) or"
+                        + " POST (PyTorch, Hugging Face) (CLI: --padding pre|post)");
+            }
+            if (dtype == null) {
+                throw new IllegalArgumentException("the output dtype is required (CLI: --dtype), e.g. int32 for"
+                        + " token ids, float32 for features");
+            }
+            if (maxlen == 0 || maxlen < -1) {
+                throw new IllegalArgumentException("maxlen must be at least 1, got " + maxlen
+                        + ": leave it unset to pad to the batch's longest sequence");
+            }
+            if (multiple < 0) {
+                throw new IllegalArgumentException("pad to multiple of must be at least 1, got " + multiple);
+            }
+            return new Padding(this);
+        }
+    }
+}

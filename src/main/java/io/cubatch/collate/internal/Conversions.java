@@ -1,0 +1,216 @@
+package io.cubatch.collate.internal;
+
+import io.cubatch.store.DType;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * The Java twin of {@code cuda/cb_convert.cuh}, line for line, so that the java backend writes the same
+ * bytes as the native and CUDA ones: load an element as a long (integer sources) or an exact double
+ * (float sources), store it checked into the output dtype. See the header for the rules.
+ */
+public final class Conversions {
+    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED;
+    private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED;
+    private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED;
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final ValueLayout.OfDouble F64 = ValueLayout.JAVA_DOUBLE_UNALIGNED;
+
+    private Conversions() {
+    }
+
+    /** True when element {@code i} of {@code src} is a float type (then read {@link #loadDouble}). */
+    public static boolean isFloat(DType t) {
+        return t.isFloatingPoint();
+    }
+
+    public static long loadLong(MemorySegment src, DType t, long i) {
+        return switch (t) {
+            case BOOL, UINT8 -> Byte.toUnsignedLong(src.get(ValueLayout.JAVA_BYTE, i));
+            case INT8 -> src.get(ValueLayout.JAVA_BYTE, i);
+            case INT16 -> src.getAtIndex(I16, i);
+            case UINT16 -> Short.toUnsignedLong(src.getAtIndex(I16, i));
+            case INT32 -> src.getAtIndex(I32, i);
+            case INT64 -> src.getAtIndex(I64, i);
+            default -> throw new IllegalArgumentException(t + " is a float type");
+        };
+    }
+
+    public static double loadDouble(MemorySegment src, DType t, long i) {
+        return switch (t) {
+            case FLOAT16 -> smallFloatToDouble(Short.toUnsignedInt(src.getAtIndex(I16, i)), 5, 10);
+            case BFLOAT16 -> Float.intBitsToFloat(Short.toUnsignedInt(src.getAtIndex(I16, i)) << 16);
+            case FLOAT32 -> src.getAtIndex(F32, i);
+            case FLOAT64 -> src.getAtIndex(F64, i);
+            default -> throw new IllegalArgumentException(t + " is an integer type");
+        };
+    }
+
+    /** Decodes a small IEEE float to double, exactly (cb_small_float_to_double). */
+    public static double smallFloatToDouble(int bits, int expBits, int mantBits) {
+        int bias = (1 << (expBits - 1)) - 1;
+        int sign = bits >>> (expBits + mantBits);
+        int exp = (bits >>> mantBits) & ((1 << expBits) - 1);
+        int mant = bits & ((1 << mantBits) - 1);
+        double v;
+        if (exp == (1 << expBits) - 1) {
+            v = mant != 0 ? Double.NaN : Double.POSITIVE_INFINITY;
+        } else if (exp == 0) {
+            v = mant * Math.scalb(1.0, 1 - bias - mantBits);
+        } else {
+            v = (mant | (1 << mantBits)) * Math.scalb(1.0, exp - bias - mantBits);
+        }
+        return sign != 0 ? -v : v;
+    }
+
+    /** Returned by {@link #doubleToSmallFloat} on overflow (no valid encoding is negative). */
+    public static final int OVERFLOW = -1;
+
+    /** Rounds a double to float16 (5, 10) or bfloat16 (8, 7), nearest-even; {@link #OVERFLOW} on overflow. */
+    public static int doubleToSmallFloat(double d, int expBits, int mantBits) {
+        long b = Double.doubleToRawLongBits(d);
+        int sign = (int) (b >>> 63) << (expBits + mantBits);
+        int exp = (int) ((b >>> 52) & 0x7ff);
+        long mant = b & ((1L << 52) - 1);
+        int inf = ((1 << expBits) - 1) << mantBits;
+        if (exp == 0x7ff) {
+            return mant != 0 ? inf | (1 << (mantBits - 1)) : sign | inf;
+        }
+        if (exp == 0) {
+            return sign;
+        }
+        int bias = (1 << (expBits - 1)) - 1;
+        int e = exp - 1023;
+        long m = mant | (1L << 52);
+        int shift;
+        int outExp;
+        if (e >= 1 - bias) {
+            shift = 52 - mantBits;
+            outExp = e + bias;
+            m &= (1L << 52) - 1;
+        } else {
+            shift = 52 - mantBits + (1 - bias - e);
+            outExp = 0;
+        }
+        if (e > bias) {
+            return OVERFLOW;
+        }
+        if (shift >= 64) {
+            return sign;
+        }
+        long kept = m >>> shift;
+        long rest = m & ((1L << shift) - 1);
+        long half = 1L << (shift - 1);
+        int value = (outExp << mantBits) + (int) kept;
+        if (Long.compareUnsigned(rest, half) > 0 || (rest == half && (value & 1) != 0)) {
+            value++;
+        }
+        if (value >= inf) {
+            return OVERFLOW;
+        }
+        return sign | value;
+    }
+
+    /** Stores integer {@code v} as element {@code i} of {@code dst}; false when it does not fit. */
+    public static boolean storeLong(MemorySegment dst, DType t, long i, long v) {
+        switch (t) {
+            case BOOL -> {
+                if (v < 0 || v > 1) return false;
+                dst.set(ValueLayout.JAVA_BYTE, i, (byte) v);
+            }
+            case UINT8 -> {
+                if (v < 0 || v > 255) return false;
+                dst.set(ValueLayout.JAVA_BYTE, i, (byte) v);
+            }
+            case INT8 -> {
+                if (v < -128 || v > 127) return false;
+                dst.set(ValueLayout.JAVA_BYTE, i, (byte) v);
+            }
+            case INT16 -> {
+                if (v < -32768 || v > 32767) return false;
+                dst.setAtIndex(I16, i, (short) v);
+            }
+            case UINT16 -> {
+                if (v < 0 || v > 65535) return false;
+                dst.setAtIndex(I16, i, (short) v);
+            }
+            case INT32 -> {
+                if (v < Integer.MIN_VALUE || v > Integer.MAX_VALUE) return false;
+                dst.setAtIndex(I32, i, (int) v);
+            }
+            case INT64 -> dst.setAtIndex(I64, i, v);
+            case FLOAT64 -> dst.setAtIndex(F64, i, (double) v);
+            case FLOAT32 -> dst.setAtIndex(F32, i, (float) v);
+            case FLOAT16, BFLOAT16 -> {
+                return storeSmall(dst, t, i, (double) v);
+            }
+        }
+        return true;
+    }
+
+    /** Stores float {@code d} as element {@code i} of {@code dst}; false when it does not fit. */
+    public static boolean storeDouble(MemorySegment dst, DType t, long i, double d) {
+        switch (t) {
+            case BOOL, UINT8, INT8, INT16, UINT16, INT32 -> {
+                long[] range = intRange(t);
+                if (!(d >= range[0] && d < range[1] + 1.0)) return false;
+                long v = (long) d;
+                if (v != d) return false;
+                return storeLong(dst, t, i, v);
+            }
+            case INT64 -> {
+                if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) return false;
+                long v = (long) d;
+                if (v != d) return false;
+                dst.setAtIndex(I64, i, v);
+            }
+            case FLOAT64 -> dst.setAtIndex(F64, i, Double.isNaN(d) ? Double.longBitsToDouble(0x7ff8000000000000L) : d);
+            case FLOAT32 -> {
+                float f;
+                if (Double.isNaN(d)) {
+                    f = Float.intBitsToFloat(0x7fc00000);
+                } else {
+                    f = (float) d;
+                    if (Float.isInfinite(f) && !Double.isInfinite(d)) return false;
+                }
+                dst.setAtIndex(F32, i, f);
+            }
+            case FLOAT16, BFLOAT16 -> {
+                return storeSmall(dst, t, i, d);
+            }
+        }
+        return true;
+    }
+
+    private static boolean storeSmall(MemorySegment dst, DType t, long i, double d) {
+        int h = t == DType.FLOAT16 ? doubleToSmallFloat(d, 5, 10) : doubleToSmallFloat(d, 8, 7);
+        if (h == OVERFLOW) return false;
+        dst.setAtIndex(I16, i, (short) h);
+        return true;
+    }
+
+    /** The [min, max] of an integer dtype. */
+    public static long[] intRange(DType t) {
+        return switch (t) {
+            case BOOL -> new long[] {0, 1};
+            case UINT8 -> new long[] {0, 255};
+            case INT8 -> new long[] {-128, 127};
+            case INT16 -> new long[] {-32768, 32767};
+            case UINT16 -> new long[] {0, 65535};
+            case INT32 -> new long[] {Integer.MIN_VALUE, Integer.MAX_VALUE};
+            case INT64 -> new long[] {Long.MIN_VALUE, Long.MAX_VALUE};
+            default -> throw new IllegalArgumentException(t + " is a float type");
+        };
+    }
+
+    /** Converts element {@code si} of src to element {@code di} of dst; false when it does not fit. */
+    public static boolean convert(MemorySegment src, DType from, long si, MemorySegment dst, DType to, long di) {
+        return isFloat(from) ? storeDouble(dst, to, di, loadDouble(src, from, si))
+                : storeLong(dst, to, di, loadLong(src, from, si));
+    }
+
+    /** Element {@code i} of {@code src} as text, for messages. */
+    public static String describe(MemorySegment src, DType t, long i) {
+        return isFloat(t) ? Double.toString(loadDouble(src, t, i)) : Long.toString(loadLong(src, t, i));
+    }
+}

@@ -1,0 +1,141 @@
+package io.cubatch.collate.internal;
+
+import io.cubatch.collate.Collation;
+import io.cubatch.collate.Collator;
+import io.cubatch.collate.PadSide;
+import io.cubatch.collate.PaddedBatch;
+import io.cubatch.collate.PaddedShape;
+import io.cubatch.collate.Padding;
+import io.cubatch.store.DType;
+import io.cubatch.store.SampleStore;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * The {@code native} backend: libcubatch's CPU twin of the CUDA kernels through java.lang.foreign, rows
+ * spread over the machine's cores. Every argument is validated here first (indices, sizes, truncation),
+ * so the library only sees checked input. Owns a small native scratch area (indices, pad value, error
+ * word), reused across batches and freed by {@link #close()}.
+ */
+public final class NativeCollator implements Collator {
+    private static final int CB_SIDE_PRE = 0;
+    private static final int CB_SIDE_POST = 1;
+    private static final int CB_SIDE_NONE = 2;
+
+    private final NativeLibrary lib;
+    private final int threads;
+    private Arena scratchArena = Arena.ofShared();
+    private MemorySegment indexScratch = MemorySegment.NULL;
+    private final MemorySegment padValue;
+    private final MemorySegment error;
+    private Padding padValueFor;
+    private boolean closed;
+
+    public NativeCollator(NativeLibrary lib) {
+        this.lib = lib;
+        this.threads = Runtime.getRuntime().availableProcessors();
+        Arena fixed = scratchArena;
+        this.padValue = fixed.allocate(8, 8);
+        this.error = fixed.allocate(8, 8);
+    }
+
+    @Override
+    public String name() {
+        return "native";
+    }
+
+    private MemorySegment indices(long[] indices) {
+        long bytes = 8L * indices.length;
+        if (indexScratch.byteSize() < bytes) {
+            // the scratch arena also holds padValue and error; a bigger index area gets its own allocation
+            indexScratch = scratchArena.allocate(Math.max(bytes, 2 * indexScratch.byteSize()), 8);
+        }
+        MemorySegment.copy(indices, 0, indexScratch, ValueLayout.JAVA_LONG, 0, indices.length);
+        return indexScratch;
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("native collator is closed");
+        }
+    }
+
+    private static void requireNative(String what, MemorySegment s) {
+        if (!s.isNative()) {
+            throw new IllegalArgumentException(what + " is on the Java heap; the native backend needs native or"
+                    + " mapped memory (use the java backend, or copy it into an Arena)");
+        }
+    }
+
+    @Override
+    public void pad(SampleStore store, long[] indices, Padding padding, PaddedBatch out) {
+        checkOpen();
+        PaddedShape shape = Collation.checkOutput(store, indices, padding, out);
+        if (padding != padValueFor) {
+            Collation.padValue(padding, padValue);
+            padValueFor = padding;
+        }
+        MemorySegment values = store.values();
+        MemorySegment offsets = store.offsets().orElse(MemorySegment.NULL);
+        requireNative("the store's values", values);
+        store.offsets().ifPresent(o -> requireNative("the store's offsets", o));
+        for (MemorySegment s : new MemorySegment[] {out.data(), out.lengths(), out.attentionMask()}) {
+            requireNative("an output buffer", s);
+        }
+        long fixedLen = store.isRagged() || store.size() == 0 ? 0 : store.length(0);
+        int padSide = padding.side() == PadSide.PRE ? CB_SIDE_PRE : CB_SIDE_POST;
+        int truncSide = padding.truncation().isEmpty() ? CB_SIDE_NONE
+                : padding.truncation().get() == PadSide.PRE ? CB_SIDE_PRE : CB_SIDE_POST;
+        MemorySegment positions = shape.positions() ? out.positions() : MemorySegment.NULL;
+        MemorySegment indexSegment = indices(indices);
+        int status;
+        try {
+            status = (int) lib.pad.invokeExact(values, store.dtype().ordinal(), offsets, fixedLen, store.features(),
+                    indexSegment, (long) indices.length, shape.length(), shape.limit(), padSide, truncSide,
+                    shape.dtype().ordinal(), padValue, out.data(), out.lengths(), out.attentionMask(), positions,
+                    threads, error);
+        } catch (Throwable t) {
+            throw new IllegalStateException("cb_pad downcall failed: " + t, t);
+        }
+        check(status, () -> Collation.valueDoesNotFit(store, indices, padding, shape,
+                error.get(ValueLayout.JAVA_LONG, 0)));
+    }
+
+    @Override
+    public void stack(SampleStore store, long[] indices, DType dtype, MemorySegment out) {
+        checkOpen();
+        long rowElems = Collation.checkStack(store, indices, dtype, out);
+        requireNative("the store's values", store.values());
+        requireNative("the output", out);
+        int status;
+        try {
+            MemorySegment values = store.values();
+            MemorySegment indexSegment = indices(indices);
+            status = (int) lib.stack.invokeExact(values, store.dtype().ordinal(), rowElems, indexSegment,
+                    (long) indices.length, dtype.ordinal(), out, threads, error);
+        } catch (Throwable t) {
+            throw new IllegalStateException("cb_stack downcall failed: " + t, t);
+        }
+        check(status, () -> Collation.stackValueDoesNotFit(store, indices, dtype, rowElems,
+                error.get(ValueLayout.JAVA_LONG, 0)));
+    }
+
+    private static void check(int status, java.util.function.Supplier<RuntimeException> valueError) {
+        switch (status) {
+            case 0 -> {
+            }
+            case 1 -> throw valueError.get();
+            default -> throw new IllegalStateException("libcubatch returned status " + status
+                    + " for arguments Java had validated: this is a bug, please report it");
+        }
+    }
+
+    @Override
+    public void close() {
+        if (!closed) {
+            closed = true;
+            scratchArena.close();
+        }
+    }
+}
