@@ -1,0 +1,235 @@
+package io.cubatch.cli;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import io.cubatch.collate.Backends;
+import io.cubatch.collate.Collator;
+import io.cubatch.collate.PadSide;
+import io.cubatch.collate.PaddedBatch;
+import io.cubatch.collate.PaddedShape;
+import io.cubatch.collate.Padding;
+import io.cubatch.collate.internal.Conversions;
+import io.cubatch.store.DType;
+import io.cubatch.store.Datasets;
+import io.cubatch.store.NpyWriter;
+import io.cubatch.store.SampleStore;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.Writer;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code cubatch pad}: pads every sample of a dataset into one batch, Keras pad_sequences made explicit. */
+@Command(name = "pad", mixinStandardHelpOptions = true,
+        description = {"Pad (and truncate) every sequence of a dataset into one [B, L] or [B, L, F] batch, with",
+                "lengths and an attention mask. Keras pad_sequences semantics, every choice explicit."},
+        footer = {"", "Exit codes: 0 ok, 2 invalid arguments or input (the message names the value and the fix), 1 internal error."})
+final class PadCommand implements Callable<Integer> {
+    private static final JsonFactory JSON = JsonFactory.builder().build();
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--input", required = true, paramLabel = "FILE",
+            description = "JSONL (one JSON array per line), .npy, or a Megatron prefix (or its .idx/.bin).")
+    Path input;
+
+    @Option(names = "--padding", required = true, paramLabel = "SIDE",
+            description = "Where padding goes: ${COMPLETION-CANDIDATES}. No default (Keras: pre; PyTorch, HF: post).")
+    PadSide padding;
+
+    @Option(names = "--truncating", paramLabel = "SIDE",
+            description = "Needed only when a sequence is longer than --maxlen: pre keeps the tail, post the head.")
+    PadSide truncating;
+
+    @Option(names = "--maxlen", paramLabel = "L", description = "Fixed length; default: the longest sequence.")
+    Long maxlen;
+
+    @Option(names = "--pad-to-multiple-of", paramLabel = "M", description = "Round the length up to a multiple of M.")
+    Integer multiple;
+
+    @Option(names = "--value", paramLabel = "V", defaultValue = "0",
+            description = "Pad value; must fit --dtype (default: ${DEFAULT-VALUE}).")
+    double value;
+
+    @Option(names = "--dtype", required = true, paramLabel = "D", converter = DTypeConverter.class,
+            description = "Output dtype: bool, int8, int16, int32, int64, uint8, uint16, float16, bfloat16, float32,"
+                    + " float64. Values that do not fit are an error.")
+    DType dtype;
+
+    @Option(names = "--positions", description = "Also output position_ids (0, 1, ... over real tokens, 0 on padding).")
+    boolean positions;
+
+    @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "json",
+            description = "Output: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}); npy needs --output.")
+    Format format;
+
+    @Option(names = "--output", paramLabel = "PATH",
+            description = "Write here instead of stdout; with npy, PATH holds the data and PATH's siblings"
+                    + " STEM.lengths.npy, STEM.attention_mask.npy (and STEM.position_ids.npy) the rest.")
+    Path output;
+
+    @Option(names = "--backend", paramLabel = "NAME",
+            description = "java or native; default: the fastest available. Every backend writes the same bytes.")
+    String backend;
+
+    enum Format { json, npy }
+
+    static final class DTypeConverter implements CommandLine.ITypeConverter<DType> {
+        @Override
+        public DType convert(String value) {
+            return DType.fromName(value).orElseThrow(() -> new CommandLine.TypeConversionException(
+                    "unknown dtype '" + value + "': choose bool, int8, int16, int32, int64, uint8, uint16, float16,"
+                            + " bfloat16, float32 or float64"));
+        }
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        if (format == Format.npy && output == null) {
+            throw new IllegalArgumentException("--format npy writes files: add --output PATH (e.g. --output batch.npy)");
+        }
+        if (format == Format.npy && dtype == DType.BFLOAT16) {
+            throw new IllegalArgumentException("NumPy has no bfloat16 dtype, so --format npy cannot hold it: use"
+                    + " --format json, or --dtype float16 or float32");
+        }
+        if (output != null) {
+            Path dir = output.toAbsolutePath().getParent();
+            if (dir != null && !Files.isDirectory(dir)) {
+                throw new IllegalArgumentException("--output " + output + ": directory " + dir
+                        + " does not exist; create it first");
+            }
+        }
+        if (multiple != null && multiple < 1) {
+            throw new IllegalArgumentException("--pad-to-multiple-of must be at least 1, got " + multiple);
+        }
+        Padding.Builder pb = Padding.builder().side(padding).truncation(truncating).value(value).dtype(dtype)
+                .positions(positions);
+        if (maxlen != null) {
+            pb.maxlen(maxlen);
+        }
+        if (multiple != null) {
+            pb.padToMultipleOf(multiple);
+        }
+        Padding pad = pb.build();
+        String backendName = backend == null ? Backends.bestName() : backend;
+        try (SampleStore store = Datasets.open(input); Collator collator = Backends.create(backendName);
+             Arena arena = Arena.ofConfined()) {
+            if (store.size() > Integer.MAX_VALUE - 8) {
+                throw new IllegalArgumentException(input + " holds " + store.size() + " samples, more than one batch"
+                        + " can: pad a subset");
+            }
+            long[] indices = java.util.stream.LongStream.range(0, store.size()).toArray();
+            PaddedShape shape = collator.shape(store, indices, pad);
+            PaddedBatch out = PaddedBatch.allocate(shape, arena);
+            collator.pad(store, indices, pad, out);
+            long[] dims = store.featureShape().length == 0 ? new long[] {shape.batch(), shape.length()}
+                    : concat(new long[] {shape.batch(), shape.length()}, store.featureShape());
+            if (format == Format.npy) {
+                writeNpy(out, dims);
+            } else if (output != null) {
+                try (Writer w = Files.newBufferedWriter(output)) {
+                    writeJson(out, dims, collator.name(), w);
+                }
+            } else {
+                PrintWriter w = spec.commandLine().getOut();
+                writeJson(out, dims, collator.name(), w);
+                w.flush();
+            }
+        }
+        return Main.EXIT_OK;
+    }
+
+    private void writeNpy(PaddedBatch out, long[] dims) throws IOException {
+        PaddedShape s = out.shape();
+        String name = output.getFileName().toString();
+        String stem = name.endsWith(".npy") ? name.substring(0, name.length() - 4) : name;
+        NpyWriter.write(output, s.dtype(), dims, out.data());
+        NpyWriter.write(output.resolveSibling(stem + ".lengths.npy"), DType.INT32, new long[] {s.batch()}, out.lengths());
+        NpyWriter.write(output.resolveSibling(stem + ".attention_mask.npy"), DType.UINT8,
+                new long[] {s.batch(), s.length()}, out.attentionMask());
+        if (s.positions()) {
+            NpyWriter.write(output.resolveSibling(stem + ".position_ids.npy"), DType.INT32,
+                    new long[] {s.batch(), s.length()}, out.positions());
+        }
+    }
+
+    /** The DESIGN.md contract: shape, dtype, data, lengths, attention_mask (+ position_ids, backend). */
+    private static void writeJson(PaddedBatch out, long[] dims, String backend, Writer w) throws IOException {
+        PaddedShape s = out.shape();
+        try (JsonGenerator g = JSON.createGenerator(w)) {
+            g.disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
+            g.writeStartObject();
+            g.writeFieldName("shape");
+            g.writeArray(dims, 0, dims.length);
+            g.writeStringField("dtype", s.dtype().cliName());
+            g.writeFieldName("data");
+            long features = s.features();
+            g.writeStartArray();
+            for (int b = 0; b < s.batch(); b++) {
+                g.writeStartArray();
+                for (long t = 0; t < s.length(); t++) {
+                    long base = (b * s.length() + t) * features;
+                    if (dims.length == 2) {
+                        writeElement(g, out.data(), s.dtype(), base);
+                    } else {
+                        g.writeStartArray();
+                        for (long f = 0; f < features; f++) {
+                            writeElement(g, out.data(), s.dtype(), base + f);
+                        }
+                        g.writeEndArray();
+                    }
+                }
+                g.writeEndArray();
+            }
+            g.writeEndArray();
+            g.writeFieldName("lengths");
+            int[] lengths = out.lengths().toArray(ValueLayout.JAVA_INT);
+            g.writeArray(lengths, 0, lengths.length);
+            writeMatrix(g, "attention_mask", out.attentionMask(), s, false);
+            if (s.positions()) {
+                writeMatrix(g, "position_ids", out.positions(), s, true);
+            }
+            g.writeStringField("backend", backend);
+            g.writeEndObject();
+        }
+        w.write(System.lineSeparator());
+    }
+
+    private static void writeMatrix(JsonGenerator g, String field, MemorySegment m, PaddedShape s, boolean ints)
+            throws IOException {
+        g.writeFieldName(field);
+        g.writeStartArray();
+        for (int b = 0; b < s.batch(); b++) {
+            g.writeStartArray();
+            for (long t = 0; t < s.length(); t++) {
+                long i = b * s.length() + t;
+                g.writeNumber(ints ? m.getAtIndex(ValueLayout.JAVA_INT_UNALIGNED, i) : m.get(ValueLayout.JAVA_BYTE, i));
+            }
+            g.writeEndArray();
+        }
+        g.writeEndArray();
+    }
+
+    private static void writeElement(JsonGenerator g, MemorySegment data, DType t, long i) throws IOException {
+        switch (t) {
+            case BOOL -> g.writeBoolean(data.get(ValueLayout.JAVA_BYTE, i) != 0);
+            case FLOAT32 -> g.writeNumber(data.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i));
+            case FLOAT16, BFLOAT16, FLOAT64 -> g.writeNumber(Conversions.loadDouble(data, t, i));
+            default -> g.writeNumber(Conversions.loadLong(data, t, i));
+        }
+    }
+
+    private static long[] concat(long[] a, long[] b) {
+        long[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+}
