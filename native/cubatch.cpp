@@ -13,9 +13,12 @@ namespace {
 
 // Runs row(b, &bad) for b in [0, batch) on up to `threads` threads. Returns the status of the lowest
 // failing row and, in *error_out, its bad index, so the result does not depend on the thread count.
+// Below this much output per thread, starting a thread costs more than it saves.
+constexpr int64_t kBytesPerThread = 4 << 20;
+
 template <typename Row>
-int32_t for_rows(int64_t batch, int32_t threads, int64_t* error_out, Row row) {
-    int64_t workers = std::max<int64_t>(1, std::min<int64_t>(threads, batch));
+int32_t for_rows(int64_t batch, int64_t out_bytes, int32_t threads, int64_t* error_out, Row row) {
+    int64_t workers = std::max<int64_t>(1, std::min<int64_t>({(int64_t) threads, batch, 1 + out_bytes / kBytesPerThread}));
     std::vector<int64_t> fail_row(workers, -1), fail_at(workers, 0);
     std::vector<int32_t> fail_status(workers, CB_OK);
     auto work = [&](int64_t w) {
@@ -66,7 +69,8 @@ extern "C" int32_t cb_pad(const void* values, int32_t src_dtype, const int64_t* 
     }
     cb_pad_args a = {values, src_dtype, offsets, fixed_len, features, indices, batch, out_len, limit,
                      pad_side, trunc_side, dst_dtype, pad_value, out, lengths, mask, positions};
-    return for_rows(batch, threads, error_out, [&](int64_t b, int64_t* bad) { return cb_pad_row(&a, b, bad); });
+    int64_t bytes = batch * out_len * features * cb_dtype_size(dst_dtype);
+    return for_rows(batch, bytes, threads, error_out, [&](int64_t b, int64_t* bad) { return cb_pad_row(&a, b, bad); });
 }
 
 extern "C" int32_t cb_stack(const void* values, int32_t src_dtype, int64_t row_elems, const int64_t* indices,
@@ -75,7 +79,8 @@ extern "C" int32_t cb_stack(const void* values, int32_t src_dtype, int64_t row_e
         return CB_ERR_ARGUMENT;
     }
     cb_stack_args a = {values, src_dtype, row_elems, indices, batch, dst_dtype, out};
-    return for_rows(batch, threads, error_out, [&](int64_t b, int64_t* bad) { return cb_stack_row(&a, b, bad); });
+    int64_t bytes = batch * row_elems * cb_dtype_size(dst_dtype);
+    return for_rows(batch, bytes, threads, error_out, [&](int64_t b, int64_t* bad) { return cb_stack_row(&a, b, bad); });
 }
 
 extern "C" void cb_copy(void* dst, const void* src, int64_t bytes) {

@@ -257,12 +257,37 @@ static void test_conversion_in_pad_reports_first_bad_element() {
     CHECK(st == CB_ERR_VALUE_DOES_NOT_FIT && err == 4, "300 at output element 4: status %d err %lld", st, (long long) err);
 }
 
+// Large enough (> 4 MiB of output per thread) that cb_pad really splits rows over threads: results and
+// the reported first failure must not depend on the thread count.
+static void test_threads() {
+    std::mt19937_64 rng(11);
+    std::vector<int64_t> lens(64);
+    for (auto& n : lens) n = 30000 + (int64_t) (rng() % 10000);
+    Case c = make_case(rng, lens, 1, 40000, 40000, CB_SIDE_PRE, CB_SIDE_NONE);
+    run_case(c, 4, "threads: 64 rows of 40000 int32");
+    std::vector<int64_t> values(64 * 40000, 1), offsets(65), indices(64);
+    for (int i = 0; i <= 64; i++) offsets[i] = i * 40000LL;
+    for (int i = 0; i < 64; i++) indices[i] = i;
+    values[50 * 40000 + 7] = 70000;   // row 50
+    values[10 * 40000 + 9] = 70000;   // row 10: the first failure in output order (5 MiB of int16: 2 threads)
+    int16_t pad = 0;
+    std::vector<int16_t> out(64 * 40000);
+    for (int32_t threads : {1, 2, 4, 8}) {
+        int64_t err = -1;
+        int32_t st = cb_pad(values.data(), CB_INT64, offsets.data(), 0, 1, indices.data(), 64, 40000, 40000,
+                            CB_SIDE_POST, CB_SIDE_NONE, CB_INT16, &pad, out.data(), nullptr, nullptr, nullptr, threads, &err);
+        CHECK(st == CB_ERR_VALUE_DOES_NOT_FIT && err == 10 * 40000 + 9, "threads %d: status %d err %lld", threads, st,
+              (long long) err);
+    }
+}
+
 int main() {
     test_known_conversions();
     test_half_exhaustive_and_random();
     test_integer_checks();
     test_padding();
     test_conversion_in_pad_reports_first_bad_element();
+    test_threads();
     if (failures) {
         fprintf(stderr, "test_cubatch: %d failed checks\n", failures);
         return 1;
