@@ -83,11 +83,38 @@ final class InfoCommand implements Callable<Integer> {
     }
 
     private static void machine(PrintWriter out) {
+        for (io.cubatch.collate.Backends.Backend b : io.cubatch.collate.Backends.all()) {
+            out.printf("backend %-7s %s%n", b.name() + ":", b.available() ? "available" : "unavailable: " + b.reason());
+        }
+        out.printf("kernels: %s%n", kernels());
+        out.printf("gpu:     %s%n", gpu());
         Runtime.Version v = Runtime.version();
         out.printf("jdk:    %s %s (%s)%n", System.getProperty("java.vm.name"), v, System.getProperty("java.home"));
         out.printf("os:     %s %s %s%n", System.getProperty("os.name"), System.getProperty("os.version"),
                 System.getProperty("os.arch"));
         out.printf("cpus:   %d%n", Runtime.getRuntime().availableProcessors());
         out.printf("memory: %d MiB max heap%n", Runtime.getRuntime().maxMemory() >> 20);
+    }
+
+    /** Whether the jar carries the CUDA fatbin, or why not. */
+    static String kernels() {
+        if (InfoCommand.class.getResource("/io/cubatch/cuda/cubatch.fatbin") != null) {
+            return "cubatch.fatbin packaged (sm_80, sm_90 SASS; compute_90 PTX)";
+        }
+        try (var in = InfoCommand.class.getResourceAsStream("/io/cubatch/cuda/cuda-unavailable.txt")) {
+            return in == null ? "not packaged" : "not built: " + new String(in.readAllBytes()).trim();
+        } catch (java.io.IOException e) {
+            return "not packaged";
+        }
+    }
+
+    /** Whether a CUDA driver is present, probed through FFM without touching JCuda (whose failure is an Error). */
+    static String gpu() {
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            java.lang.foreign.SymbolLookup.libraryLookup("libcuda.so.1", arena);
+            return "CUDA driver found (libcuda.so.1); no cubatch backend uses it yet";
+        } catch (IllegalArgumentException e) {
+            return "none seen: no CUDA driver (libcuda.so.1 not found)";
+        }
     }
 }

@@ -228,6 +228,33 @@ public final class BatchPlan {
         return resumeAt + Math.min(slotsDone, remaining);
     }
 
+    /** A builder holding this plan's configuration (batch size per rank), to derive related plans. */
+    public Builder toBuilder() {
+        Builder b = builder().samples(samples).batchSize(batchSize).worldSize(worldSize).rankRemainder(rankRemainder)
+                .lastBatch(lastBatch).epoch(epoch).resumeAt(resumeAt).evaluation(evaluation);
+        return seed == null ? b : b.shuffle(seed);
+    }
+
+    /** The same plan for another epoch, from its start. */
+    public BatchPlan forEpoch(long nextEpoch) {
+        return toBuilder().epoch(nextEpoch).resumeAt(0).build();
+    }
+
+    /**
+     * A stable 64-bit fingerprint of what decides the batches apart from the epoch and the resume point:
+     * samples, batch size, world size, policies, shuffle seed and algorithm. A checkpoint carries it so a
+     * resume with another configuration is refused instead of silently yielding other batches.
+     */
+    public long configHash() {
+        long h = ShuffleOrder.mix(samples ^ 0x636275626174L);
+        for (long v : new long[] {batchSize, worldSize, rankRemainder == null ? -1 : rankRemainder.ordinal(),
+                lastBatch == null ? -1 : lastBatch.ordinal(), seed == null ? 0 : 1, seed == null ? 0 : seed,
+                ShuffleOrder.ALGORITHM.hashCode()}) {
+            h = ShuffleOrder.mix(h ^ v) + ShuffleOrder.GOLDEN;
+        }
+        return h;
+    }
+
     /** Per-rank summary and warnings; see {@link PlanExplanation}. */
     public PlanExplanation explain() {
         return PlanExplanation.of(this);

@@ -100,6 +100,17 @@ public final class SampleStore implements AutoCloseable {
         return ragged(dtype, featureShape, values, offsets, null, "caller segments", null);
     }
 
+    /**
+     * A ragged store that takes ownership of {@code owner}: closing the store closes the arena (which must
+     * hold {@code values} and {@code offsets}). For producers of off-heap data outside this package, such
+     * as generated corpora. Validated as {@link #wrapRagged}.
+     */
+    public static SampleStore adoptRagged(DType dtype, long[] featureShape, MemorySegment values, MemorySegment offsets,
+                                          String source, Arena owner) {
+        checkShape(featureShape);
+        return ragged(dtype, featureShape, values, offsets, null, source, java.util.Objects.requireNonNull(owner));
+    }
+
     /** A fixed-shape store over caller-owned values: {@code samples * timesteps * features} elements. */
     public static SampleStore wrapFixed(DType dtype, long samples, long timesteps, long[] featureShape,
                                         MemorySegment values) {

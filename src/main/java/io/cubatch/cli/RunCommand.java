@@ -1,0 +1,275 @@
+package io.cubatch.cli;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import io.cubatch.collate.PadSide;
+import io.cubatch.collate.Padding;
+import io.cubatch.loader.Batch;
+import io.cubatch.loader.BatchLoader;
+import io.cubatch.loader.LoaderStats;
+import io.cubatch.loader.SyntheticCorpus;
+import io.cubatch.plan.BatchPlan;
+import io.cubatch.plan.LastBatch;
+import io.cubatch.plan.PlanExplanation;
+import io.cubatch.plan.RankRemainder;
+import io.cubatch.plan.WorldRank;
+import io.cubatch.store.DType;
+import io.cubatch.store.Datasets;
+import io.cubatch.store.LengthStats;
+import io.cubatch.store.SampleStore;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Iterator;
+import java.util.OptionalInt;
+import java.util.concurrent.Callable;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code cubatch run}: the main job: plan, load, collate every batch of one rank, and report. */
+@Command(name = "run", mixinStandardHelpOptions = true,
+        description = {"Run the batch pipeline (plan + store + collator + prefetching loader) over a dataset and",
+                "report throughput and padding. Without --input: an embedded synthetic corpus of 200,000",
+                "sequences (log-normal lengths, median 300 tokens, cap 2048, vocabulary 50,000)."},
+        footer = {"", "Exit codes: 0 ok, 2 invalid arguments or input (the message names the value and the fix), 1 internal error."})
+final class RunCommand implements Callable<Integer> {
+    /** The demo's batch size when none is given; printed, never silent. */
+    static final int DEMO_BATCH_SIZE = 32;
+    private static final JsonFactory JSON = JsonFactory.builder().build();
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--input", paramLabel = "PATH", description = "Dataset (.npy, .jsonl, Megatron prefix); default: the embedded corpus.")
+    Path input;
+
+    @Option(names = "--batch-size", paramLabel = "B", description = "Samples per rank per step (printed; 32 for the embedded corpus when unset).")
+    Integer batchSize;
+
+    @Option(names = "--global-batch-size", paramLabel = "G", description = "Samples per step over all ranks.")
+    Long globalBatchSize;
+
+    @Option(names = "--world-size", paramLabel = "W", description = "Ranks; default: the launcher's, else 1.")
+    Integer worldSize;
+
+    @Option(names = "--rank", paramLabel = "R", description = "The rank to load; default: the launcher's, else 0.")
+    Integer rank;
+
+    @Option(names = "--remainder", paramLabel = "POLICY", description = "pad, drop or partial; required when samples do not divide over the ranks.")
+    RankRemainder remainder;
+
+    @Option(names = "--last-batch", paramLabel = "POLICY", description = "partial, drop or fill; required when a rank's last batch is incomplete.")
+    LastBatch lastBatch;
+
+    @Option(names = "--shuffle", description = "Shuffle (needs --seed).")
+    boolean shuffle;
+
+    @Option(names = "--seed", paramLabel = "S", description = "Shuffle seed.")
+    Long seed;
+
+    @Option(names = "--epochs", paramLabel = "E", defaultValue = "1", description = "Epochs (default: ${DEFAULT-VALUE}).")
+    int epochs;
+
+    @Option(names = "--padding", paramLabel = "SIDE", defaultValue = "post",
+            description = "Padding side: pre or post (default: ${DEFAULT-VALUE}, as PyTorch and HF).")
+    PadSide padding;
+
+    @Option(names = "--truncating", paramLabel = "SIDE", description = "pre or post, when sequences exceed --maxlen.")
+    PadSide truncating;
+
+    @Option(names = "--maxlen", paramLabel = "L", description = "Fixed length (packing: the row length); default: each batch's longest.")
+    Long maxlen;
+
+    @Option(names = "--pad-to-multiple-of", paramLabel = "M", description = "Round lengths up to a multiple of M.")
+    Integer multiple;
+
+    @Option(names = "--dtype", paramLabel = "D", defaultValue = "int32", converter = PadCommand.DTypeConverter.class,
+            description = "Output dtype (default: ${DEFAULT-VALUE}).")
+    DType dtype;
+
+    @Option(names = "--backend", paramLabel = "NAME", description = "java or native; default: the fastest available.")
+    String backend;
+
+    @Option(names = "--bucket", paramLabel = "N", defaultValue = "0",
+            description = "Length bucketing over windows of N batches (0: off).")
+    int bucket;
+
+    @Option(names = "--pack", description = "Pack sequences first-fit into rows of --maxlen tokens, with cu_seqlens.")
+    boolean pack;
+
+    @Option(names = "--prefetch", paramLabel = "K", defaultValue = "4", description = "Ring slots (default: ${DEFAULT-VALUE}).")
+    int prefetch;
+
+    @Option(names = "--workers", paramLabel = "N", description = "Worker threads (default: cores, at most 4).")
+    Integer workers;
+
+    @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text",
+            description = "Output: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}); json prints the final stats as one object.")
+    PlanCommand.Format format;
+
+    @Override
+    public Integer call() throws Exception {
+        if (shuffle && seed == null) {
+            throw new IllegalArgumentException("--shuffle needs --seed S: there is no default seed");
+        }
+        if (!shuffle && seed != null) {
+            throw new IllegalArgumentException("--seed " + seed + " without --shuffle would do nothing: add --shuffle");
+        }
+        if (epochs < 1) {
+            throw new IllegalArgumentException("--epochs must be at least 1, got " + epochs);
+        }
+        if (input != null && batchSize == null && globalBatchSize == null) {
+            throw new IllegalArgumentException("the batch size has no default for your data: pass --batch-size B"
+                    + " (per rank) or --global-batch-size G");
+        }
+        WorldRank world = WorldRank.resolve(rank == null ? OptionalInt.empty() : OptionalInt.of(rank),
+                worldSize == null ? OptionalInt.empty() : OptionalInt.of(worldSize), PlanCommand.environment);
+        int myRank = world.rank().orElse(0);
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        boolean text = format == PlanCommand.Format.text;
+        long t0 = System.nanoTime();
+        try (SampleStore store = input == null ? SyntheticCorpus.standard() : Datasets.open(input)) {
+            double buildSeconds = (System.nanoTime() - t0) / 1e9;
+            BatchPlan.Builder pb = BatchPlan.builder().samples(store.size()).worldSize(world.worldSize())
+                    .rankRemainder(remainder).lastBatch(lastBatch);
+            if (globalBatchSize != null) {
+                pb.globalBatchSize(globalBatchSize);
+            }
+            if (batchSize != null || globalBatchSize == null) {
+                pb.batchSize(batchSize != null ? batchSize : DEMO_BATCH_SIZE);
+            }
+            if (shuffle) {
+                pb.shuffle(seed);
+            }
+            BatchPlan plan = pb.build();
+            Padding.Builder padb = Padding.builder().side(padding).truncation(truncating).dtype(dtype)
+                    .positions(pack);
+            if (maxlen != null) {
+                padb.maxlen(maxlen);
+            }
+            if (multiple != null) {
+                padb.padToMultipleOf(multiple);
+            }
+            BatchLoader.Builder lb = BatchLoader.builder().store(store).plan(plan).rank(myRank).padding(padb.build())
+                    .backend(backend).prefetch(prefetch).bucket(bucket).pack(pack);
+            if (workers != null) {
+                lb.workers(workers);
+            }
+            try (BatchLoader loader = lb.build()) {
+                if (text) {
+                    summary(out, store, plan, loader, world, myRank, buildSeconds);
+                }
+                long total = plan.steps(myRank) * epochs;
+                ProgressBar bar = text ? progressBar(total, err) : null;
+                long done = 0;
+                try {
+                    for (int e = 0; e < epochs; e++) {
+                        Iterator<Batch> it = loader.epoch(e);
+                        while (it.hasNext()) {
+                            try (Batch b = it.next()) {
+                                done++;
+                                if (bar != null) {
+                                    bar.stepTo(done);
+                                } else if (text && (done % Math.max(1, total / 10) == 0 || done == total)) {
+                                    err.printf("progress: %d/%d batches (%d%%)%n", done, total, done * 100 / total);
+                                    err.flush();
+                                }
+                            }
+                        }
+                    }
+                } finally {
+                    if (bar != null) {
+                        bar.close();
+                    }
+                }
+                LoaderStats stats = loader.stats();
+                if (text) {
+                    table(out, stats);
+                } else {
+                    json(out, stats, plan, myRank, epochs);
+                }
+            }
+        }
+        out.flush();
+        return Main.EXIT_OK;
+    }
+
+    /** A redrawing bar on a terminal; null otherwise (then plain progress lines are printed). */
+    private static ProgressBar progressBar(long total, PrintWriter err) {
+        java.io.Console console = System.console();
+        if (console == null || !console.isTerminal()) {
+            return null;
+        }
+        return new ProgressBarBuilder().setTaskName("batches").setInitialMax(total)
+                .setStyle(ProgressBarStyle.COLORFUL_UNICODE_BLOCK).setUpdateIntervalMillis(200)
+                .continuousUpdate().build();
+    }
+
+    private void summary(PrintWriter out, SampleStore store, BatchPlan plan, BatchLoader loader, WorldRank world,
+                         int myRank, double buildSeconds) {
+        LengthStats ls = LengthStats.of(store);
+        out.printf("dataset:  %s%n", store.source());
+        out.printf("          %d samples, %d tokens, length min %d / median %d / max %d%s%n", ls.samples(),
+                ls.totalTokens(), ls.min(), ls.median(), ls.max(),
+                input == null ? String.format(", built in %.2f s", buildSeconds) : "");
+        out.printf("plan:     %d rank%s (%s), batch %d per rank%s = global %d, rank %d runs %d steps per epoch%n",
+                plan.worldSize(), plan.worldSize() == 1 ? "" : "s", world.source(), plan.batchSize(),
+                batchSize == null && globalBatchSize == null ? " (demo default; set --batch-size)" : "",
+                plan.globalBatchSize(), myRank, plan.steps(myRank));
+        out.printf("          remainder %s, last batch %s, %s%n",
+                plan.rankRemainder().map(r -> r.cliName()).orElse("none needed"),
+                plan.lastBatch().map(l -> l.cliName()).orElse("none needed"),
+                plan.shuffled() ? "shuffled, seed " + plan.seed().getAsLong() : "unshuffled");
+        out.printf("collate:  %s padding%s, %s, backend %s%s%s, prefetch %d%n", padding.cliName(),
+                maxlen == null ? " to each batch's longest" : " to " + maxlen, dtype.cliName(), loader.stats().backend(),
+                bucket > 0 ? ", bucketing over " + bucket + " batches" : "", pack ? ", packed rows" : "", prefetch);
+        PlanExplanation ex = plan.explain();
+        for (String w : ex.warnings()) {
+            out.println("warning:  " + w);
+        }
+        out.flush();
+    }
+
+    private static void table(PrintWriter out, LoaderStats s) {
+        out.println();
+        out.printf("%-14s %,d%n", "samples", s.samples());
+        out.printf("%-14s %,d%n", "tokens", s.tokens());
+        out.printf("%-14s %,d%n", "batches", s.batches());
+        out.printf("%-14s %.2f s%n", "time", s.seconds());
+        out.printf("%-14s %,.0f%n", "samples/s", s.samplesPerSecond());
+        out.printf("%-14s %,.0f%n", "tokens/s", s.tokensPerSecond());
+        out.printf("%-14s %.1f %%%n", "padding", 100 * s.paddingRatio());
+        out.printf("%-14s %,d bytes%n", "bytes moved", s.bytesMoved());
+        out.printf("%-14s %,d bytes%n", "staging", s.stagingBytes());
+        out.printf("%-14s %.3f s%n", "consumer wait", s.waitSeconds());
+        out.printf("%-14s %s%n", "backend", s.backend());
+    }
+
+    private static void json(PrintWriter out, LoaderStats s, BatchPlan plan, int rank, int epochs) throws java.io.IOException {
+        try (JsonGenerator g = JSON.createGenerator(out)) {
+            g.disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
+            g.writeStartObject();
+            g.writeNumberField("samples", s.samples());
+            g.writeNumberField("tokens", s.tokens());
+            g.writeNumberField("batches", s.batches());
+            g.writeNumberField("samples_per_s", s.samplesPerSecond());
+            g.writeNumberField("tokens_per_s", s.tokensPerSecond());
+            g.writeNumberField("padding_ratio", s.paddingRatio());
+            g.writeNumberField("bytes_moved", s.bytesMoved());
+            g.writeNumberField("staging_bytes", s.stagingBytes());
+            g.writeNumberField("wait_s", s.waitSeconds());
+            g.writeStringField("backend", s.backend());
+            g.writeNumberField("elapsed_s", s.seconds());
+            g.writeNumberField("epochs", epochs);
+            g.writeNumberField("rank", rank);
+            g.writeNumberField("world_size", plan.worldSize());
+            g.writeNumberField("batch_size", plan.batchSize());
+            g.writeEndObject();
+        }
+        out.println();
+    }
+}

@@ -1,0 +1,478 @@
+package io.cubatch.loader;
+
+import io.cubatch.collate.Backends;
+import io.cubatch.collate.Collation;
+import io.cubatch.collate.Collator;
+import io.cubatch.collate.PaddedBatch;
+import io.cubatch.collate.PaddedShape;
+import io.cubatch.collate.Padding;
+import io.cubatch.plan.BatchPlan;
+import io.cubatch.plan.PlannedBatch;
+import io.cubatch.store.LengthStats;
+import io.cubatch.store.SampleStore;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.List;
+import java.util.NoSuchElementException;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Plan + store + collator: the batches of one rank, epoch by epoch, prepared ahead on worker threads.
+ *
+ * <p><b>Memory.</b> A ring of {@code prefetch} slots, each sized once for the largest batch the store and
+ * padding allow, is allocated when the loader is built and freed by {@link #close()}: steady state
+ * allocates nothing off-heap. A {@link Batch} lives in a slot until the consumer closes it; at most
+ * {@code prefetch} batches exist at once (backpressure), so memory is bounded.
+ *
+ * <p><b>Order and determinism.</b> Batches come in step order, exactly the plan's (or, with bucketing,
+ * its deterministic reordering), whatever the number of workers or the backend.
+ *
+ * <p><b>Failures.</b> A worker's exception reaches the consumer from {@link Iterator#next()} as a
+ * {@link LoaderException} naming the step, rank and samples. {@link #close()} mid-epoch cancels the
+ * workers, waits for them (at most a second), closes their collators and frees the ring; a closed loader
+ * refuses to iterate with {@link IllegalStateException}.
+ *
+ * <p><b>Checkpoints.</b> {@link #state()} after each batch; {@link #resume(LoaderState)} continues with the
+ * batches the uninterrupted loader would have produced.
+ *
+ * <p>Not thread-safe: one consumer thread per loader.
+ */
+public final class BatchLoader implements AutoCloseable {
+    private final SampleStore store;
+    private final BatchPlan plan0;
+    private final int rank;
+    private final Padding padding;
+    private final String backend;
+    private final int prefetch;
+    private final int bucketWindow;
+    private final boolean pack;
+    private final boolean ownedCopies;
+    private final ExecutorService workers;
+    private final Arena ring = Arena.ofShared();
+    private final BlockingQueue<Slot> free;
+    private final List<Collator> collators = new ArrayList<>();
+    private final ThreadLocal<Collator> collator;
+    private final long stagingBytes;
+    private final AtomicLong samples = new AtomicLong();
+    private final AtomicLong tokens = new AtomicLong();
+    private final AtomicLong paddedTokens = new AtomicLong();
+    private final AtomicLong bytesMoved = new AtomicLong();
+    private long batches;
+    private long waitNanos;
+    private long firstRequest = -1;
+    private long lastDelivery;
+    private Epoch current;
+    private boolean closed;
+
+    /** A ring slot: tensors for the largest batch, cu_seqlens, and the pad value for packing. */
+    private record Slot(PaddedBatch buffers, MemorySegment cuSeqlens, MemorySegment padValue) {
+    }
+
+    private BatchLoader(Builder b) {
+        this.store = b.store;
+        this.plan0 = b.plan;
+        this.rank = b.rank;
+        this.padding = b.padding;
+        this.backend = b.backend == null ? Backends.bestName() : b.backend;
+        this.prefetch = b.prefetch;
+        this.bucketWindow = b.bucketWindow;
+        this.pack = b.pack;
+        this.ownedCopies = b.ownedCopies;
+        Backends.create(backend).close();   // fail now, with the reason, when the backend is unavailable
+        LengthStats lengths = LengthStats.of(store);
+        long longest = padding.limit(lengths.max());
+        PaddedShape largest = new PaddedShape(plan0.batchSize(), padding.outputLength(pack ? padding.limit(0)
+                : Math.max(longest, padding.maxlen().orElse(0))), Math.max(1, store.features()),
+                longest, padding.dtype(), padding.positions());
+        this.free = new ArrayBlockingQueue<>(prefetch);
+        long staging = 0;
+        for (int i = 0; i < prefetch; i++) {
+            PaddedBatch buffers = PaddedBatch.allocate(largest, ring);
+            MemorySegment cu = ring.allocate(4L * (plan0.batchSize() + 1), 4);
+            MemorySegment pad = ring.allocate(8, 8);
+            Collation.padValue(padding, pad);
+            free.add(new Slot(buffers, cu, pad));
+            staging += largest.dataBytes() + largest.lengthsBytes() + largest.maskBytes() + largest.positionsBytes()
+                    + cu.byteSize() + pad.byteSize();
+        }
+        this.stagingBytes = staging;
+        this.workers = Executors.newFixedThreadPool(b.workers, r -> {
+            Thread t = new Thread(r, "cubatch-loader-worker");
+            t.setDaemon(true);
+            return t;
+        });
+        this.collator = ThreadLocal.withInitial(() -> {
+            Collator c = Backends.create(backend);
+            synchronized (collators) {
+                collators.add(c);
+            }
+            return c;
+        });
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** The plan of epoch {@code e} (the loader's plan, re-seeded for the epoch). */
+    public BatchPlan plan(long e) {
+        return plan0.forEpoch(e);
+    }
+
+    /** The batches of epoch {@code e} from its start. Starting an epoch ends the previous one. */
+    public Iterator<Batch> epoch(long e) {
+        return start(plan(e), 0);
+    }
+
+    /**
+     * Continues from a checkpoint with exactly the batches the uninterrupted loader would have produced.
+     *
+     * @throws IllegalArgumentException when the state comes from another plan, or does not fall on a step
+     */
+    public Iterator<Batch> resume(LoaderState state) {
+        BatchPlan p = plan(state.epoch());
+        if (state.planHash() != p.configHash()) {
+            throw new IllegalArgumentException("checkpoint plan hash " + Long.toHexString(state.planHash())
+                    + " differs from this loader's " + Long.toHexString(p.configHash()) + ": it was saved with"
+                    + " another sample count, batch size, world size, policy or seed; for another world size"
+                    + " build the plan with resumeAt(" + state.consumedSamples() + ") instead");
+        }
+        long g = p.globalBatchSize();
+        long consumed = state.consumedSamples();
+        long step = consumed == p.samples() ? p.maxSteps() : consumed / g;
+        if (consumed != p.samples() && consumed % g != 0 || consumed < 0 || consumed > p.samples()) {
+            throw new IllegalArgumentException("consumed samples " + consumed + " is not a whole number of global"
+                    + " batches of " + g + " (or " + p.samples() + " for a finished epoch): not a state this loader wrote");
+        }
+        return start(p, step);
+    }
+
+    /** The checkpoint after the last batch handed out. */
+    public LoaderState state() {
+        checkOpen();
+        if (current == null) {
+            return new LoaderState(plan0.epoch(), 0, plan0.configHash());
+        }
+        return new LoaderState(current.plan.epoch(), current.plan.consumedAfter(current.delivered), current.plan.configHash());
+    }
+
+    public LoaderStats stats() {
+        return new LoaderStats(samples.get(), tokens.get(), batches, paddedTokens.get(), bytesMoved.get(), stagingBytes,
+                waitNanos, firstRequest < 0 ? 0 : lastDelivery - firstRequest, backend);
+    }
+
+    private Iterator<Batch> start(BatchPlan p, long fromStep) {
+        checkOpen();
+        if (current != null) {
+            current.cancel();
+        }
+        current = new Epoch(p, fromStep);
+        return current;
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("loader is closed");
+        }
+    }
+
+    /** One epoch's iteration: submits steps while slots are free, hands them out in order. */
+    private final class Epoch implements Iterator<Batch> {
+        final BatchPlan plan;
+        final Bucketing bucketing;
+        final long steps;
+        long submitted;
+        long delivered;
+        final ArrayDeque<Future<Batch>> pending = new ArrayDeque<>();
+
+        Epoch(BatchPlan plan, long fromStep) {
+            this.plan = plan;
+            this.bucketing = bucketWindow > 0 ? new Bucketing(plan, store, bucketWindow) : null;
+            this.steps = plan.steps(rank);
+            this.submitted = fromStep;
+            this.delivered = fromStep;
+        }
+
+        @Override
+        public boolean hasNext() {
+            checkOpen();
+            return current == this && delivered < steps;
+        }
+
+        @Override
+        public Batch next() {
+            if (!hasNext()) {
+                if (current != this) {
+                    throw new IllegalStateException("this epoch was replaced by a later epoch() or resume()");
+                }
+                throw new NoSuchElementException("epoch " + plan.epoch() + " has " + steps + " steps for rank " + rank);
+            }
+            long t0 = System.nanoTime();
+            if (firstRequest < 0) {
+                firstRequest = t0;
+            }
+            Slot slot;
+            while (submitted < steps && (slot = free.poll()) != null) {
+                long step = submitted++;
+                Slot s = slot;
+                pending.add(workers.submit(() -> prepare(step, s)));
+            }
+            if (pending.isEmpty()) {
+                throw new IllegalStateException("all " + prefetch + " prefetch slots are held by batches not yet"
+                        + " closed: close each Batch before taking the next (or raise prefetch)");
+            }
+            Future<Batch> head = pending.poll();
+            Batch b;
+            try {
+                b = head.get();
+            } catch (ExecutionException e) {
+                cancel();
+                Throwable cause = e.getCause();
+                if (cause instanceof LoaderException le) {
+                    throw le;
+                }
+                throw new LoaderException("worker failed: " + cause, cause);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                cancel();
+                throw new LoaderException("interrupted while waiting for step " + delivered, e);
+            } catch (CancellationException e) {
+                throw new IllegalStateException("loader was closed while waiting for step " + delivered, e);
+            }
+            long now = System.nanoTime();
+            waitNanos += now - t0;
+            lastDelivery = now;
+            delivered++;
+            batches++;
+            return ownedCopies ? copyOf(b) : b;
+        }
+
+        private Batch prepare(long step, Slot slot) {
+            PlannedBatch planned = null;
+            try {
+                planned = bucketing != null ? bucketing.batch(rank, step) : plan.batch(rank, step);
+                long[] indices = planned.samples();
+                PaddedBatch view;
+                int rows;
+                long real;
+                MemorySegment cu = null;
+                if (pack) {
+                    Packing.Packed p = Packing.pack(store, indices, padding, slot.buffers(), slot.cuSeqlens(), slot.padValue());
+                    view = p.view();
+                    rows = p.rows();
+                    real = p.realTokens();
+                    cu = slot.cuSeqlens().asSlice(0, 4L * (indices.length + 1));
+                } else {
+                    Collator c = collator.get();
+                    PaddedShape shape = c.shape(store, indices, padding);
+                    view = slot.buffers().withShape(shape);
+                    c.pad(store, indices, padding, view);
+                    rows = indices.length;
+                    real = 0;
+                    for (int i = 0; i < rows; i++) {
+                        real += view.lengths().getAtIndex(java.lang.foreign.ValueLayout.JAVA_INT, i);
+                    }
+                }
+                PaddedShape sh = view.shape();
+                samples.addAndGet(indices.length);
+                tokens.addAndGet(real);
+                paddedTokens.addAndGet((long) sh.batch() * sh.length());
+                bytesMoved.addAndGet(sh.dataBytes() + 4L * indices.length + sh.maskBytes() + sh.positionsBytes()
+                        + (cu == null ? 0 : cu.byteSize()));
+                return new Batch(planned, view, rows, cu, real, () -> free.add(slot));
+            } catch (RuntimeException e) {
+                free.add(slot);
+                String ids = planned == null ? "" : ", samples " + describe(planned.samples());
+                throw new LoaderException("step " + step + ", rank " + rank + " of epoch " + plan.epoch() + ids
+                        + ": " + e.getMessage(), e);
+            }
+        }
+
+        /** Waits for the steps in flight (each takes milliseconds) and gives their slots back. */
+        void cancel() {
+            for (Future<Batch> f : pending) {
+                try {
+                    f.get(1, TimeUnit.SECONDS).close();
+                } catch (ExecutionException | CancellationException failed) {
+                    // a failed step gave its slot back itself
+                } catch (java.util.concurrent.TimeoutException stuck) {
+                    f.cancel(true);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    f.cancel(true);
+                }
+            }
+            pending.clear();
+            submitted = steps;
+        }
+    }
+
+    private static String describe(long[] ids) {
+        return ids.length <= 8 ? Arrays.toString(ids)
+                : Arrays.toString(Arrays.copyOf(ids, 8)).replace("]", ", ... (" + ids.length + " in all)]");
+    }
+
+    /** Copies a batch into memory of its own, and returns the slot at once. */
+    private Batch copyOf(Batch b) {
+        Arena own = Arena.ofShared();
+        try {
+            PaddedBatch src = b.padded();
+            PaddedBatch dst = PaddedBatch.allocate(src.shape(), own);
+            MemorySegment.copy(src.data(), 0, dst.data(), 0, src.shape().dataBytes());
+            MemorySegment.copy(src.lengths(), 0, dst.lengths(), 0, src.shape().lengthsBytes());
+            MemorySegment.copy(src.attentionMask(), 0, dst.attentionMask(), 0, src.shape().maskBytes());
+            if (src.shape().positions()) {
+                MemorySegment.copy(src.positions(), 0, dst.positions(), 0, src.shape().positionsBytes());
+            }
+            MemorySegment cu = null;
+            if (b.isPacked()) {
+                cu = own.allocate(b.cuSeqlens().byteSize(), 4);
+                MemorySegment.copy(b.cuSeqlens(), 0, cu, 0, cu.byteSize());
+            }
+            Batch copy = new Batch(b.planned(), dst, b.rows(), cu, b.realTokens(), own::close);
+            b.close();
+            return copy;
+        } catch (RuntimeException | Error e) {
+            own.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Stops the workers (waiting at most a second), closes their collators and frees the ring. Batches
+     * still open become invalid. Idempotent.
+     */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        if (current != null) {
+            current.cancel();
+        }
+        closed = true;
+        workers.shutdownNow();
+        try {
+            workers.awaitTermination(1, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        synchronized (collators) {
+            collators.forEach(Collator::close);
+            collators.clear();
+        }
+        ring.close();
+    }
+
+    public static final class Builder {
+        private SampleStore store;
+        private BatchPlan plan;
+        private int rank;
+        private Padding padding;
+        private String backend;
+        private int prefetch = 4;
+        private int workers = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
+        private int bucketWindow;
+        private boolean pack;
+        private boolean ownedCopies;
+
+        private Builder() {
+        }
+
+        public Builder store(SampleStore store) {
+            this.store = store;
+            return this;
+        }
+
+        /** The plan; its epoch is replaced by each {@link #epoch} call. */
+        public Builder plan(BatchPlan plan) {
+            this.plan = plan;
+            return this;
+        }
+
+        /** The rank this loader serves, in [0, plan world size); 0 unless set. */
+        public Builder rank(int rank) {
+            this.rank = rank;
+            return this;
+        }
+
+        public Builder padding(Padding padding) {
+            this.padding = padding;
+            return this;
+        }
+
+        /** java or native; the fastest available unless set. */
+        public Builder backend(String backend) {
+            this.backend = backend;
+            return this;
+        }
+
+        /** Slots in the ring: batches prepared ahead plus batches the consumer holds (default 4). */
+        public Builder prefetch(int slots) {
+            this.prefetch = slots;
+            return this;
+        }
+
+        /** Worker threads (default: cores, at most 4). */
+        public Builder workers(int workers) {
+            this.workers = workers;
+            return this;
+        }
+
+        /** Length bucketing over windows of this many batches; 0 (default) is off. */
+        public Builder bucket(int windowBatches) {
+            this.bucketWindow = windowBatches;
+            return this;
+        }
+
+        /** Pack sequences first-fit into rows of the padding's maxlen, with cu_seqlens (needs maxlen). */
+        public Builder pack(boolean pack) {
+            this.pack = pack;
+            return this;
+        }
+
+        /** Hand out batches that own their memory (a copy), instead of ring slots. */
+        public Builder ownedCopies(boolean owned) {
+            this.ownedCopies = owned;
+            return this;
+        }
+
+        public BatchLoader build() {
+            if (store == null || plan == null || padding == null) {
+                throw new IllegalArgumentException("a loader needs a store, a plan and a padding");
+            }
+            if (plan.samples() != store.size()) {
+                throw new IllegalArgumentException("the plan covers " + plan.samples() + " samples but the store holds "
+                        + store.size() + ": build the plan with samples(" + store.size() + ")");
+            }
+            if (rank < 0 || rank >= plan.worldSize()) {
+                throw new IllegalArgumentException("rank " + rank + " is outside [0, " + (plan.worldSize() - 1)
+                        + "] for world size " + plan.worldSize());
+            }
+            if (prefetch < 1 || workers < 1) {
+                throw new IllegalArgumentException("prefetch and workers must be at least 1, got " + prefetch
+                        + " and " + workers);
+            }
+            if (bucketWindow < 0) {
+                throw new IllegalArgumentException("bucket window must be >= 0 batches, got " + bucketWindow);
+            }
+            if (pack && padding.maxlen().isEmpty()) {
+                throw new IllegalArgumentException("packing fills rows of maxlen tokens: set the padding's maxlen"
+                        + " (CLI --maxlen)");
+            }
+            return new BatchLoader(this);
+        }
+    }
+}

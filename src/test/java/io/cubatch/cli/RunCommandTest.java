@@ -1,0 +1,122 @@
+package io.cubatch.cli;
+
+import static io.cubatch.cli.PlanCommandTest.run;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class RunCommandTest {
+    @TempDir
+    Path dir;
+
+    @AfterEach
+    void restore() {
+        PlanCommand.environment = System.getenv();
+    }
+
+    private Path data() throws Exception {
+        Path f = dir.resolve("d.jsonl");
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < 100; i++) {
+            b.append("[").append("1, ".repeat(i % 7)).append(i).append("]\n");
+        }
+        Files.writeString(f, b);
+        return f;
+    }
+
+    @Test
+    void jsonStatsContract() throws Exception {
+        PlanCommand.environment = Map.of();
+        PlanCommandTest.Result r = run("run", "--input", data().toString(), "--batch-size", "10", "--format", "json",
+                "--epochs", "2", "--backend", "java");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        for (String f : new String[] {"samples", "tokens", "batches", "samples_per_s", "tokens_per_s", "padding_ratio",
+                "bytes_moved", "staging_bytes", "wait_s", "backend"}) {
+            assertTrue(j.has(f), "missing " + f + " in " + r.out());
+        }
+        assertEquals(200, j.get("samples").asLong());
+        assertEquals(20, j.get("batches").asLong());
+        long tokens = 0;
+        for (int i = 0; i < 100; i++) {
+            tokens += i % 7 + 1;
+        }
+        assertEquals(2 * tokens, j.get("tokens").asLong());
+        assertEquals("java", j.get("backend").asText());
+        double ratio = j.get("padding_ratio").asDouble();
+        assertTrue(ratio > 0 && ratio < 1, "padding ratio " + ratio);
+    }
+
+    @Test
+    void textRunPrintsThePlanAndTheTable() throws Exception {
+        PlanCommand.environment = Map.of();
+        PlanCommandTest.Result r = run("run", "--input", data().toString(), "--global-batch-size", "20",
+                "--world-size", "2", "--rank", "1", "--bucket", "2", "--pack", "--maxlen", "8");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("plan:     2 ranks"), r.out());
+        assertTrue(r.out().contains("packed rows"), r.out());
+        assertTrue(r.out().contains("tokens/s"), r.out());
+        assertTrue(r.err().contains("progress: 5/5 batches (100%)"), r.err());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {
+            "--epochs 0",
+            "--batch-size 0",
+            "--shuffle",
+            "--seed 4",
+            "--pack",
+            "--bucket -1",
+            "--prefetch 0",
+            "--backend tpu",
+            "--world-size 2 --rank 2",
+            "--batch-size 7",                  // 100 samples: needs --last-batch
+    })
+    void invalidArgumentsExitTwo(String line) throws Exception {
+        PlanCommand.environment = Map.of();
+        String[] extra = line.split(" ");
+        String[] args = new String[3 + extra.length + (line.contains("--batch-size") ? 0 : 2)];
+        int i = 0;
+        args[i++] = "run";
+        args[i++] = "--input";
+        args[i++] = data().toString();
+        if (!line.contains("--batch-size")) {
+            args[i++] = "--batch-size";
+            args[i++] = "10";
+        }
+        for (String e : extra) {
+            args[i++] = e;
+        }
+        PlanCommandTest.Result r = run(args);
+        assertEquals(2, r.code(), line + " -> " + r.err());
+        assertFalse(r.err().contains("\tat "), r.err());
+    }
+
+    @Test
+    void yourDataNeedsABatchSize() throws Exception {
+        PlanCommandTest.Result r = run("run", "--input", data().toString());
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("the batch size has no default for your data"), r.err());
+    }
+
+    @Test
+    void infoListsTheBackendsAndTheGpu() {
+        PlanCommandTest.Result r = run("info");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("backend java:   available"), r.out());
+        assertTrue(r.out().contains("backend cuda:   unavailable: not implemented"), r.out());
+        assertTrue(r.out().contains("gpu:"), r.out());
+        assertTrue(r.out().contains("kernels:"), r.out());
+    }
+}
