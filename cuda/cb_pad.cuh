@@ -122,7 +122,19 @@ CB_HD int cb_pad_row(const cb_pad_args* a, int64_t b, int64_t* bad) {
             }
         }
     }
-    for (int64_t t = 0; t < a->out_len; t++) cb_pad_masks(a, &g, b, t);
+    // mask and positions as cb_pad_masks defines them, written as runs: through local pointers the
+    // compiler need not reload the arguments after every byte store (a uint8_t store may alias anything)
+    const int64_t L = a->out_len, start = g.start, end = g.start + g.keep;
+    if (a->mask) {
+        uint8_t* m = a->mask + b * L;
+        memset(m, 0, (size_t) start);
+        memset(m + start, 1, (size_t) (end - start));
+        memset(m + end, 0, (size_t) (L - end));
+    }
+    if (a->positions) {
+        int32_t* p = a->positions + b * L;
+        for (int64_t t = 0; t < L; t++) p[t] = t >= start && t < end ? (int32_t) (t - start) : 0;
+    }
     cb_pad_length(a, &g, b);
     return CB_OK;
 }
