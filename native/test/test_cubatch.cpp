@@ -11,6 +11,7 @@
 
 #include "cubatch.h"
 #include "cb_pad.cuh"
+#include "cb_scatter.cuh"
 
 static int failures = 0;
 #define CHECK(cond, ...)                                                       \
@@ -281,6 +282,22 @@ static void test_threads() {
     }
 }
 
+// Rank-major row o = r * B + i takes plan-order row i * W + r: every source row exactly once.
+static void test_scatter() {
+    for (int64_t world = 1; world <= 8; world++) {
+        for (int64_t b = 1; b <= 5; b++) {
+            std::vector<int> seen(world * b, 0);
+            for (int64_t o = 0; o < world * b; o++) {
+                int64_t src = cb_scatter_source_row(o, world, b);
+                CHECK(src == (o % b) * world + o / b, "scatter W=%lld B=%lld o=%lld", (long long) world, (long long) b, (long long) o);
+                CHECK(src >= 0 && src < world * b, "in range");
+                if (src >= 0 && src < world * b) seen[src]++;
+            }
+            for (int v : seen) CHECK(v == 1, "a permutation");
+        }
+    }
+}
+
 int main() {
     test_known_conversions();
     test_half_exhaustive_and_random();
@@ -288,6 +305,7 @@ int main() {
     test_padding();
     test_conversion_in_pad_reports_first_bad_element();
     test_threads();
+    test_scatter();
     if (failures) {
         fprintf(stderr, "test_cubatch: %d failed checks\n", failures);
         return 1;

@@ -10,7 +10,8 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "cubatch", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "GPU batching for JVM trainers: explicit batch plans, padding and collation.",
-        subcommands = {RunCommand.class, PlanCommand.class, PadCommand.class, InfoCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {RunCommand.class, PlanCommand.class, PadCommand.class, InfoCommand.class, BenchCommand.class,
+                CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     public static final int EXIT_OK = 0;
     public static final int EXIT_INTERNAL = 1;
@@ -21,7 +22,7 @@ public final class Main implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required (run, plan, pad, info)");
+        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required (run, plan, pad, info, bench)");
     }
 
     public static void main(String[] args) {
