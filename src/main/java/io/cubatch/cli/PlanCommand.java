@@ -1,13 +1,9 @@
 package io.cubatch.cli;
 
 import io.cubatch.plan.BatchPlan;
-import io.cubatch.plan.LastBatch;
-import io.cubatch.plan.PlanException;
-import io.cubatch.plan.RankRemainder;
 import io.cubatch.plan.WorldRank;
 import java.io.PrintWriter;
 import java.util.Map;
-import java.util.OptionalInt;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -28,34 +24,8 @@ final class PlanCommand implements Callable<Integer> {
     @Option(names = "--samples", required = true, paramLabel = "N", description = "Samples in the epoch.")
     long samples;
 
-    @Option(names = "--batch-size", paramLabel = "B", description = "Samples per rank per step (local batch size).")
-    Integer batchSize;
-
-    @Option(names = "--global-batch-size", paramLabel = "G",
-            description = "Samples per step over all ranks; must be a multiple of the world size.")
-    Long globalBatchSize;
-
-    @Option(names = "--world-size", paramLabel = "W",
-            description = "Number of ranks. Default: the launcher's (torchrun, Open MPI, Slurm variables), else 1.")
-    Integer worldSize;
-
-    @Option(names = "--rank", paramLabel = "R",
-            description = "Show only this rank. Default: the launcher's rank, else all ranks.")
-    Integer rank;
-
-    @Option(names = "--remainder", paramLabel = "POLICY",
-            description = "Samples left over across ranks: ${COMPLETION-CANDIDATES}. Required when there are any.")
-    RankRemainder remainder;
-
-    @Option(names = "--last-batch", paramLabel = "POLICY",
-            description = "A rank's incomplete last batch: ${COMPLETION-CANDIDATES}. Required when there is one.")
-    LastBatch lastBatch;
-
-    @Option(names = "--shuffle", description = "Shuffle the global order (needs --seed).")
-    boolean shuffle;
-
-    @Option(names = "--seed", paramLabel = "S", description = "Shuffle seed (64-bit integer).")
-    Long seed;
+    @CommandLine.Mixin
+    PlanOptions options;
 
     @Option(names = "--epoch", paramLabel = "E", defaultValue = "0", description = "Epoch (default: ${DEFAULT-VALUE}).")
     long epoch;
@@ -75,32 +45,8 @@ final class PlanCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (shuffle && seed == null) {
-            throw new PlanException("--shuffle needs --seed S: the order must be reproducible, so there is no"
-                    + " default seed (any 64-bit integer; keep it fixed across epochs and ranks)");
-        }
-        if (!shuffle && seed != null) {
-            throw new PlanException("--seed " + seed + " without --shuffle would do nothing: add --shuffle, or drop --seed");
-        }
-        WorldRank world = WorldRank.resolve(rank == null ? OptionalInt.empty() : OptionalInt.of(rank),
-                worldSize == null ? OptionalInt.empty() : OptionalInt.of(worldSize), environment);
-        BatchPlan.Builder b = BatchPlan.builder()
-                .samples(samples)
-                .worldSize(world.worldSize())
-                .epoch(epoch)
-                .resumeAt(resumeAt)
-                .evaluation(evaluation)
-                .rankRemainder(remainder)
-                .lastBatch(lastBatch);
-        if (batchSize != null) {
-            b.batchSize(batchSize);
-        }
-        if (globalBatchSize != null) {
-            b.globalBatchSize(globalBatchSize);
-        }
-        if (shuffle) {
-            b.shuffle(seed);
-        }
+        WorldRank world = options.world();
+        BatchPlan.Builder b = options.builder(samples, world).epoch(epoch).resumeAt(resumeAt).evaluation(evaluation);
         BatchPlan plan = b.build();
         PrintWriter out = spec.commandLine().getOut();
         if (format == Format.json) {

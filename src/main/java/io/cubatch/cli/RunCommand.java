@@ -9,9 +9,7 @@ import io.cubatch.loader.BatchLoader;
 import io.cubatch.loader.LoaderStats;
 import io.cubatch.loader.SyntheticCorpus;
 import io.cubatch.plan.BatchPlan;
-import io.cubatch.plan.LastBatch;
 import io.cubatch.plan.PlanExplanation;
-import io.cubatch.plan.RankRemainder;
 import io.cubatch.plan.WorldRank;
 import io.cubatch.store.DType;
 import io.cubatch.store.Datasets;
@@ -20,7 +18,6 @@ import io.cubatch.store.SampleStore;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Iterator;
-import java.util.OptionalInt;
 import java.util.concurrent.Callable;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
@@ -46,29 +43,8 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--input", paramLabel = "PATH", description = "Dataset (.npy, .jsonl, Megatron prefix); default: the embedded corpus.")
     Path input;
 
-    @Option(names = "--batch-size", paramLabel = "B", description = "Samples per rank per step (printed; 32 for the embedded corpus when unset).")
-    Integer batchSize;
-
-    @Option(names = "--global-batch-size", paramLabel = "G", description = "Samples per step over all ranks.")
-    Long globalBatchSize;
-
-    @Option(names = "--world-size", paramLabel = "W", description = "Ranks; default: the launcher's, else 1.")
-    Integer worldSize;
-
-    @Option(names = "--rank", paramLabel = "R", description = "The rank to load; default: the launcher's, else 0.")
-    Integer rank;
-
-    @Option(names = "--remainder", paramLabel = "POLICY", description = "pad, drop or partial; required when samples do not divide over the ranks.")
-    RankRemainder remainder;
-
-    @Option(names = "--last-batch", paramLabel = "POLICY", description = "partial, drop or fill; required when a rank's last batch is incomplete.")
-    LastBatch lastBatch;
-
-    @Option(names = "--shuffle", description = "Shuffle (needs --seed).")
-    boolean shuffle;
-
-    @Option(names = "--seed", paramLabel = "S", description = "Shuffle seed.")
-    Long seed;
+    @CommandLine.Mixin
+    PlanOptions options;
 
     @Option(names = "--epochs", paramLabel = "E", defaultValue = "1", description = "Epochs (default: ${DEFAULT-VALUE}).")
     int epochs;
@@ -112,21 +88,14 @@ final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (shuffle && seed == null) {
-            throw new IllegalArgumentException("--shuffle needs --seed S: there is no default seed");
-        }
-        if (!shuffle && seed != null) {
-            throw new IllegalArgumentException("--seed " + seed + " without --shuffle would do nothing: add --shuffle");
-        }
         if (epochs < 1) {
             throw new IllegalArgumentException("--epochs must be at least 1, got " + epochs);
         }
-        if (input != null && batchSize == null && globalBatchSize == null) {
+        if (input != null && !options.batchSizeGiven()) {
             throw new IllegalArgumentException("the batch size has no default for your data: pass --batch-size B"
                     + " (per rank) or --global-batch-size G");
         }
-        WorldRank world = WorldRank.resolve(rank == null ? OptionalInt.empty() : OptionalInt.of(rank),
-                worldSize == null ? OptionalInt.empty() : OptionalInt.of(worldSize), PlanCommand.environment);
+        WorldRank world = options.world();
         int myRank = world.rank().orElse(0);
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
@@ -134,16 +103,9 @@ final class RunCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         try (SampleStore store = input == null ? SyntheticCorpus.standard() : Datasets.open(input)) {
             double buildSeconds = (System.nanoTime() - t0) / 1e9;
-            BatchPlan.Builder pb = BatchPlan.builder().samples(store.size()).worldSize(world.worldSize())
-                    .rankRemainder(remainder).lastBatch(lastBatch);
-            if (globalBatchSize != null) {
-                pb.globalBatchSize(globalBatchSize);
-            }
-            if (batchSize != null || globalBatchSize == null) {
-                pb.batchSize(batchSize != null ? batchSize : DEMO_BATCH_SIZE);
-            }
-            if (shuffle) {
-                pb.shuffle(seed);
+            BatchPlan.Builder pb = options.builder(store.size(), world);
+            if (!options.batchSizeGiven()) {
+                pb.batchSize(DEMO_BATCH_SIZE);
             }
             BatchPlan plan = pb.build();
             Padding.Builder padb = Padding.builder().side(padding).truncation(truncating).dtype(dtype)
@@ -218,7 +180,7 @@ final class RunCommand implements Callable<Integer> {
                 input == null ? String.format(", built in %.2f s", buildSeconds) : "");
         out.printf("plan:     %d rank%s (%s), batch %d per rank%s = global %d, rank %d runs %d steps per epoch%n",
                 plan.worldSize(), plan.worldSize() == 1 ? "" : "s", world.source(), plan.batchSize(),
-                batchSize == null && globalBatchSize == null ? " (demo default; set --batch-size)" : "",
+                options.batchSizeGiven() ? "" : " (demo default; set --batch-size)",
                 plan.globalBatchSize(), myRank, plan.steps(myRank));
         out.printf("          remainder %s, last batch %s, %s%n",
                 plan.rankRemainder().map(r -> r.cliName()).orElse("none needed"),
