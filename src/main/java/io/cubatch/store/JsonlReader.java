@@ -44,7 +44,7 @@ public final class JsonlReader {
             MemorySegment offsets = arena.allocate((shape.samples() + 1) * 8, 8);
             fill(file, shape, values, offsets);
             long[] featureShape = shape.width() < 0 ? new long[0] : new long[] {shape.width()};
-            return SampleStore.ragged(dtype, featureShape, values, offsets, null, file + " (jsonl)", arena);
+            return SampleStore.raggedFromComputedOffsets(dtype, featureShape, values, offsets, null, file + " (jsonl)", arena);
         } catch (IOException | RuntimeException | Error e) {
             arena.close();
             throw e;

@@ -153,7 +153,7 @@ public final class MegatronReader {
                     "a last entry equal to the sequence count " + s);
         }
         MemorySegment documentIndex = index.asSlice(docs, 8 * d);
-        return SampleStore.ragged(dtype, new long[0], tokens, offsets, documentIndex,
+        return SampleStore.raggedFromComputedOffsets(dtype, new long[0], tokens, offsets, documentIndex,
                 prefixOf(idx) + " (megatron)", arena);
     }
 

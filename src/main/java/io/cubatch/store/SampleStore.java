@@ -62,6 +62,19 @@ public final class SampleStore implements AutoCloseable {
         return new SampleStore(dtype, samples, featureShape, timesteps, values, null, null, source, owner);
     }
 
+    /**
+     * A ragged store over offsets its caller computed itself, monotonic by construction (the readers
+     * derive them from validated lengths): only the sizes are checked, not every offset again.
+     */
+    static SampleStore raggedFromComputedOffsets(DType dtype, long[] featureShape, MemorySegment values,
+                                                 MemorySegment offsets, MemorySegment documents, String source,
+                                                 Arena owner) {
+        long n = offsets.byteSize() / 8 - 1;
+        long last = offsets.get(OFFSET, n * 8);
+        requireBytes(values, Math.multiplyExact(Math.multiplyExact(last, product(featureShape)), dtype.byteSize()), "values");
+        return new SampleStore(dtype, n, featureShape, -1, values, offsets, documents, source, owner);
+    }
+
     /** A ragged store over values and offsets that {@code owner} (or, when null, the caller) owns. */
     static SampleStore ragged(DType dtype, long[] featureShape, MemorySegment values, MemorySegment offsets,
                               MemorySegment documents, String source, Arena owner) {
