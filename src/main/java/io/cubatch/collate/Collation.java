@@ -15,12 +15,21 @@ public final class Collation {
 
     /** See {@link Collator#shape}. */
     public static PaddedShape shape(SampleStore store, long[] indices, Padding padding) {
+        long longest = validate(store, indices, padding);
+        return new PaddedShape(indices.length, padding.outputLength(longest), store.features(),
+                padding.limit(longest), padding.dtype(), padding.positions());
+    }
+
+    /**
+     * Checks the indices, the feature width and (without a truncation side) every length against maxlen;
+     * returns the longest sequence of the batch. Allocates nothing.
+     */
+    static long validate(SampleStore store, long[] indices, Padding padding) {
         if (indices.length == 0) {
             throw new IllegalArgumentException("a batch needs at least one sample, got 0 indices");
         }
         long n = store.size();
-        long features = store.features();
-        if (features < 1) {
+        if (store.features() < 1) {
             throw new IllegalArgumentException("samples of " + store.source() + " have empty feature vectors"
                     + " (feature shape " + java.util.Arrays.toString(store.featureShape()) + "): nothing to pad");
         }
@@ -30,7 +39,7 @@ public final class Collation {
             longest = Math.max(longest, store.length(indices[b]));
         }
         long limit = padding.limit(longest);
-        if (padding.truncation().isEmpty()) {
+        if (padding.truncation().isEmpty() && longest > limit) {
             for (int b = 0; b < indices.length; b++) {
                 long len = store.length(indices[b]);
                 if (len > limit) {
@@ -40,8 +49,7 @@ public final class Collation {
                 }
             }
         }
-        return new PaddedShape(indices.length, padding.outputLength(longest), features, limit, padding.dtype(),
-                padding.positions());
+        return longest;
     }
 
     static void checkIndex(long[] indices, int b, long n) {
@@ -53,12 +61,15 @@ public final class Collation {
 
     /** Checks that {@code out} matches the shape the same arguments give; returns that shape. */
     public static PaddedShape checkOutput(SampleStore store, long[] indices, Padding padding, PaddedBatch out) {
-        PaddedShape shape = shape(store, indices, padding);
-        if (!shape.equals(out.shape())) {
-            throw new IllegalArgumentException("output shape " + out.shape() + " does not match the batch's "
-                    + shape + ": size it with Collator.shape for the same store, indices and padding");
+        long longest = validate(store, indices, padding);
+        PaddedShape o = out.shape();
+        // field by field, so that the steady state allocates nothing (a PaddedShape to compare with would)
+        if (o.batch() != indices.length || o.length() != padding.outputLength(longest) || o.features() != store.features()
+                || o.limit() != padding.limit(longest) || o.dtype() != padding.dtype() || o.positions() != padding.positions()) {
+            throw new IllegalArgumentException("output shape " + o + " does not match the batch's "
+                    + shape(store, indices, padding) + ": size it with Collator.shape for the same store, indices and padding");
         }
-        return shape;
+        return o;
     }
 
     /**
@@ -104,12 +115,26 @@ public final class Collation {
 
     /** The geometry of the row that holds {@code sample}; the sample must fit or a truncation side be set. */
     public static Geometry geometry(SampleStore store, long sample, Padding padding, PaddedShape shape) {
-        long begin = store.offset(sample);
         long n = store.length(sample);
-        long keep = Math.min(n, shape.limit());
-        long skip = n > shape.limit() && padding.truncation().orElse(null) == PadSide.PRE ? n - shape.limit() : 0;
-        long start = padding.side() == PadSide.PRE ? shape.length() - keep : 0;
-        return new Geometry(begin + skip, keep, start);
+        long keep = keep(n, shape.limit());
+        return new Geometry(store.offset(sample) + skip(n, shape.limit(), padding), keep,
+                start(keep, shape.length(), padding));
+    }
+
+    /** Real timesteps of a row holding a sequence of {@code n}: the parts of {@link #geometry} as primitives,
+     *  for loops that must not allocate. */
+    public static long keep(long n, long limit) {
+        return Math.min(n, limit);
+    }
+
+    /** Timesteps truncation removes from the head: the excess under PRE (keep the tail), else none. */
+    public static long skip(long n, long limit, Padding padding) {
+        return n > limit && padding.truncation().orElse(null) == PadSide.PRE ? n - limit : 0;
+    }
+
+    /** Output timestep of the first real one: after the padding under PRE, else 0. */
+    public static long start(long keep, long length, Padding padding) {
+        return padding.side() == PadSide.PRE ? length - keep : 0;
     }
 
     /** The message for output element {@code flat} of a padded batch, whose value does not fit. */

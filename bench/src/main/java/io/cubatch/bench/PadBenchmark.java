@@ -41,8 +41,7 @@ public class PadBenchmark {
     private Workload w;
     private Collator collator;
     private Arena arena;
-    private PaddedBatch largest;
-    private PaddedShape[] shapes;
+    private PaddedBatch[] outputs;
     private int k;
 
     @Setup(Level.Trial)
@@ -50,7 +49,7 @@ public class PadBenchmark {
         w = new Workload(distribution, batchSize, DType.fromName(dtype).orElseThrow());
         collator = Backends.create(backend);
         arena = Arena.ofShared();
-        shapes = new PaddedShape[Workload.BATCHES];
+        PaddedShape[] shapes = new PaddedShape[Workload.BATCHES];
         PaddedShape max = null;
         for (int i = 0; i < Workload.BATCHES; i++) {
             shapes[i] = collator.shape(w.store, w.batches[i], w.padding);
@@ -58,15 +57,19 @@ public class PadBenchmark {
                 max = shapes[i];
             }
         }
-        largest = PaddedBatch.allocate(max, arena);
+        // one buffer, sized once for the largest batch, viewed with each batch's shape (as a loader slot is)
+        PaddedBatch largest = PaddedBatch.allocate(max, arena);
+        outputs = new PaddedBatch[Workload.BATCHES];
+        for (int i = 0; i < Workload.BATCHES; i++) {
+            outputs[i] = largest.withShape(shapes[i]);
+        }
     }
 
     @Benchmark
     public PaddedBatch pad() {
         int i = k++ & (Workload.BATCHES - 1);
-        PaddedBatch out = largest.withShape(shapes[i]);
-        collator.pad(w.store, w.batches[i], w.padding, out);
-        return out;
+        collator.pad(w.store, w.batches[i], w.padding, outputs[i]);
+        return outputs[i];
     }
 
     @TearDown(Level.Trial)

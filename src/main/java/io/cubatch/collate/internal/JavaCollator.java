@@ -19,6 +19,11 @@ import java.lang.foreign.ValueLayout;
 public final class JavaCollator implements Collator {
     private final MemorySegment padValue = MemorySegment.ofArray(new long[1]);
     private Padding padValueFor;
+    /** The pad value repeated, zeros and ones: sources for bulk copies, grown to the longest row seen, so
+     *  that padding and masks are written without allocating a slice per row. */
+    private MemorySegment padRow = MemorySegment.ofArray(new byte[0]);
+    private MemorySegment zeros = MemorySegment.ofArray(new byte[0]);
+    private MemorySegment ones = MemorySegment.ofArray(new byte[0]);
 
     @Override
     public String name() {
@@ -28,69 +33,67 @@ public final class JavaCollator implements Collator {
     @Override
     public void pad(SampleStore store, long[] indices, Padding padding, PaddedBatch out) {
         PaddedShape shape = Collation.checkOutput(store, indices, padding, out);
-        if (padding != padValueFor) {
-            Collation.padValue(padding, padValue);
-            padValueFor = padding;
-        }
-        DType src = store.dtype();
         DType dst = shape.dtype();
         int size = dst.byteSize();
         long f = shape.features();
         long l = shape.length();
         long rowBytes = l * f * size;
+        if (padding != padValueFor || padRow.byteSize() < rowBytes || zeros.byteSize() < l) {
+            Collation.padValue(padding, padValue);
+            padValueFor = padding;
+            growRows(rowBytes, l, size);
+        }
+        DType src = store.dtype();
         MemorySegment values = store.values();
-        boolean zeroPad = isZero(padValue, size);
         for (int b = 0; b < indices.length; b++) {
-            Collation.Geometry g = Collation.geometry(store, indices[b], padding, shape);
+            // Collation.geometry, as primitives: this loop runs per batch and must not allocate
+            long n = store.length(indices[b]);
+            long keep = Collation.keep(n, shape.limit());
+            long first = store.offset(indices[b]) + Collation.skip(n, shape.limit(), padding);
+            long start = Collation.start(keep, l, padding);
             long rowStart = b * rowBytes;
-            fillPad(out.data(), rowStart, g.start() * f, size, zeroPad);
-            long end = g.start() + g.keep();
-            fillPad(out.data(), rowStart + end * f * size, (l - end) * f, size, zeroPad);
+            MemorySegment.copy(padRow, 0, out.data(), rowStart, start * f * size);
+            long end = start + keep;
+            MemorySegment.copy(padRow, 0, out.data(), rowStart + end * f * size, (l - end) * f * size);
             if (src == dst) {
-                MemorySegment.copy(values, g.first() * f * size, out.data(), rowStart + g.start() * f * size,
-                        g.keep() * f * size);
+                MemorySegment.copy(values, first * f * size, out.data(), rowStart + start * f * size, keep * f * size);
             } else {
-                long o = (b * l + g.start()) * f;
-                long s = g.first() * f;
-                for (long e = 0; e < g.keep() * f; e++) {
+                long o = (b * l + start) * f;
+                long s = first * f;
+                for (long e = 0; e < keep * f; e++) {
                     if (!Conversions.convert(values, src, s + e, out.data(), dst, o + e)) {
                         throw Collation.valueDoesNotFit(store, indices, padding, shape, o + e);
                     }
                 }
             }
-            out.lengths().setAtIndex(ValueLayout.JAVA_INT_UNALIGNED, b, (int) g.keep());
+            out.lengths().setAtIndex(ValueLayout.JAVA_INT_UNALIGNED, b, (int) keep);
             long maskRow = b * l;
-            out.attentionMask().asSlice(maskRow, l).fill((byte) 0);
-            out.attentionMask().asSlice(maskRow + g.start(), g.keep()).fill((byte) 1);
+            MemorySegment.copy(zeros, 0, out.attentionMask(), maskRow, start);
+            MemorySegment.copy(ones, 0, out.attentionMask(), maskRow + start, keep);
+            MemorySegment.copy(zeros, 0, out.attentionMask(), maskRow + end, l - end);
             if (shape.positions()) {
                 for (long t = 0; t < l; t++) {
-                    boolean real = t >= g.start() && t < end;
-                    out.positions().setAtIndex(ValueLayout.JAVA_INT_UNALIGNED, maskRow + t, real ? (int) (t - g.start()) : 0);
+                    boolean real = t >= start && t < end;
+                    out.positions().setAtIndex(ValueLayout.JAVA_INT_UNALIGNED, maskRow + t, real ? (int) (t - start) : 0);
                 }
             }
         }
     }
 
-    private void fillPad(MemorySegment data, long byteOffset, long elements, int size, boolean zero) {
-        if (elements <= 0) {
-            return;
+    /** Rebuilds the bulk-copy sources for rows of {@code rowBytes} bytes and {@code length} timesteps. */
+    private void growRows(long rowBytes, long length, int size) {
+        long bytes = Math.max(rowBytes, padRow.byteSize());
+        byte[] row = new byte[(int) Math.min(Integer.MAX_VALUE - 8, Math.max(bytes, 64))];
+        for (int i = 0; i + size <= row.length; i += size) {
+            MemorySegment.copy(padValue, ValueLayout.JAVA_BYTE, 0, row, i, size);
         }
-        if (zero || size == 1) {
-            data.asSlice(byteOffset, elements * size).fill(padValue.get(ValueLayout.JAVA_BYTE, 0));
-            return;
+        padRow = MemorySegment.ofArray(row);
+        if (zeros.byteSize() < length) {
+            zeros = MemorySegment.ofArray(new byte[(int) Math.max(length, 2 * zeros.byteSize())]);
+            byte[] one = new byte[(int) zeros.byteSize()];
+            java.util.Arrays.fill(one, (byte) 1);
+            ones = MemorySegment.ofArray(one);
         }
-        for (long e = 0; e < elements; e++) {
-            MemorySegment.copy(padValue, 0, data, byteOffset + e * size, size);
-        }
-    }
-
-    private static boolean isZero(MemorySegment value, int size) {
-        for (int i = 0; i < size; i++) {
-            if (value.get(ValueLayout.JAVA_BYTE, i) != 0) {
-                return false;
-            }
-        }
-        return true;
     }
 
     @Override

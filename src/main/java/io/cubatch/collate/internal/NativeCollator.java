@@ -62,7 +62,7 @@ public final class NativeCollator implements Collator {
     }
 
     private static void requireNative(String what, MemorySegment s) {
-        if (!s.isNative()) {
+        if (!s.isNative() && !s.equals(MemorySegment.NULL)) {
             throw new IllegalArgumentException(what + " is on the Java heap; the native backend needs native or"
                     + " mapped memory (use the java backend, or copy it into an Arena)");
         }
@@ -77,12 +77,12 @@ public final class NativeCollator implements Collator {
             padValueFor = padding;
         }
         MemorySegment values = store.values();
-        MemorySegment offsets = store.offsets().orElse(MemorySegment.NULL);
+        MemorySegment offsets = store.isRagged() ? store.offsets().get() : MemorySegment.NULL;
         requireNative("the store's values", values);
-        store.offsets().ifPresent(o -> requireNative("the store's offsets", o));
-        for (MemorySegment s : new MemorySegment[] {out.data(), out.lengths(), out.attentionMask()}) {
-            requireNative("an output buffer", s);
-        }
+        requireNative("the store's offsets", offsets);
+        requireNative("the output data", out.data());
+        requireNative("the output lengths", out.lengths());
+        requireNative("the output mask", out.attentionMask());
         long fixedLen = store.isRagged() || store.size() == 0 ? 0 : store.length(0);
         int padSide = padding.side() == PadSide.PRE ? CB_SIDE_PRE : CB_SIDE_POST;
         int truncSide = padding.truncation().isEmpty() ? CB_SIDE_NONE
