@@ -45,6 +45,41 @@ extern "C" __global__ void cb_pad_kernel(cb_pad_args a, unsigned long long* valu
     }
 }
 
+// The same-dtype case with 16-byte stores: one thread per 16-byte chunk of the output rows. The host
+// launches it only when src_dtype == dst_dtype, each row's bytes are a multiple of 16 and `out` is
+// 16-byte aligned; otherwise cb_pad_kernel. Masks, positions and lengths as in cb_pad_kernel.
+extern "C" __global__ void cb_pad_kernel16(cb_pad_args a, unsigned long long* too_long_error) {
+    int64_t row_bytes = a.out_len * a.features * cb_dtype_size(a.dst_dtype);
+    int64_t chunks = row_bytes / 16;
+    for (int64_t b = (int64_t) blockIdx.x * blockDim.x + threadIdx.x; b < a.batch;
+         b += (int64_t) gridDim.x * blockDim.x) {
+        cb_row_geometry g = cb_pad_geometry(&a, b);
+        if (g.status != CB_OK) {
+            cb_report(too_long_error, b);
+        } else {
+            cb_pad_length(&a, &g, b);
+        }
+    }
+    for (int64_t c = (int64_t) blockIdx.x * blockDim.x + threadIdx.x; c < a.batch * chunks;
+         c += (int64_t) gridDim.x * blockDim.x) {
+        int64_t b = c / chunks;
+        cb_row_geometry g = cb_pad_geometry(&a, b);
+        if (g.status != CB_OK) {
+            continue;
+        }
+        uint4 v;
+        cb_pad_chunk16(&a, &g, (c % chunks) * 16, (unsigned char*) &v);
+        *(uint4*) ((unsigned char*) a.out + b * row_bytes + (c % chunks) * 16) = v;
+    }
+    for (int64_t e = (int64_t) blockIdx.x * blockDim.x + threadIdx.x; e < a.batch * a.out_len;
+         e += (int64_t) gridDim.x * blockDim.x) {
+        cb_row_geometry g = cb_pad_geometry(&a, e / a.out_len);
+        if (g.status == CB_OK) {
+            cb_pad_masks(&a, &g, e / a.out_len, e % a.out_len);
+        }
+    }
+}
+
 extern "C" __global__ void cb_stack_kernel(cb_stack_args a, unsigned long long* value_error) {
     int64_t total = a.batch * a.row_elems;
     for (int64_t e = (int64_t) blockIdx.x * blockDim.x + threadIdx.x; e < total;

@@ -81,6 +81,26 @@ CB_HD void cb_pad_masks(const cb_pad_args* a, const cb_row_geometry* g, int64_t 
     if (a->positions) a->positions[b * a->out_len + t] = real ? (int32_t) (t - g->start) : 0;
 }
 
+// Same-dtype rows, 16 bytes at a time: bytes [at, at + 16) of row b's data (at % 16 == 0), each byte the
+// pad value's or the source's, assembled so the kernel can write them with one aligned 16-byte store.
+// Only for src_dtype == dst_dtype (a bit copy); the caller checks that the row's bytes are a multiple
+// of 16 and the output 16-byte aligned. Bytes past the row end are left as they are.
+CB_HD void cb_pad_chunk16(const cb_pad_args* a, const cb_row_geometry* g, int64_t at, unsigned char out16[16]) {
+    int dsize = cb_dtype_size(a->dst_dtype);
+    int64_t row_bytes = a->out_len * a->features * dsize;
+    const unsigned char* pad = (const unsigned char*) a->pad_value;
+    const unsigned char* src = (const unsigned char*) a->values;
+    for (int k = 0; k < 16 && at + k < row_bytes; k++) {
+        int64_t e = (at + k) / dsize;
+        int within = (int) ((at + k) % dsize);
+        int64_t t = e / a->features;
+        int64_t f = e % a->features;
+        out16[k] = t < g->start || t >= g->start + g->keep
+                ? pad[within]
+                : src[((g->first + (t - g->start)) * a->features + f) * dsize + within];
+    }
+}
+
 // lengths[b]: written once per row, also when L = 0 and the row has no timestep to hang it on.
 CB_HD void cb_pad_length(const cb_pad_args* a, const cb_row_geometry* g, int64_t b) {
     if (a->lengths) a->lengths[b] = (int32_t) g->keep;
