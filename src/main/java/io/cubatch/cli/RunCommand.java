@@ -87,6 +87,7 @@ final class RunCommand implements Callable<Integer> {
     PlanCommand.Format format;
 
     @Override
+    @SuppressWarnings("try") // the loop only closes each batch: a consumer that does no work
     public Integer call() throws Exception {
         if (epochs < 1) {
             throw new IllegalArgumentException("--epochs must be at least 1, got " + epochs);
