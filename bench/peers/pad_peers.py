@@ -10,10 +10,9 @@ Prints JSON rows {workload, backend, batch_size, gbps} with GB/s of output bytes
 the same definition as `cubatch bench`. The corpora are not bit-identical to the Java ones (another
 random generator) but follow the same distributions.
 
-  python3 bench/peers/pad_peers.py [--seconds 1.0] [--merge bench/results/DIR] > peers.json
-
---merge DIR adds the rows to DIR/summary.json (with their ratio to the ceiling row of the same workload
-and batch size measured by `cubatch bench --full --output DIR`) and a peers table to DIR/summary.md.
+  python3 bench/peers/pad_peers.py [--seconds 1.0] > bench/results/DIR/peers.json
+  ./cubatch bench --summarize bench/results/DIR     # adds the peer rows to DIR's summary, with their
+                                                    # ratio to the ceiling measured in that run
 """
 import argparse
 import json
@@ -48,7 +47,6 @@ def measure(fn, seconds):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=1.0)
-    ap.add_argument("--merge", metavar="DIR", help="a cubatch bench --output directory to add the rows to")
     args = ap.parse_args()
     try:
         import torch
@@ -96,38 +94,7 @@ def main():
                              "gbps": measure(torch_pad, args.seconds) * out_bytes / 1e9})
     result = {"torch": None if torch is None else torch.__version__, "numpy": np.__version__, "rows": rows}
     print(json.dumps(result))
-    if args.merge:
-        merge(args.merge, result)
 
-
-def merge(directory, result):
-    import os
-    path = os.path.join(directory, "summary.json")
-    with open(path) as f:
-        summary = json.load(f)
-    ceilings = {(r["workload"], r["batch_size"]): r["gbps"] for r in summary["rows"]
-                if r["backend"] == "ceiling-copy+fill"}
-    summary["rows"] = [r for r in summary["rows"] if not r["backend"].startswith(("numpy-", "torch-"))]
-    lines = ["", "## Peers (bench/peers/pad_peers.py: numpy %s, torch %s, Python, same machine)" % (
-        result["numpy"], result["torch"]), "",
-        "| workload | backend | batch | GB/s | ceiling |", "|---|---|---:|---:|---:|"]
-    for r in result["rows"]:
-        c = ceilings.get((r["workload"], r["batch_size"]))
-        ratio = None if not c else round(r["gbps"] / c, 3)
-        summary["rows"].append({"workload": r["workload"], "backend": r["backend"], "batch_size": r["batch_size"],
-                                "gbps": round(r["gbps"], 3), "ratio_to_ceiling": ratio,
-                                "alloc_bytes_per_batch": None, "ns_per_batch": None})
-        lines.append("| %s | %s | %d | %.2f | %s |" % (r["workload"], r["backend"], r["batch_size"], r["gbps"],
-                                                     "-" if ratio is None else "%.2fx" % ratio))
-    summary.setdefault("peers", {"numpy": result["numpy"], "torch": result["torch"]})
-    with open(path, "w") as f:
-        json.dump(summary, f)
-        f.write("\n")
-    md = os.path.join(directory, "summary.md")
-    with open(md) as f:
-        text = f.read().split("\n## Peers")[0].rstrip("\n")
-    with open(md, "w") as f:
-        f.write(text + "\n" + "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

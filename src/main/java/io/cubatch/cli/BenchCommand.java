@@ -37,6 +37,11 @@ final class BenchCommand implements Callable<Integer> {
             description = "Write jmh.json, jmh.log, summary.json, summary.md and chart.png into DIR (created).")
     Path output;
 
+    @Option(names = "--summarize", paramLabel = "DIR",
+            description = "Run nothing: rebuild DIR's summary.json, summary.md and chart.png from DIR/jmh.json"
+                    + " (and DIR/peers.json when present).")
+    Path summarize;
+
     @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text",
             description = "Output: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
     PlanCommand.Format format;
@@ -50,6 +55,24 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (summarize != null) {
+            Path jmh = summarize.resolve("jmh.json");
+            if (!Files.isRegularFile(jmh)) {
+                throw new IllegalArgumentException("--summarize " + summarize + ": no jmh.json there; it is written by"
+                        + " cubatch bench --output DIR");
+            }
+            List<Summary.Row> rows = Summary.rowsOf(Summary.readJmhJson(jmh));
+            Path peers = summarize.resolve("peers.json");
+            if (Files.isRegularFile(peers)) {
+                rows = Summary.withPeers(rows, peers);
+            }
+            Map<String, String> machine = Summary.machine();
+            machine.put("date", "measured " + Files.getLastModifiedTime(jmh).toString().substring(0, 10)
+                    + ", summarized " + machine.get("date"));
+            Summary.write(summarize, machine, rows);
+            print(machine, rows);
+            return Main.EXIT_OK;
+        }
         Path dir = output;
         if (dir != null) {
             Files.createDirectories(dir);
@@ -82,6 +105,11 @@ final class BenchCommand implements Callable<Integer> {
         if (dir != null) {
             Summary.write(dir, machine, rows);
         }
+        print(machine, rows);
+        return Main.EXIT_OK;
+    }
+
+    private void print(Map<String, String> machine, List<Summary.Row> rows) throws java.io.IOException {
         PrintWriter out = spec.commandLine().getOut();
         if (format == PlanCommand.Format.json) {
             Writer w = out;
@@ -92,6 +120,5 @@ final class BenchCommand implements Callable<Integer> {
             out.print(Summary.table(rows));
         }
         out.flush();
-        return Main.EXIT_OK;
     }
 }

@@ -26,46 +26,102 @@ import org.openjdk.jmh.results.RunResult;
 public final class Summary {
     public static final String CEILING = "ceiling-copy+fill";
 
-    /** One row; gbps and ratio are NaN for rows they do not apply to (the plan). */
+    /**
+     * One row; gbps and ratio are NaN where they do not apply (the plan), alloc and off-heap bytes where
+     * they were not measured (peers).
+     *
+     * @param offheapBytesHeld native memory the benchmark holds for this workload: the reused output
+     *                         buffer (plus the native backend's index scratch), both buffers of a ceiling
+     */
     public record Row(String workload, String backend, int batchSize, double gbps, double ratioToCeiling,
-                      double allocBytesPerBatch, double nsPerBatch) {
+                      double allocBytesPerBatch, double nsPerBatch, double offheapBytesHeld) {
+    }
+
+    /** One JMH result, whether from the runner or read back from jmh.json. */
+    public record Measurement(String benchmark, Map<String, String> params, double opsPerSecond, double allocPerOp) {
     }
 
     private Summary() {
     }
 
     public static List<Row> rows(Collection<RunResult> results) {
-        Map<String, Double> outputBytes = new HashMap<>();
-        List<Row> raw = new ArrayList<>();
+        List<Measurement> ms = new ArrayList<>();
         for (RunResult r : results) {
-            String bench = r.getParams().getBenchmark();
+            Map<String, String> params = new HashMap<>();
+            for (String key : r.getParams().getParamsKeys()) {
+                params.put(key, r.getParams().getParam(key));
+            }
+            Result<?> alloc = r.getSecondaryResults().get("gc.alloc.rate.norm");
+            ms.add(new Measurement(r.getParams().getBenchmark(), params, r.getPrimaryResult().getScore(),
+                    alloc == null ? Double.NaN : alloc.getScore()));
+        }
+        return rowsOf(ms);
+    }
+
+    /** The measurements of a JMH JSON result file (what {@code --output} saved as jmh.json). */
+    public static List<Measurement> readJmhJson(Path jmhJson) throws IOException {
+        List<Measurement> ms = new ArrayList<>();
+        for (com.fasterxml.jackson.databind.JsonNode n : new com.fasterxml.jackson.databind.ObjectMapper().readTree(jmhJson.toFile())) {
+            Map<String, String> params = new HashMap<>();
+            n.path("params").fields().forEachRemaining(e -> params.put(e.getKey(), e.getValue().asText()));
+            com.fasterxml.jackson.databind.JsonNode alloc = n.path("secondaryMetrics").path("gc.alloc.rate.norm").path("score");
+            ms.add(new Measurement(n.get("benchmark").asText(), params, n.path("primaryMetric").path("score").asDouble(),
+                    alloc.isMissingNode() ? Double.NaN : alloc.asDouble()));
+        }
+        return ms;
+    }
+
+    public static List<Row> rowsOf(List<Measurement> measurements) {
+        Map<String, Workload.Sizes> sizes = new HashMap<>();
+        List<Row> raw = new ArrayList<>();
+        for (Measurement m : measurements) {
+            String bench = m.benchmark();
             String method = bench.substring(bench.lastIndexOf('.') + 1);
             String cls = bench.substring(0, bench.lastIndexOf('.'));
             cls = cls.substring(cls.lastIndexOf('.') + 1);
-            int b = Integer.parseInt(r.getParams().getParam("batchSize"));
-            double opsPerSecond = r.getPrimaryResult().getScore();
-            Result<?> alloc = r.getSecondaryResults().get("gc.alloc.rate.norm");
-            double allocPerOp = alloc == null ? Double.NaN : alloc.getScore();
-            double ns = 1e9 / opsPerSecond;
+            int b = Integer.parseInt(m.params().get("batchSize"));
+            double ns = 1e9 / m.opsPerSecond();
             if (cls.equals("PlanBenchmark")) {
-                raw.add(new Row("plan", "plan", b, Double.NaN, Double.NaN, allocPerOp, ns));
+                raw.add(new Row("plan", "plan", b, Double.NaN, Double.NaN, m.allocPerOp(), ns, 0));
                 continue;
             }
-            String dist = r.getParams().getParam("distribution");
-            String dtype = cls.equals("NaiveBenchmark") ? "int32" : r.getParams().getParam("dtype");
+            String dist = m.params().get("distribution");
+            String dtype = cls.equals("NaiveBenchmark") ? "int32" : m.params().get("dtype");
             String workload = "pad/" + dist + "/" + dtype;
-            double bytes = outputBytes.computeIfAbsent(workload + "/" + b, key -> {
+            Workload.Sizes size = sizes.computeIfAbsent(workload + "/" + b, key -> {
                 try (Workload w = new Workload(dist, b, DType.fromName(dtype).orElseThrow())) {
-                    return w.averageOutputBytes();
+                    return new Workload.Sizes(w.averageOutputBytes(), w.maxOutputBytes());
                 }
             });
             String backend = switch (cls) {
-                case "PadBenchmark" -> r.getParams().getParam("backend");
+                case "PadBenchmark" -> m.params().get("backend");
                 case "NaiveBenchmark" -> "naive-java";
                 default -> method.equals("copyAndFill") ? CEILING : "ceiling-memcpy+fill";
             };
-            raw.add(new Row(workload, backend, b, opsPerSecond * bytes / 1e9, Double.NaN, allocPerOp, ns));
+            double offheap = switch (backend) {
+                case "native" -> size.max() + 8.0 * b + 16;
+                case "java" -> size.max();
+                case "naive-java" -> 0;
+                default -> 2.0 * size.max();
+            };
+            raw.add(new Row(workload, backend, b, m.opsPerSecond() * size.average() / 1e9, Double.NaN, m.allocPerOp(),
+                    ns, offheap));
         }
+        return withRatios(raw);
+    }
+
+    /** Adds peer rows (bench/peers/pad_peers.py output) to rows that hold the ceilings. */
+    public static List<Row> withPeers(List<Row> rows, Path peersJson) throws IOException {
+        List<Row> out = new ArrayList<>(rows);
+        for (com.fasterxml.jackson.databind.JsonNode r : new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(peersJson.toFile()).path("rows")) {
+            out.add(new Row(r.get("workload").asText(), r.get("backend").asText(), r.get("batch_size").asInt(),
+                    r.get("gbps").asDouble(), Double.NaN, Double.NaN, Double.NaN, Double.NaN));
+        }
+        return withRatios(out);
+    }
+
+    private static List<Row> withRatios(List<Row> raw) {
         Map<String, Double> ceilings = new HashMap<>();
         for (Row r : raw) {
             if (r.backend().equals(CEILING)) {
@@ -76,7 +132,8 @@ public final class Summary {
         for (Row r : raw) {
             Double c = ceilings.get(r.workload() + "/" + r.batchSize());
             out.add(new Row(r.workload(), r.backend(), r.batchSize(), r.gbps(),
-                    c == null || Double.isNaN(r.gbps()) ? Double.NaN : r.gbps() / c, r.allocBytesPerBatch(), r.nsPerBatch()));
+                    c == null || Double.isNaN(r.gbps()) ? Double.NaN : r.gbps() / c, r.allocBytesPerBatch(),
+                    r.nsPerBatch(), r.offheapBytesHeld()));
         }
         out.sort(Comparator.comparing(Row::workload).thenComparing(Row::batchSize).thenComparing(Row::backend));
         return out;
@@ -126,6 +183,7 @@ public final class Summary {
                 number(g, "ratio_to_ceiling", r.ratioToCeiling());
                 number(g, "alloc_bytes_per_batch", r.allocBytesPerBatch());
                 number(g, "ns_per_batch", r.nsPerBatch());
+                number(g, "offheap_bytes_held", r.offheapBytesHeld());
                 g.writeEndObject();
             }
             g.writeEndArray();
@@ -144,13 +202,13 @@ public final class Summary {
 
     public static String table(List<Row> rows) {
         StringBuilder b = new StringBuilder();
-        b.append(String.format(Locale.ROOT, "| %-22s | %-19s | %5s | %8s | %8s | %12s | %12s |%n", "workload", "backend",
-                "batch", "GB/s", "ceiling", "alloc B/batch", "ns/batch"));
-        b.append("|---|---|---:|---:|---:|---:|---:|\n");
+        b.append(String.format(Locale.ROOT, "| %-22s | %-19s | %5s | %8s | %8s | %12s | %12s | %12s |%n", "workload",
+                "backend", "batch", "GB/s", "ceiling", "alloc B/batch", "off-heap B", "ns/batch"));
+        b.append("|---|---|---:|---:|---:|---:|---:|---:|\n");
         for (Row r : rows) {
-            b.append(String.format(Locale.ROOT, "| %-22s | %-19s | %5d | %8s | %8s | %12s | %12.0f |%n", r.workload(),
+            b.append(String.format(Locale.ROOT, "| %-22s | %-19s | %5d | %8s | %8s | %12s | %12s | %12s |%n", r.workload(),
                     r.backend(), r.batchSize(), fmt(r.gbps(), "%.2f"), fmt(r.ratioToCeiling(), "%.2fx"),
-                    fmt(r.allocBytesPerBatch(), "%.0f"), r.nsPerBatch()));
+                    fmt(r.allocBytesPerBatch(), "%.0f"), fmt(r.offheapBytesHeld(), "%.0f"), fmt(r.nsPerBatch(), "%.0f")));
         }
         return b.toString();
     }
@@ -168,7 +226,9 @@ public final class Summary {
         machine.forEach((k, v) -> md.append("- ").append(k).append(": ").append(v).append('\n'));
         md.append("\nGB/s: output bytes (data + lengths + mask) per second. ceiling: the ratio to copying the real")
                 .append(" tokens and filling the padding with MemorySegment.copy/fill in the same run.")
-                .append(" alloc: bytes allocated on the heap per batch (JMH -prof gc).\n\n");
+                .append(" alloc: bytes allocated on the heap per batch (JMH -prof gc). off-heap: native bytes the")
+                .append(" benchmark holds (the reused output buffer; both buffers for a ceiling). Peer rows come from")
+                .append(" bench/peers/pad_peers.py (peers.json), measured on the same machine.\n\n");
         md.append(table(rows));
         Files.writeString(dir.resolve("summary.md"), md);
         Chart.write(dir.resolve("chart.png"), rows, "pad/lognormal/int32");

@@ -81,6 +81,10 @@ public final class Workload implements AutoCloseable {
         };
     }
 
+    /** Average and largest output bytes per batch. */
+    public record Sizes(double average, long max) {
+    }
+
     /** Average output bytes (data + lengths + mask) per batch. */
     public double averageOutputBytes() {
         double s = 0;
