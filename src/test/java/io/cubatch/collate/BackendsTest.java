@@ -44,7 +44,7 @@ class BackendsTest {
     void nativeCollatorsOpenAndCloseInALoopAndRefuseUseAfterClose() {
         try (SampleStore s = SampleStore.of(new int[][] {{1, 2}, {3}}); Arena arena = Arena.ofConfined()) {
             Padding p = Padding.builder().side(PadSide.POST).dtype(DType.INT32).build();
-            PaddedBatch out = PaddedBatch.allocate(new io.cubatch.collate.internal.JavaCollator().shape(s, new long[] {0, 1}, p), arena);
+            PaddedBatch out = PaddedBatch.allocate(Collation.shape(s, new long[] {0, 1}, p), arena);
             Collator last = null;
             for (int i = 0; i < 10_000; i++) {
                 Collator c = Backends.create("native");
@@ -56,6 +56,23 @@ class BackendsTest {
             assertArrayEquals(new int[] {1, 2, 3, 0}, out.data().toArray(ValueLayout.JAVA_INT));
             Collator closed = last;
             assertThrows(IllegalStateException.class, () -> closed.pad(s, new long[] {0, 1}, p, out));
+        }
+    }
+
+    @Test
+    void everyCollatorOpensAndClosesInALoopAndRefusesUseAfterClose() {
+        try (SampleStore s = SampleStore.of(new int[][] {{1, 2}, {3}}); Arena arena = Arena.ofConfined()) {
+            Padding p = Padding.builder().side(PadSide.PRE).value(9).dtype(DType.INT32).build();
+            PaddedBatch out = PaddedBatch.allocate(Collation.shape(s, new long[] {1, 0}, p), arena);
+            for (String name : CollateTestSupport.availableBackends()) {
+                for (int i = 0; i < 2_000; i++) {
+                    Collator c = Backends.create(name);
+                    c.pad(s, new long[] {1, 0}, p, out);
+                    c.close();
+                    assertThrows(IllegalStateException.class, () -> c.pad(s, new long[] {1, 0}, p, out), name);
+                }
+                assertArrayEquals(new int[] {9, 3, 1, 2}, out.data().toArray(ValueLayout.JAVA_INT), name);
+            }
         }
     }
 
