@@ -286,11 +286,6 @@ public final class BatchPlan {
                 .toArray();
     }
 
-    /** The number of slots after the rank policy (the sum of {@link #rankSamples(int)}). */
-    long slots() {
-        return slots;
-    }
-
     /** The number of global positions this plan covers: {@code samples - resumeAt}. */
     long remaining() {
         return remaining;
