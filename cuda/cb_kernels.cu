@@ -12,20 +12,26 @@ __device__ __forceinline__ void cb_report(unsigned long long* error, int64_t whe
     atomicMin(error, (unsigned long long) where);
 }
 
-// One thread per output element (b, t, f) of [B, L, F]; the f == 0 thread of each (b, t) also writes the
-// mask and position; a second loop writes lengths[b] (rows exist even when L = 0). error: the first
-// failing element (value) or row (too long); both words start at ~0.
-extern "C" __global__ void cb_pad_kernel(cb_pad_args a, unsigned long long* value_error,
-                                         unsigned long long* too_long_error) {
-    for (int64_t b = (int64_t) blockIdx.x * blockDim.x + threadIdx.x; b < a.batch;
+// The per-row part both pad kernels share, grid-stride over rows: lengths[b], or the first row that is
+// too long (rows exist even when L = 0, so this cannot hang off the element loops).
+__device__ __forceinline__ void cb_pad_rows(const cb_pad_args* a, unsigned long long* too_long_error) {
+    for (int64_t b = (int64_t) blockIdx.x * blockDim.x + threadIdx.x; b < a->batch;
          b += (int64_t) gridDim.x * blockDim.x) {
-        cb_row_geometry g = cb_pad_geometry(&a, b);
+        cb_row_geometry g = cb_pad_geometry(a, b);
         if (g.status != CB_OK) {
             cb_report(too_long_error, b);
         } else {
-            cb_pad_length(&a, &g, b);
+            cb_pad_length(a, &g, b);
         }
     }
+}
+
+// One thread per output element (b, t, f) of [B, L, F]; the f == 0 thread of each (b, t) also writes the
+// mask and position; cb_pad_rows writes lengths[b]. error: the first
+// failing element (value) or row (too long); both words start at ~0.
+extern "C" __global__ void cb_pad_kernel(cb_pad_args a, unsigned long long* value_error,
+                                         unsigned long long* too_long_error) {
+    cb_pad_rows(&a, too_long_error);
     int64_t total = a.batch * a.out_len * a.features;
     for (int64_t e = (int64_t) blockIdx.x * blockDim.x + threadIdx.x; e < total;
          e += (int64_t) gridDim.x * blockDim.x) {
@@ -51,15 +57,7 @@ extern "C" __global__ void cb_pad_kernel(cb_pad_args a, unsigned long long* valu
 extern "C" __global__ void cb_pad_kernel16(cb_pad_args a, unsigned long long* too_long_error) {
     int64_t row_bytes = a.out_len * a.features * cb_dtype_size(a.dst_dtype);
     int64_t chunks = row_bytes / 16;
-    for (int64_t b = (int64_t) blockIdx.x * blockDim.x + threadIdx.x; b < a.batch;
-         b += (int64_t) gridDim.x * blockDim.x) {
-        cb_row_geometry g = cb_pad_geometry(&a, b);
-        if (g.status != CB_OK) {
-            cb_report(too_long_error, b);
-        } else {
-            cb_pad_length(&a, &g, b);
-        }
-    }
+    cb_pad_rows(&a, too_long_error);
     for (int64_t c = (int64_t) blockIdx.x * blockDim.x + threadIdx.x; c < a.batch * chunks;
          c += (int64_t) gridDim.x * blockDim.x) {
         int64_t b = c / chunks;
