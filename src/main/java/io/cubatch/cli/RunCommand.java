@@ -174,7 +174,7 @@ final class RunCommand implements Callable<Integer> {
 
     private void summary(PrintWriter out, SampleStore store, BatchPlan plan, BatchLoader loader, WorldRank world,
                          int myRank, double buildSeconds) {
-        LengthStats ls = LengthStats.of(store);
+        LengthStats ls = loader.datasetLengths();   // measured once, by the loader
         out.printf("dataset:  %s%n", store.source());
         out.printf("          %d samples, %d tokens, length min %d / median %d / max %d%s%n", ls.samples(),
                 ls.totalTokens(), ls.min(), ls.median(), ls.max(),

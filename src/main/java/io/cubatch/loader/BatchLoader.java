@@ -65,6 +65,7 @@ public final class BatchLoader implements AutoCloseable {
     private final List<Collator> collators = new ArrayList<>();
     private final ThreadLocal<Collator> collator;
     private final long stagingBytes;
+    private final LengthStats lengths;
     private final AtomicLong samples = new AtomicLong();
     private final AtomicLong tokens = new AtomicLong();
     private final AtomicLong paddedTokens = new AtomicLong();
@@ -91,7 +92,7 @@ public final class BatchLoader implements AutoCloseable {
         this.pack = b.pack;
         this.ownedCopies = b.ownedCopies;
         Backends.create(backend).close();   // fail now, with the reason, when the backend is unavailable
-        LengthStats lengths = LengthStats.of(store);
+        this.lengths = LengthStats.of(store);
         long longest = padding.limit(lengths.max());
         PaddedShape largest = new PaddedShape(plan0.batchSize(), padding.outputLength(pack ? padding.limit(0)
                 : Math.max(longest, padding.maxlen().orElse(0))), Math.max(1, store.features()),
@@ -124,6 +125,11 @@ public final class BatchLoader implements AutoCloseable {
 
     public static Builder builder() {
         return new Builder();
+    }
+
+    /** The store's sequence lengths, measured once when the loader sized its ring. */
+    public LengthStats datasetLengths() {
+        return lengths;
     }
 
     /** The plan of epoch {@code e} (the loader's plan, re-seeded for the epoch). */
