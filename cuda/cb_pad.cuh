@@ -18,7 +18,8 @@ typedef struct {
     const int64_t* offsets;    // N + 1 timestep offsets (ragged), or NULL (fixed: fixed_len per sample)
     int64_t fixed_len;
     int64_t features;          // elements per timestep, >= 1
-    const int64_t* indices;    // B sample indices, validated in range by the caller
+    const int64_t* indices;    // B sample indices, validated in range by the caller; NULL: row b is sample b
+                               // (the compact layout the CUDA backend sends: only the batch's own rows)
     int64_t batch;             // B
     int64_t out_len;           // L
     int64_t limit;             // truncation limit, <= L
@@ -41,7 +42,7 @@ typedef struct {
 
 CB_HD cb_row_geometry cb_pad_geometry(const cb_pad_args* a, int64_t b) {
     cb_row_geometry g;
-    int64_t s = a->indices[b];
+    int64_t s = a->indices ? a->indices[b] : b;
     int64_t begin = a->offsets ? a->offsets[s] : s * a->fixed_len;
     int64_t n = a->offsets ? a->offsets[s + 1] - begin : a->fixed_len;
     g.status = CB_OK;

@@ -3,6 +3,7 @@
 #include "cubatch.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <thread>
 #include <vector>
 
@@ -81,6 +82,28 @@ extern "C" int32_t cb_stack(const void* values, int32_t src_dtype, int64_t row_e
     cb_stack_args a = {values, src_dtype, row_elems, indices, batch, dst_dtype, out};
     int64_t bytes = batch * row_elems * cb_dtype_size(dst_dtype);
     return for_rows(batch, bytes, threads, error_out, [&](int64_t b, int64_t* bad) { return cb_stack_row(&a, b, bad); });
+}
+
+#define CB_FIELD(T, f) (int64_t) offsetof(T, f)
+extern "C" int32_t cb_struct_layout(int32_t which, int64_t* out, int32_t capacity) {
+    std::vector<int64_t> v;
+    if (which == 0) {
+        v = {(int64_t) sizeof(cb_pad_args), CB_FIELD(cb_pad_args, values), CB_FIELD(cb_pad_args, src_dtype),
+             CB_FIELD(cb_pad_args, offsets), CB_FIELD(cb_pad_args, fixed_len), CB_FIELD(cb_pad_args, features),
+             CB_FIELD(cb_pad_args, indices), CB_FIELD(cb_pad_args, batch), CB_FIELD(cb_pad_args, out_len),
+             CB_FIELD(cb_pad_args, limit), CB_FIELD(cb_pad_args, pad_side), CB_FIELD(cb_pad_args, trunc_side),
+             CB_FIELD(cb_pad_args, dst_dtype), CB_FIELD(cb_pad_args, pad_value), CB_FIELD(cb_pad_args, out),
+             CB_FIELD(cb_pad_args, lengths), CB_FIELD(cb_pad_args, mask), CB_FIELD(cb_pad_args, positions)};
+    } else if (which == 1) {
+        v = {(int64_t) sizeof(cb_stack_args), CB_FIELD(cb_stack_args, values), CB_FIELD(cb_stack_args, src_dtype),
+             CB_FIELD(cb_stack_args, row_elems), CB_FIELD(cb_stack_args, indices), CB_FIELD(cb_stack_args, batch),
+             CB_FIELD(cb_stack_args, dst_dtype), CB_FIELD(cb_stack_args, out)};
+    } else {
+        return -1;
+    }
+    if (!out || capacity < (int32_t) v.size()) return -1;
+    std::copy(v.begin(), v.end(), out);
+    return (int32_t) v.size();
 }
 
 extern "C" void cb_copy(void* dst, const void* src, int64_t bytes) {

@@ -13,11 +13,11 @@ extern "C" {
 #endif
 
 /* Bumped when a signature below changes; Java refuses a library with another version. */
-#define CB_ABI_VERSION 1
+#define CB_ABI_VERSION 2
 int32_t cb_abi_version(void);
 
 /* Gather + truncate + pad (cuda/cb_pad.cuh), rows split over `threads` threads. `offsets` is NULL for a
- * fixed-shape store (fixed_len timesteps per sample). `lengths`, `mask`, `positions` may be NULL.
+ * fixed-shape store (fixed_len timesteps per sample). `indices` NULL: row b is sample b (ABI 2). `lengths`, `mask`, `positions` may be NULL.
  * *error_out: on status 1 the flat index of the first output element whose value does not fit, on
  * status 2 the first batch row that is too long. */
 int32_t cb_pad(const void* values, int32_t src_dtype, const int64_t* offsets, int64_t fixed_len, int64_t features,
@@ -25,9 +25,15 @@ int32_t cb_pad(const void* values, int32_t src_dtype, const int64_t* offsets, in
                int32_t trunc_side, int32_t dst_dtype, const void* pad_value, void* out, int32_t* lengths,
                uint8_t* mask, int32_t* positions, int32_t threads, int64_t* error_out);
 
-/* Stack fixed-shape samples (cuda/cb_collate.cuh). *error_out as for cb_pad, status 1. */
+/* Stack fixed-shape samples (cuda/cb_collate.cuh); `indices` NULL: row b is sample b. *error_out as for cb_pad, status 1. */
 int32_t cb_stack(const void* values, int32_t src_dtype, int64_t row_elems, const int64_t* indices, int64_t batch,
                  int32_t dst_dtype, void* out, int32_t threads, int64_t* error_out);
+
+/* The layout of the kernels' argument structs as this compiler lays them out (nvcc follows the host ABI),
+ * so the CUDA backend's Java encoding of them can be checked without a GPU. which: 0 cb_pad_args,
+ * 1 cb_stack_args. out[0] = sizeof, out[1 + i] = offsetof of field i in declaration order. Returns the
+ * number of values written, or -1 for an unknown struct or too small a capacity. */
+int32_t cb_struct_layout(int32_t which, int64_t* out, int32_t capacity);
 
 /* memcpy, for the benchmarks' bandwidth ceiling. */
 void cb_copy(void* dst, const void* src, int64_t bytes);

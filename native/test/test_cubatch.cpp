@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cubatch.h"
+#include "cb_collate.cuh"
 #include "cb_pad.cuh"
 #include "cb_scatter.cuh"
 
@@ -329,6 +330,38 @@ static void test_scatter() {
     }
 }
 
+// indices == NULL means row b is sample b (the CUDA backend's compact layout): the same bytes as 0..B-1.
+static void test_null_indices() {
+    std::mt19937_64 rng(11);
+    for (int trial = 0; trial < 50; trial++) {
+        std::vector<int64_t> lens;
+        int64_t B = 1 + (int64_t) (rng() % 9);
+        for (int64_t b = 0; b < B; b++) lens.push_back((int64_t) (rng() % 12));
+        int64_t F = 1 + (int64_t) (rng() % 3), L = 1 + (int64_t) (rng() % 10);
+        Case c = make_case(rng, lens, F, L, L, (int32_t) (rng() % 2), (int32_t) (rng() % 2));
+        for (int64_t b = 0; b < B; b++) c.indices[b] = b;
+        std::vector<int32_t> o1(B * L * F), o2(B * L * F), l1(B), l2(B), p1(B * L), p2(B * L);
+        std::vector<uint8_t> m1(B * L), m2(B * L);
+        int64_t e1 = -1, e2 = -1;
+        int32_t s1 = cb_pad(c.values.data(), CB_INT32, c.offsets.data(), 0, F, c.indices.data(), B, L, c.limit,
+                            c.pad_side, c.trunc_side, CB_INT32, &c.pad_value, o1.data(), l1.data(), m1.data(), p1.data(), 2, &e1);
+        int32_t s2 = cb_pad(c.values.data(), CB_INT32, c.offsets.data(), 0, F, nullptr, B, L, c.limit,
+                            c.pad_side, c.trunc_side, CB_INT32, &c.pad_value, o2.data(), l2.data(), m2.data(), p2.data(), 2, &e2);
+        CHECK(s1 == CB_OK && s2 == CB_OK && o1 == o2 && l1 == l2 && m1 == m2 && p1 == p2,
+              "pad with NULL indices differs from 0..B-1 (trial %d)", trial);
+        std::vector<int16_t> t1(B * F), t2(B * F);
+        std::vector<int32_t> rows(c.values.begin(), c.values.begin() + std::min<int64_t>(B * F, c.values.size()));
+        rows.resize(B * F, 3);
+        s1 = cb_stack(rows.data(), CB_INT32, F, c.indices.data(), B, CB_INT16, t1.data(), 1, &e1);
+        s2 = cb_stack(rows.data(), CB_INT32, F, nullptr, B, CB_INT16, t2.data(), 1, &e2);
+        CHECK(s1 == CB_OK && s2 == CB_OK && t1 == t2, "stack with NULL indices differs (trial %d)", trial);
+    }
+    int64_t layout[32];
+    CHECK(cb_struct_layout(0, layout, 32) == 18 && layout[0] == (int64_t) sizeof(cb_pad_args), "pad args layout");
+    CHECK(cb_struct_layout(1, layout, 32) == 8 && layout[0] == (int64_t) sizeof(cb_stack_args), "stack args layout");
+    CHECK(cb_struct_layout(2, layout, 32) == -1 && cb_struct_layout(0, layout, 3) == -1, "layout refuses bad input");
+}
+
 int main() {
     test_known_conversions();
     test_half_exhaustive_and_random();
@@ -338,6 +371,7 @@ int main() {
     test_threads();
     test_scatter();
     test_chunk16();
+    test_null_indices();
     if (failures) {
         fprintf(stderr, "test_cubatch: %d failed checks\n", failures);
         return 1;

@@ -27,18 +27,21 @@ import java.util.Optional;
  */
 public final class NativeLibrary {
     /** Must equal CB_ABI_VERSION in native/cubatch.h. */
-    static final int ABI_VERSION = 1;
+    static final int ABI_VERSION = 2;
 
     public final MethodHandle pad;
     public final MethodHandle stack;
     public final MethodHandle copy;
+    /** {@code int32_t cb_struct_layout(int32_t which, int64_t* out, int32_t capacity)}. */
+    public final MethodHandle structLayout;
 
     private static final Object[] LOADED = load();
 
-    private NativeLibrary(MethodHandle pad, MethodHandle stack, MethodHandle copy) {
+    private NativeLibrary(MethodHandle pad, MethodHandle stack, MethodHandle copy, MethodHandle structLayout) {
         this.pad = pad;
         this.stack = stack;
         this.copy = copy;
+        this.structLayout = structLayout;
     }
 
     public static Optional<NativeLibrary> get() {
@@ -90,7 +93,9 @@ public final class NativeLibrary {
             MethodHandle stack = downcall(linker, lib, "cb_stack", FunctionDescriptor.of(JAVA_INT,
                     ADDRESS, JAVA_INT, JAVA_LONG, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS));
             MethodHandle copy = downcall(linker, lib, "cb_copy", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, JAVA_LONG));
-            return new Object[] {new NativeLibrary(pad, stack, copy), ""};
+            MethodHandle layout = downcall(linker, lib, "cb_struct_layout",
+                    FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+            return new Object[] {new NativeLibrary(pad, stack, copy, layout), ""};
         } catch (MissingSymbol e) {
             return new Object[] {null, e.getMessage()};
         } catch (Throwable e) {
