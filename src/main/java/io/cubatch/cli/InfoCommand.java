@@ -108,13 +108,19 @@ final class InfoCommand implements Callable<Integer> {
         }
     }
 
-    /** Whether a CUDA driver is present, probed through FFM without touching JCuda (whose failure is an Error). */
+    /** The GPUs the cuda backend sees, or why it sees none (io.cubatch.cuda.Cuda probes the driver through FFM
+     *  before JCuda touches it, so a machine without one gets the reason, not an Error). */
     static String gpu() {
-        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
-            java.lang.foreign.SymbolLookup.libraryLookup("libcuda.so.1", arena);
-            return "CUDA driver found (libcuda.so.1); no cubatch backend uses it yet";
-        } catch (IllegalArgumentException e) {
-            return "none seen: no CUDA driver (libcuda.so.1 not found)";
+        io.cubatch.cuda.Cuda.Availability a = io.cubatch.cuda.Cuda.availability();
+        if (!a.available()) {
+            return "none usable: " + a.reason();
         }
+        StringBuilder sb = new StringBuilder();
+        for (io.cubatch.cuda.Cuda.Device d : a.devices()) {
+            sb.append(sb.isEmpty() ? "" : "; ").append(d.ordinal()).append(": ").append(d.name()).append(", ")
+                    .append(d.totalBytes() >> 20).append(" MiB, compute ").append(d.computeMajor()).append('.')
+                    .append(d.computeMinor());
+        }
+        return sb.toString();
     }
 }

@@ -1,6 +1,8 @@
 package io.cubatch.collate;
 
 import io.cubatch.collate.internal.JavaCollator;
+import io.cubatch.cuda.Cuda;
+import io.cubatch.cuda.CudaCollator;
 import io.cubatch.collate.internal.NativeCollator;
 import io.cubatch.collate.internal.NativeLibrary;
 import java.util.List;
@@ -21,12 +23,15 @@ public final class Backends {
     public record Backend(String name, boolean available, String reason) {
     }
 
+    /** Ring slots of a cuda collator made by name: one batch in use while the next one fills. */
+    public static final int CUDA_SLOTS = 2;
+
     /** Every backend, in order of preference (fastest first). */
     public static List<Backend> all() {
         String nativeReason = NativeLibrary.unavailableReason();
+        Cuda.Availability cuda = Cuda.availability();
         return List.of(
-                new Backend("cuda", false, "not implemented in this version: the CUDA backend (JCuda) is the next"
-                        + " step; the kernels are compiled into the jar but no Java code drives them yet"),
+                new Backend("cuda", cuda.available(), cuda.reason()),
                 new Backend("native", nativeReason.isEmpty(), nativeReason),
                 new Backend("java", true, ""));
     }
@@ -42,7 +47,8 @@ public final class Backends {
     }
 
     /**
-     * A new collator of the named backend; the caller closes it.
+     * A new collator of the named backend; the caller closes it. {@code cuda} opens device 0 with a ring of
+     * {@link #CUDA_SLOTS} slots; {@link CudaCollator#open(int, int)} chooses both.
      *
      * @throws IllegalArgumentException for an unknown name, or a backend unavailable here (with the reason)
      */
@@ -54,6 +60,7 @@ public final class Backends {
             throw new IllegalArgumentException("backend " + n + " is unavailable: " + b.reason());
         }
         return switch (n) {
+            case "cuda" -> CudaCollator.open(0, CUDA_SLOTS);
             case "native" -> new NativeCollator(NativeLibrary.get().orElseThrow());
             case "java" -> new JavaCollator();
             default -> throw new IllegalStateException("backend " + n + " is listed as available but has no collator");

@@ -1,0 +1,74 @@
+package io.cubatch.cuda;
+
+import io.cubatch.cuda.internal.DevicePointer;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.JCudaDriver;
+
+/**
+ * One device allocation ({@code cuMemAlloc}), owned by exactly one object: this one. {@link #close()} frees
+ * it; closing its {@link CudaContext} frees what is still open. Idempotent.
+ */
+public final class DeviceMemory implements AutoCloseable {
+    private final CudaContext context;
+    private final DevicePointer pointer;
+    private final long bytes;
+    private boolean closed;
+
+    DeviceMemory(CudaContext context, DevicePointer pointer, long bytes) {
+        this.context = context;
+        this.pointer = pointer;
+        this.bytes = bytes;
+    }
+
+    /** The device address, for kernel arguments and for other CUDA libraries (as a {@code long}). */
+    public long address() {
+        checkOpen();
+        return pointer.address();
+    }
+
+    public long bytes() {
+        return bytes;
+    }
+
+    /** The JCuda pointer at {@code offset} bytes, for cuMemcpy calls. */
+    public CUdeviceptr at(long offset) {
+        checkOpen();
+        if (offset < 0 || offset > bytes) {
+            throw new IndexOutOfBoundsException("offset " + offset + " outside a device allocation of " + bytes + " bytes");
+        }
+        return offset == 0 ? pointer : pointer.withByteOffset(offset);
+    }
+
+    public boolean isClosed() {
+        return closed;
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("device memory of " + bytes + " bytes is closed");
+        }
+    }
+
+    @Override
+    public void close() {
+        synchronized (context) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            context.forget(this);
+            if (!context.isClosed()) {
+                context.makeCurrent();
+                CudaException.check(JCudaDriver.cuMemFree(pointer), "cuMemFree");
+            }
+        }
+    }
+
+    /** Frees without the context's bookkeeping: the context is closing and frees everything itself. */
+    void freeForContextClose() {
+        if (!closed) {
+            closed = true;
+            JCudaDriver.cuMemFree(pointer);
+        }
+    }
+}

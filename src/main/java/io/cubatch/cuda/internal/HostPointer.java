@@ -1,0 +1,33 @@
+package io.cubatch.cuda.internal;
+
+import java.lang.foreign.MemorySegment;
+import jcuda.Pointer;
+
+/**
+ * A JCuda {@link Pointer} to native host memory at a raw address: a {@link MemorySegment} (pinned slot,
+ * mapped store, caller output) handed to cuMemcpy without a ByteBuffer (which stops at 2 GiB).
+ */
+public final class HostPointer extends Pointer {
+    private HostPointer(long address) {
+        super(address);
+    }
+
+    /** A pointer for cuMemHostAlloc to fill in. */
+    public static HostPointer unallocated() {
+        return new HostPointer(0);
+    }
+
+    /** The host address. */
+    public long address() {
+        return getNativePointer() + getByteOffset();
+    }
+
+    /** A pointer to {@code segment}'s first byte; the segment must be native (not on the Java heap). */
+    public static HostPointer to(MemorySegment segment) {
+        if (!segment.isNative()) {
+            throw new IllegalArgumentException("a heap segment cannot be copied to or from the device: use native"
+                    + " or mapped memory (an Arena, or the store's mapped file)");
+        }
+        return new HostPointer(segment.address());
+    }
+}

@@ -1,0 +1,119 @@
+package io.cubatch.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import io.cubatch.collate.Backends;
+import io.cubatch.collate.CollateException;
+import io.cubatch.collate.Collation;
+import io.cubatch.collate.Collator;
+import io.cubatch.collate.PadSide;
+import io.cubatch.collate.PaddedBatch;
+import io.cubatch.collate.PaddedShape;
+import io.cubatch.collate.Padding;
+import io.cubatch.collate.internal.NativeLibrary;
+import io.cubatch.store.DType;
+import io.cubatch.store.SampleStore;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.SplittableRandom;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+
+/**
+ * The compact layout the cuda backend sends (real tokens + offsets, truncated on the host) is read by the
+ * same kernel math with {@code indices = NULL}, {@code limit = L} and no truncation side. Without a GPU the
+ * CPU twin (libcubatch) reads it exactly as the kernel does: its bytes must equal the java backend's for
+ * the original store and indices, for every dtype pair, side, truncation and feature count.
+ */
+class CompactLayoutPropertyTest {
+
+    static SampleStore randomStore(SplittableRandom rng, Arena arena, DType t, int samples, int maxLen, int features) {
+        MemorySegment offsets = arena.allocate(8L * (samples + 1), 8);
+        long total = 0;
+        for (int s = 0; s < samples; s++) {
+            offsets.setAtIndex(ValueLayout.JAVA_LONG, s, total);
+            total += rng.nextInt(maxLen + 1);
+        }
+        offsets.setAtIndex(ValueLayout.JAVA_LONG, samples, total);
+        long bytes = total * features * t.byteSize();
+        MemorySegment values = arena.allocate(Math.max(1, bytes), 16).asSlice(0, bytes);
+        for (long i = 0; i < total * features; i++) {
+            long small = rng.nextInt(-3, 120);
+            switch (t.byteSize()) {
+                case 1 -> values.set(ValueLayout.JAVA_BYTE, i, (byte) (t == DType.BOOL ? small & 1 : small));
+                case 2 -> values.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i, t == DType.FLOAT16
+                        ? Float.floatToFloat16(small) : t == DType.BFLOAT16
+                        ? (short) (Float.floatToRawIntBits(small) >>> 16) : (short) small);
+                case 4 -> values.setAtIndex(ValueLayout.JAVA_INT_UNALIGNED, i, t == DType.FLOAT32
+                        ? Float.floatToRawIntBits(small + 0.5f) : (int) small);
+                default -> values.setAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, i, t == DType.FLOAT64
+                        ? Double.doubleToRawLongBits(small) : small);
+            }
+        }
+        return SampleStore.wrapRagged(t, features == 1 ? new long[0] : new long[] {features}, values, offsets);
+    }
+
+    @Property(tries = 300)
+    void theCompactLayoutPadsToTheJavaBackendsBytes(@ForAll long seed) throws Throwable {
+        NativeLibrary lib = NativeLibrary.get().orElseThrow(() -> new AssertionError(NativeLibrary.unavailableReason()));
+        SplittableRandom rng = new SplittableRandom(seed);
+        DType[] types = DType.values();
+        try (Arena arena = Arena.ofConfined(); Collator java = Backends.create("java")) {
+            DType src = types[rng.nextInt(types.length)];
+            int features = rng.nextInt(3) == 0 ? 1 + rng.nextInt(3) : 1;
+            SampleStore store = randomStore(rng, arena, src, 1 + rng.nextInt(12), rng.nextInt(16), features);
+            long[] indices = rng.longs(1 + rng.nextInt(9), 0, store.size()).toArray();
+            Padding.Builder p = Padding.builder().side(rng.nextBoolean() ? PadSide.PRE : PadSide.POST)
+                    .dtype(types[rng.nextInt(types.length)]).positions(rng.nextBoolean()).value(rng.nextInt(2));
+            if (rng.nextBoolean()) {
+                p.maxlen(1 + rng.nextInt(12));
+            }
+            if (rng.nextInt(3) == 0) {
+                p.padToMultipleOf(1 + rng.nextInt(5));
+            }
+            p.truncation(rng.nextBoolean() ? PadSide.PRE : PadSide.POST);
+            Padding padding = p.build();
+            PaddedShape shape = Collation.shape(store, indices, padding);
+
+            PaddedBatch expected = PaddedBatch.allocate(shape, arena);
+            String expectedError = null;
+            try {
+                java.pad(store, indices, padding, expected);
+            } catch (CollateException e) {
+                expectedError = e.getMessage();
+            }
+
+            CompactLayout layout = CompactLayout.of(store, indices, padding, shape);
+            MemorySegment staged = arena.allocate(layout.bytes(), 8);
+            layout.write(store, staged);
+            PaddedBatch actual = PaddedBatch.allocate(shape, arena);
+            MemorySegment pad = arena.allocate(8, 8);
+            Collation.padValue(padding, pad);
+            MemorySegment error = arena.allocate(8, 8);
+            MemorySegment positions = shape.positions() ? actual.positions() : MemorySegment.NULL;
+            int status = (int) lib.pad.invokeExact(staged.asSlice(layout.offsetBytes()), src.ordinal(),
+                    staged.asSlice(0, layout.offsetBytes()), 0L, store.features(), MemorySegment.NULL,
+                    (long) indices.length, shape.length(), shape.length(), padding.side() == PadSide.PRE ? 0 : 1, 2,
+                    shape.dtype().ordinal(), pad, actual.data(), actual.lengths(), actual.attentionMask(),
+                    positions, 1, error);
+            if (expectedError != null) {
+                assertEquals(1, status, "a value that does not fit: " + expectedError);
+                String msg = expectedError;
+                CollateException e = assertThrows(CollateException.class, () -> {
+                    throw Collation.valueDoesNotFit(store, indices, padding, shape, error.get(ValueLayout.JAVA_LONG, 0));
+                });
+                assertEquals(msg, e.getMessage(), "the compact error index maps to the same message");
+                return;
+            }
+            assertEquals(0, status);
+            assertEquals(-1, expected.data().mismatch(actual.data()), "data");
+            assertEquals(-1, expected.lengths().mismatch(actual.lengths()), "lengths");
+            assertEquals(-1, expected.attentionMask().mismatch(actual.attentionMask()), "mask");
+            if (shape.positions()) {
+                assertEquals(-1, expected.positions().mismatch(actual.positions()), "positions");
+            }
+        }
+    }
+}
