@@ -11,18 +11,20 @@ import picocli.CommandLine.Command;
 @Command(name = "cubatch", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "GPU batching for JVM trainers: explicit batch plans, padding and collation.",
         subcommands = {RunCommand.class, PlanCommand.class, PadCommand.class, InfoCommand.class, BenchCommand.class,
-                CommandLine.HelpCommand.class})
+                ProbeCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     public static final int EXIT_OK = 0;
     public static final int EXIT_INTERNAL = 1;
     public static final int EXIT_USAGE = 2;
+    /** The command needs a GPU (or another facility) that this machine lacks; the message says why. */
+    public static final int EXIT_UNAVAILABLE = 3;
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required (run, plan, pad, info, bench)");
+        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required (run, plan, pad, info, bench, probe)");
     }
 
     public static void main(String[] args) {

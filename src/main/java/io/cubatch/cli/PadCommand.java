@@ -77,7 +77,8 @@ final class PadCommand implements Callable<Integer> {
     Path output;
 
     @Option(names = "--backend", paramLabel = "NAME",
-            description = "java or native; default: the fastest available. Every backend writes the same bytes.")
+            description = "java, native or cuda; default: the fastest host backend (native, else java). Every backend"
+                    + " writes the same bytes.")
     String backend;
 
     enum Format { json, npy }

@@ -26,7 +26,7 @@ public final class Backends {
     /** Ring slots of a cuda collator made by name: one batch in use while the next one fills. */
     public static final int CUDA_SLOTS = 2;
 
-    /** Every backend, in order of preference (fastest first). */
+    /** Every backend: cuda (batches on the GPU), then the host backends fastest first. */
     public static List<Backend> all() {
         String nativeReason = NativeLibrary.unavailableReason();
         Cuda.Availability cuda = Cuda.availability();
@@ -36,12 +36,17 @@ public final class Backends {
                 new Backend("java", true, ""));
     }
 
-    /** The name of the fastest available backend. */
+    /**
+     * The fastest available backend for batches in host memory ({@link Collator#pad} into caller buffers):
+     * native, else java. Never cuda: its {@code pad} goes to the GPU and back (two PCIe copies), which is
+     * for comparing bytes, not for speed; GPU batches come from {@link CudaCollator#padOnDevice}, or ask for
+     * {@code cuda} by name.
+     */
     public static String bestName() {
-        return all().stream().filter(Backend::available).findFirst().orElseThrow().name();
+        return all().stream().filter(b -> b.available() && !b.name().equals("cuda")).findFirst().orElseThrow().name();
     }
 
-    /** A new collator of the fastest available backend; the caller closes it. */
+    /** A new collator of {@link #bestName()}; the caller closes it. */
     public static Collator best() {
         return create(bestName());
     }
