@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Builds gpu-bundle.tar.gz at the repository root (ignored by git): what bench/gpu-check.sh needs on a GPU
+# machine that has no JDK and no Maven (this workplace's GPU machines have neither, and reach no
+# registry). It holds a jlink-ed Java runtime, the jar and its libraries (JCuda's natives cut to the driver
+# and cuBLAS bindings), the test classes with their libraries and JUnit's console launcher, and the
+# kernel_check program. Run here, then carry gpu-bundle.tar.gz to the GPU machine with the checkout.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+. "$root/scripts/jdk.sh"
+cubatch_find_jdk
+cubatch_require_maven
+cubatch_maven_opts
+cd "$root"
+mvn -B -q -ntp -DskipTests package test-compile
+lib=target/bundle-test-lib
+rm -rf "$lib" && mkdir -p "$lib"
+# test libraries, without Jazzer (fuzzing stays on the CPU) and without JUnit's own jars (the console
+# launcher carries them)
+mvn -B -q -ntp dependency:copy-dependencies -DincludeScope=test -DoutputDirectory="$lib" \
+    -DexcludeGroupIds=com.code-intelligence,org.junit.jupiter,org.junit.platform,org.opentest4j,org.apiguardian
+mvn -B -q -ntp dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.13.4 \
+    -DoutputDirectory="$lib/launcher"
+stage=target/gpu-bundle
+rm -rf "$stage" && mkdir -p "$stage/lib" "$stage/test-lib"
+"$JAVA_HOME/bin/jlink" --add-modules java.base,java.logging,java.management,java.naming,java.sql,java.xml,jdk.unsupported,jdk.management \
+    --strip-debug --no-header-files --no-man-pages --compress zip-9 --output "$stage/jre"
+cp target/cubatch.jar "$stage/"
+for j in target/lib/*.jar; do
+  case "$(basename "$j")" in
+    jcuda-natives-*|jcublas-natives-*)
+      # keep only the JNI libraries cubatch loads (driver API, cuBLAS); drop NVRTC, nvPTXCompiler, runtime API
+      tmp=$(mktemp -d); (cd "$tmp" && unzip -q "$root/$j" && rm -f lib/libJNvPTXCompiler* lib/libJNvrtc* lib/libJCudaRuntime* lib/libJCublas-* \
+        && zip -q -r "$root/$stage/lib/$(basename "$j")" .); rm -rf "$tmp" ;;
+    jfreechart-*) ;;   # charts are drawn on the CPU machine (needs java.desktop)
+    *) cp "$j" "$stage/lib/" ;;
+  esac
+done
+for j in "$lib"/*.jar; do   # test-only libraries: what the jar's own lib/ does not already hold
+  n=$(basename "$j")
+  case "$n" in jcuda*|jcublas*|jfreechart-*|jmh-*) continue ;; esac
+  [ -f "target/lib/$n" ] || cp "$j" "$stage/test-lib/"
+done
+cp "$lib"/launcher/*.jar "$stage/junit-console.jar"
+cp -r target/classes "$stage/classes"
+cp -r target/test-classes "$stage/test-classes"
+cp target/cuda-check/kernel_check "$stage/"
+tar czf gpu-bundle.tar.gz -C target gpu-bundle
+echo "gpu-bundle.tar.gz: $(du -h gpu-bundle.tar.gz | cut -f1) (carry it with the checkout; bench/gpu-check.sh unpacks it)"
