@@ -115,8 +115,11 @@ class RunCommandTest {
         PlanCommandTest.Result r = run("info");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("backend java:   available"), r.out());
-        assertTrue(r.out().contains("backend cuda:   unavailable: not implemented"), r.out());
-        assertTrue(r.out().contains("gpu:"), r.out());
+        io.cubatch.cuda.Cuda.Availability a = io.cubatch.cuda.Cuda.availability();
+        assertTrue(r.out().contains(a.available() ? "backend cuda:   available"
+                : "backend cuda:   unavailable: " + a.reason()), r.out());
+        assertTrue(r.out().contains(a.available() ? "gpu:     0: " + a.devices().get(0).name()
+                : "gpu:     none usable: " + a.reason()), r.out());
         assertTrue(r.out().contains("kernels:"), r.out());
     }
 }
