@@ -66,7 +66,7 @@ final class RunCommand implements Callable<Integer> {
             description = "Output dtype (default: ${DEFAULT-VALUE}).")
     DType dtype;
 
-    @Option(names = "--backend", paramLabel = "NAME", description = "java or native; default: the fastest available.")
+    @Option(names = "--backend", paramLabel = "NAME", description = "java, native or cuda (through host copies); default: the fastest host backend.")
     String backend;
 
     @Option(names = "--bucket", paramLabel = "N", defaultValue = "0",
