@@ -2,7 +2,7 @@ package io.cubatch.cuda;
 
 import io.cubatch.collate.Collation;
 import io.cubatch.collate.Collator;
-import io.cubatch.collate.PadSide;
+import io.cubatch.collate.internal.KernelCodes;
 import io.cubatch.collate.PaddedBatch;
 import io.cubatch.collate.PaddedShape;
 import io.cubatch.collate.Padding;
@@ -14,6 +14,8 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.time.Duration;
+import java.util.function.Consumer;
+import java.util.function.LongFunction;
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUstream;
@@ -35,9 +37,6 @@ import jcuda.driver.JCudaDriver;
  * made by {@link #open}.
  */
 public final class CudaCollator implements Collator {
-    private static final int CB_SIDE_PRE = 0;
-    private static final int CB_SIDE_POST = 1;
-    private static final int CB_SIDE_NONE = 2;
     private static final long ALIGN = 256;
 
     private final CudaContext context;
@@ -126,22 +125,18 @@ public final class CudaCollator implements Collator {
      */
     public DeviceBatch padOnDevice(SampleStore store, long[] indices, Padding padding) {
         checkOpen();
-        PaddedShape shape = Collation.shape(store, indices, padding);
+        return padOnDevice(store, indices, padding, Collation.shape(store, indices, padding));
+    }
+
+    private DeviceBatch padOnDevice(SampleStore store, long[] indices, Padding padding, PaddedShape shape) {
         Collation.padValue(padding, padValue);
         CompactLayout layout = CompactLayout.of(store, indices, padding, shape);
         long[] idx = indices.clone();
         PinnedRing.Slot s = ring.acquire(slotTimeout);
         try {
-            MemorySegment host = s.host(layout.bytes());
-            MemorySegment staged = host.asSlice(PinnedRing.HOST_HEADER, layout.bytes());
-            layout.write(store, staged);
-            DeviceMemory in = s.input(layout.bytes());
-            context.makeCurrent();
-            CudaException.check(JCudaDriver.cuMemcpyHtoDAsync(in.at(0), HostPointer.to(staged), layout.bytes(), stream),
-                    "cuMemcpyHtoDAsync");
-            long base = in.address();
+            long base = send(s, layout.bytes(), staged -> layout.write(store, staged)).address();
             return launchPad(s, shape, padding, base + layout.offsetBytes(), store.dtype(), base, 0, 0,
-                    shape.length(), CB_SIDE_NONE, layout.bytes(),
+                    shape.length(), KernelCodes.SIDE_NONE, layout.bytes(),
                     flat -> Collation.valueDoesNotFit(store, idx, padding, shape, flat));
         } catch (RuntimeException e) {
             ring.release(s);
@@ -163,24 +158,32 @@ public final class CudaCollator implements Collator {
         long bytes = 8L * indices.length;
         PinnedRing.Slot s = ring.acquire(slotTimeout);
         try {
-            MemorySegment staged = s.host(bytes).asSlice(PinnedRing.HOST_HEADER, bytes);
-            MemorySegment.copy(idx, 0, staged, ValueLayout.JAVA_LONG_UNALIGNED, 0, idx.length);
-            DeviceMemory in = s.input(bytes);
-            context.makeCurrent();
-            if (bytes > 0) {
-                CudaException.check(JCudaDriver.cuMemcpyHtoDAsync(in.at(0), HostPointer.to(staged), bytes, stream),
-                        "cuMemcpyHtoDAsync");
-            }
-            long fixedLen = hostStore.isRagged() || hostStore.size() == 0 ? 0 : hostStore.length(0);
-            int trunc = padding.truncation().isEmpty() ? CB_SIDE_NONE
-                    : padding.truncation().get() == PadSide.PRE ? CB_SIDE_PRE : CB_SIDE_POST;
+            DeviceMemory in = send(s, bytes,
+                    staged -> MemorySegment.copy(idx, 0, staged, ValueLayout.JAVA_LONG_UNALIGNED, 0, idx.length));
             return launchPad(s, shape, padding, store.valuesAddress(), hostStore.dtype(), store.offsetsAddress(),
-                    fixedLen, in.address(), shape.limit(), trunc, bytes,
+                    KernelCodes.fixedLength(hostStore), in.address(), shape.limit(),
+                    KernelCodes.truncationSide(padding), bytes,
                     flat -> Collation.valueDoesNotFit(hostStore, idx, padding, shape, flat));
         } catch (RuntimeException e) {
             ring.release(s);
             throw e;
         }
+    }
+
+    /**
+     * Writes {@code bytes} into the slot's pinned host memory ({@code write}) and enqueues their H2D copy
+     * into the slot's device input area, which it returns.
+     */
+    private DeviceMemory send(PinnedRing.Slot s, long bytes, Consumer<MemorySegment> write) {
+        MemorySegment staged = s.host(bytes).asSlice(PinnedRing.HOST_HEADER, bytes);
+        write.accept(staged);
+        DeviceMemory in = s.input(bytes);
+        context.makeCurrent();
+        if (bytes > 0) {
+            CudaException.check(JCudaDriver.cuMemcpyHtoDAsync(in.at(0), HostPointer.to(staged), bytes, stream),
+                    "cuMemcpyHtoDAsync");
+        }
+        return in;
     }
 
     private static long align(long n) {
@@ -204,19 +207,16 @@ public final class CudaCollator implements Collator {
 
     private DeviceBatch launchPad(PinnedRing.Slot s, PaddedShape shape, Padding padding, long values, DType src,
                                   long offsets, long fixedLen, long indices, long limit, int trunc, long sent,
-                                  DeviceBatch.ErrorMessages errors) {
+                                  LongFunction<RuntimeException> valueDoesNotFit) {
         long[] at = outputLayout(shape);
         DeviceMemory out = s.output(at[4]);
         long o = out.address();
-        CUdeviceptr words = s.words.at(0);
         long padAt = s.words.address() + 16;
-        context.makeCurrent();
-        CudaException.check(JCudaDriver.cuMemsetD8Async(words, (byte) 0xff, 16, stream), "cuMemsetD8Async");
+        s.clearErrorWords();
         setPadValue(s.words.at(16), shape.dtype().byteSize());
-        int padSide = padding.side() == PadSide.PRE ? CB_SIDE_PRE : CB_SIDE_POST;
         byte[] args = KernelArgs.pad(values, src.ordinal(), offsets, fixedLen, shape.features(), indices,
-                shape.batch(), shape.length(), limit, padSide, trunc, shape.dtype().ordinal(), padAt, o + at[0],
-                o + at[1], o + at[2], at[3] < 0 ? 0 : o + at[3]);
+                shape.batch(), shape.length(), limit, KernelCodes.padSide(padding), trunc, shape.dtype().ordinal(),
+                padAt, o + at[0], o + at[1], o + at[2], at[3] < 0 ? 0 : o + at[3]);
         CUdeviceptr valueError = s.words.at(0);
         CUdeviceptr tooLong = s.words.at(8);
         if (wideStores(src, shape)) {
@@ -227,13 +227,11 @@ public final class CudaCollator implements Collator {
             context.launch(context.padKernel, "cb_pad_kernel", shape.dataElements(), stream,
                     Pointer.to(Pointer.to(args), Pointer.to(valueError), Pointer.to(tooLong)));
         }
-        CudaException.check(JCudaDriver.cuMemcpyDtoHAsync(HostPointer.to(s.hostWords()), words, 16, stream),
-                "cuMemcpyDtoHAsync");
-        s.recordDone();
+        s.readBackErrorWordsAndRecordDone();
         batches++;
         h2dBytes += sent;
         lastH2dBytes = sent;
-        return new DeviceBatch(this, s, shape, out, at, sent, errors);
+        return new DeviceBatch(this, s, shape, out, at, sent, valueDoesNotFit);
     }
 
     /** The pad value into device memory without an H2D copy: a memset of the value's own width. */
@@ -264,8 +262,8 @@ public final class CudaCollator implements Collator {
     @Override
     public void pad(SampleStore store, long[] indices, Padding padding, PaddedBatch out) {
         checkOpen();
-        Collation.checkOutput(store, indices, padding, out);
-        try (DeviceBatch b = padOnDevice(store, indices, padding)) {
+        PaddedShape shape = Collation.checkOutput(store, indices, padding, out);
+        try (DeviceBatch b = padOnDevice(store, indices, padding, shape)) {
             b.copyTo(out);
         }
     }
@@ -280,30 +278,22 @@ public final class CudaCollator implements Collator {
         long[] idx = indices.clone();
         PinnedRing.Slot s = ring.acquire(slotTimeout);
         try {
-            MemorySegment staged = s.host(bytes).asSlice(PinnedRing.HOST_HEADER, bytes);
-            for (int b = 0; b < idx.length; b++) {
-                MemorySegment.copy(store.values(), idx[b] * rowBytes, staged, b * rowBytes, rowBytes);
-            }
-            DeviceMemory in = s.input(bytes);
+            DeviceMemory in = send(s, bytes, staged -> {
+                for (int b = 0; b < idx.length; b++) {
+                    MemorySegment.copy(store.values(), idx[b] * rowBytes, staged, b * rowBytes, rowBytes);
+                }
+            });
             DeviceMemory o = s.output(outBytes);
-            context.makeCurrent();
-            if (bytes > 0) {
-                CudaException.check(JCudaDriver.cuMemcpyHtoDAsync(in.at(0), HostPointer.to(staged), bytes, stream),
-                        "cuMemcpyHtoDAsync");
-            }
-            CUdeviceptr words = s.words.at(0);
-            CudaException.check(JCudaDriver.cuMemsetD8Async(words, (byte) 0xff, 16, stream), "cuMemsetD8Async");
+            s.clearErrorWords();
             byte[] args = KernelArgs.stack(in.address(), store.dtype().ordinal(), rowElems, 0, idx.length,
                     dtype.ordinal(), o.address());
             context.launch(context.stackKernel, "cb_stack_kernel", rowElems * idx.length, stream,
-                    Pointer.to(Pointer.to(args), Pointer.to(words)));
+                    Pointer.to(Pointer.to(args), Pointer.to(s.words.at(0))));
             if (outBytes > 0) {
                 CudaException.check(JCudaDriver.cuMemcpyDtoHAsync(HostPointer.to(out), o.at(0), outBytes, stream),
                         "cuMemcpyDtoHAsync");
             }
-            CudaException.check(JCudaDriver.cuMemcpyDtoHAsync(HostPointer.to(s.hostWords()), words, 16, stream),
-                    "cuMemcpyDtoHAsync");
-            s.recordDone();
+            s.readBackErrorWordsAndRecordDone();
             CudaException.check(JCudaDriver.cuEventSynchronize(s.done), "cuEventSynchronize");
             batches++;
             h2dBytes += bytes;

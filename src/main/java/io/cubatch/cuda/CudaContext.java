@@ -13,7 +13,6 @@ import jcuda.driver.CUdevice;
 import jcuda.driver.CUdevice_attribute;
 import jcuda.driver.CUfunction;
 import jcuda.driver.CUmodule;
-import jcuda.driver.CUresult;
 import jcuda.driver.CUstream;
 import jcuda.driver.CUstream_flags;
 import jcuda.driver.JCudaDriver;
@@ -98,10 +97,6 @@ public final class CudaContext implements AutoCloseable {
     public synchronized void makeCurrent() {
         checkOpen();
         CudaException.check(JCudaDriver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
-    }
-
-    CUcontext handle() {
-        return context;
     }
 
     /** A new non-blocking stream, destroyed when this context closes. */
@@ -221,9 +216,5 @@ public final class CudaContext implements AutoCloseable {
     @Override
     public String toString() {
         return "CudaContext[device " + info.ordinal() + ": " + info.name() + "]";
-    }
-
-    static boolean isOk(int result) {
-        return result == CUresult.CUDA_SUCCESS;
     }
 }

@@ -3,6 +3,7 @@ package io.cubatch.cuda;
 import io.cubatch.collate.PaddedBatch;
 import io.cubatch.collate.PaddedShape;
 import io.cubatch.cuda.internal.HostPointer;
+import java.util.function.LongFunction;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUevent;
 import jcuda.driver.CUstream;
@@ -26,24 +27,19 @@ public final class DeviceBatch implements AutoCloseable {
     private final DeviceMemory output;
     private final long[] at;   // byte offsets in output of data, lengths, mask, positions (-1: none)
     private final long h2dBytes;
-    private final ErrorMessages errors;
+    private final LongFunction<RuntimeException> valueDoesNotFit;
     private boolean checked;
     private boolean closed;
 
-    /** Turns the kernel's error words into the same exceptions the other backends throw. */
-    interface ErrorMessages {
-        RuntimeException valueDoesNotFit(long flatIndex);
-    }
-
     DeviceBatch(CudaCollator owner, PinnedRing.Slot slot, PaddedShape shape, DeviceMemory output, long[] at,
-                long h2dBytes, ErrorMessages errors) {
+                long h2dBytes, LongFunction<RuntimeException> valueDoesNotFit) {
         this.owner = owner;
         this.slot = slot;
         this.shape = shape;
         this.output = output;
         this.at = at.clone();
         this.h2dBytes = h2dBytes;
-        this.errors = errors;
+        this.valueDoesNotFit = valueDoesNotFit;
     }
 
     private void checkOpen() {
@@ -120,7 +116,7 @@ public final class DeviceBatch implements AutoCloseable {
                         + " validated the batch: this is a bug, please report it");
             }
             if (valueError != -1L) {
-                throw errors.valueDoesNotFit(valueError);
+                throw valueDoesNotFit.apply(valueError);
             }
         }
         return this;

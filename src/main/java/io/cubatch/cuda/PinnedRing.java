@@ -104,6 +104,20 @@ public final class PinnedRing implements AutoCloseable {
             return host.asSlice(0, 16);
         }
 
+        /** Enqueues the error words' reset to -1 (no error), before a kernel that may report into them. */
+        void clearErrorWords() {
+            context.makeCurrent();
+            CudaException.check(JCudaDriver.cuMemsetD8Async(words.at(0), (byte) 0xff, 16, stream), "cuMemsetD8Async");
+        }
+
+        /** Enqueues the error words' copy into {@link #hostWords()}, then marks the slot's work as enqueued. */
+        void readBackErrorWordsAndRecordDone() {
+            context.makeCurrent();
+            CudaException.check(JCudaDriver.cuMemcpyDtoHAsync(HostPointer.to(hostWords()), words.at(0), 16, stream),
+                    "cuMemcpyDtoHAsync");
+            recordDone();
+        }
+
         /** Marks the slot's work as enqueued: records its event on the ring's stream. */
         void recordDone() {
             context.makeCurrent();

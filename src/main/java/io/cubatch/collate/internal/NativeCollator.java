@@ -2,7 +2,6 @@ package io.cubatch.collate.internal;
 
 import io.cubatch.collate.Collation;
 import io.cubatch.collate.Collator;
-import io.cubatch.collate.PadSide;
 import io.cubatch.collate.PaddedBatch;
 import io.cubatch.collate.PaddedShape;
 import io.cubatch.collate.Padding;
@@ -19,10 +18,6 @@ import java.lang.foreign.ValueLayout;
  * word), reused across batches and freed by {@link #close()}.
  */
 public final class NativeCollator implements Collator {
-    private static final int CB_SIDE_PRE = 0;
-    private static final int CB_SIDE_POST = 1;
-    private static final int CB_SIDE_NONE = 2;
-
     private final NativeLibrary lib;
     private final int threads;
     private Arena scratchArena = Arena.ofShared();
@@ -83,10 +78,9 @@ public final class NativeCollator implements Collator {
         requireNative("the output data", out.data());
         requireNative("the output lengths", out.lengths());
         requireNative("the output mask", out.attentionMask());
-        long fixedLen = store.isRagged() || store.size() == 0 ? 0 : store.length(0);
-        int padSide = padding.side() == PadSide.PRE ? CB_SIDE_PRE : CB_SIDE_POST;
-        int truncSide = padding.truncation().isEmpty() ? CB_SIDE_NONE
-                : padding.truncation().get() == PadSide.PRE ? CB_SIDE_PRE : CB_SIDE_POST;
+        long fixedLen = KernelCodes.fixedLength(store);
+        int padSide = KernelCodes.padSide(padding);
+        int truncSide = KernelCodes.truncationSide(padding);
         MemorySegment positions = shape.positions() ? out.positions() : MemorySegment.NULL;
         MemorySegment indexSegment = indices(indices);
         int status;

@@ -43,29 +43,42 @@ public final class KernelArgs {
         return layout.byteOffset(MemoryLayout.PathElement.groupElement(field));
     }
 
+    /** Byte offsets of each struct's fields in declaration order, computed once (encoding is per batch). */
+    private static final long[] PAD_AT = offsets(PAD, PAD_FIELDS);
+    private static final long[] STACK_AT = offsets(STACK, STACK_FIELDS);
+
+    private static long[] offsets(StructLayout layout, String[] fields) {
+        long[] at = new long[fields.length];
+        for (int i = 0; i < fields.length; i++) {
+            at[i] = offset(layout, fields[i]);
+        }
+        return at;
+    }
+
     /** cb_pad_args; pointers are device addresses (0 for NULL). */
     public static byte[] pad(long values, int srcDtype, long offsets, long fixedLen, long features, long indices,
                              long batch, long outLen, long limit, int padSide, int truncSide, int dstDtype,
                              long padValue, long out, long lengths, long mask, long positions) {
         byte[] bytes = new byte[(int) PAD.byteSize()];
         MemorySegment s = MemorySegment.ofArray(bytes);
-        s.set(PTR, offset(PAD, "values"), values);
-        s.set(I32, offset(PAD, "src_dtype"), srcDtype);
-        s.set(PTR, offset(PAD, "offsets"), offsets);
-        s.set(I64, offset(PAD, "fixed_len"), fixedLen);
-        s.set(I64, offset(PAD, "features"), features);
-        s.set(PTR, offset(PAD, "indices"), indices);
-        s.set(I64, offset(PAD, "batch"), batch);
-        s.set(I64, offset(PAD, "out_len"), outLen);
-        s.set(I64, offset(PAD, "limit"), limit);
-        s.set(I32, offset(PAD, "pad_side"), padSide);
-        s.set(I32, offset(PAD, "trunc_side"), truncSide);
-        s.set(I32, offset(PAD, "dst_dtype"), dstDtype);
-        s.set(PTR, offset(PAD, "pad_value"), padValue);
-        s.set(PTR, offset(PAD, "out"), out);
-        s.set(PTR, offset(PAD, "lengths"), lengths);
-        s.set(PTR, offset(PAD, "mask"), mask);
-        s.set(PTR, offset(PAD, "positions"), positions);
+        long[] at = PAD_AT;
+        s.set(PTR, at[0], values);
+        s.set(I32, at[1], srcDtype);
+        s.set(PTR, at[2], offsets);
+        s.set(I64, at[3], fixedLen);
+        s.set(I64, at[4], features);
+        s.set(PTR, at[5], indices);
+        s.set(I64, at[6], batch);
+        s.set(I64, at[7], outLen);
+        s.set(I64, at[8], limit);
+        s.set(I32, at[9], padSide);
+        s.set(I32, at[10], truncSide);
+        s.set(I32, at[11], dstDtype);
+        s.set(PTR, at[12], padValue);
+        s.set(PTR, at[13], out);
+        s.set(PTR, at[14], lengths);
+        s.set(PTR, at[15], mask);
+        s.set(PTR, at[16], positions);
         return bytes;
     }
 
@@ -74,13 +87,14 @@ public final class KernelArgs {
                                long out) {
         byte[] bytes = new byte[(int) STACK.byteSize()];
         MemorySegment s = MemorySegment.ofArray(bytes);
-        s.set(PTR, offset(STACK, "values"), values);
-        s.set(I32, offset(STACK, "src_dtype"), srcDtype);
-        s.set(I64, offset(STACK, "row_elems"), rowElems);
-        s.set(PTR, offset(STACK, "indices"), indices);
-        s.set(I64, offset(STACK, "batch"), batch);
-        s.set(I32, offset(STACK, "dst_dtype"), dstDtype);
-        s.set(PTR, offset(STACK, "out"), out);
+        long[] at = STACK_AT;
+        s.set(PTR, at[0], values);
+        s.set(I32, at[1], srcDtype);
+        s.set(I64, at[2], rowElems);
+        s.set(PTR, at[3], indices);
+        s.set(I64, at[4], batch);
+        s.set(I32, at[5], dstDtype);
+        s.set(PTR, at[6], out);
         return bytes;
     }
 }
