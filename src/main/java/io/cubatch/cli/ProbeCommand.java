@@ -132,15 +132,8 @@ final class ProbeCommand implements Callable<Integer> {
                     + " GPU(s), numbered 0.." + (a.devices().size() - 1));
         }
         List<String> notes = new ArrayList<>();
-        MemoryProbe.Step work = MemoryProbe.none();
-        if (step == Step.linear) {
-            var why = MemoryProbe.cublasUnavailable();
-            if (why.isPresent()) {
-                notes.add("probed without the linear step: " + why.get());
-            } else {
-                work = MemoryProbe.linear(hidden, outFeatures);
-            }
-        }
+        MemoryProbe.Step work = step == Step.linear ? MemoryProbe.linearIfAvailable(hidden, outFeatures, notes)
+                : MemoryProbe.none();
         MemoryProbe.Report r;
         try (CudaContext c = CudaContext.open(device)) {
             r = MemoryProbe.probe(c, length, features, out, positions, work, margin, maxBatch);

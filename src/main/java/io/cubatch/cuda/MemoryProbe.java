@@ -70,6 +70,16 @@ public final class MemoryProbe {
         }
     }
 
+    /** {@link #linear}, or {@link #none()} when cuBLAS cannot run here, with the reason added to {@code notes}. */
+    public static Step linearIfAvailable(int hidden, int out, List<String> notes) {
+        Optional<String> why = cublasUnavailable();
+        if (why.isPresent()) {
+            notes.add("probed without the linear step: " + why.get());
+            return none();
+        }
+        return linear(hidden, out);
+    }
+
     /** The linear layer step: [B·L, hidden] x [hidden, out] in float32 through cublasSgemm. */
     public static Step linear(int hidden, int out) {
         if (hidden < 1 || out < 1) {
@@ -130,10 +140,9 @@ public final class MemoryProbe {
      * @param totalBytes   device memory in all
      * @param marginBytes  held free during every trial
      * @param step         the step's description
-     * @param notes        e.g. why the step was left out
      */
     public record Report(long largestBatch, long length, long bytesAtLargest, List<ProbeSearch.Trial> trials,
-                         long freeBytes, long totalBytes, long marginBytes, String step, List<String> notes) {
+                         long freeBytes, long totalBytes, long marginBytes, String step) {
     }
 
     /**
@@ -153,7 +162,6 @@ public final class MemoryProbe {
             throw new IllegalArgumentException("margin " + margin + " is outside [0, 0.9]: it is the fraction of"
                     + " device memory kept free");
         }
-        List<String> notes = new ArrayList<>();
         long[] info = context.memoryInfo();
         long marginBytes = (long) (margin * info[1]);
         ProbeSearch.Result r = ProbeSearch.largest(maxBatch, b -> fits(context, b, length, features, dtype, positions,
@@ -162,7 +170,7 @@ public final class MemoryProbe {
             throw new IllegalStateException(context.openAllocations() + " allocations left open by the probe");
         }
         long at = r.largest() == 0 ? 0 : batchBytes(r.largest(), length, features, dtype, positions);
-        return new Report(r.largest(), length, at, r.trials(), info[0], info[1], marginBytes, step.describe(), notes);
+        return new Report(r.largest(), length, at, r.trials(), info[0], info[1], marginBytes, step.describe());
     }
 
     /** Bytes of a collated batch's tensors: data, lengths, mask and (optionally) positions. */

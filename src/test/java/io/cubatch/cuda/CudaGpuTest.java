@@ -284,10 +284,7 @@ class CudaGpuTest {
     void probeFindsABatchAndFreesEverything() {
         try (CudaContext c = CudaContext.open(0)) {
             List<String> notes = new ArrayList<>();
-            MemoryProbe.Step step = MemoryProbe.cublasUnavailable().map(why -> {
-                notes.add(why);
-                return MemoryProbe.none();
-            }).orElse(MemoryProbe.linear(1024, 1024));
+            MemoryProbe.Step step = MemoryProbe.linearIfAvailable(1024, 1024, notes);
             System.out.println("probe step: " + step.describe() + " " + notes);
             MemoryProbe.Report r = MemoryProbe.probe(c, 4096, 1, DType.INT32, true, step, 0.1, 1L << 24);
             assertTrue(r.largestBatch() > 0, r.toString());
