@@ -98,14 +98,10 @@ final class InfoCommand implements Callable<Integer> {
 
     /** Whether the jar carries the CUDA fatbin, or why not. */
     static String kernels() {
-        if (InfoCommand.class.getResource("/io/cubatch/cuda/cubatch.fatbin") != null) {
+        if (io.cubatch.cuda.Cuda.kernelsPackaged()) {
             return "cubatch.fatbin packaged (sm_80, sm_90 SASS; compute_90 PTX)";
         }
-        try (var in = InfoCommand.class.getResourceAsStream("/io/cubatch/cuda/cuda-unavailable.txt")) {
-            return in == null ? "not packaged" : "not built: " + new String(in.readAllBytes()).trim();
-        } catch (java.io.IOException e) {
-            return "not packaged";
-        }
+        return io.cubatch.cuda.Cuda.buildNote().map(note -> "not built: " + note).orElse("not packaged");
     }
 
     /** The GPUs the cuda backend sees, or why it sees none (io.cubatch.cuda.Cuda probes the driver through FFM

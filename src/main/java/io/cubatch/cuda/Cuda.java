@@ -81,7 +81,7 @@ public final class Cuda {
      * machine without a driver takes); not remembered.
      */
     static Availability probe(Optional<String> driverLibrary) {
-        if (Cuda.class.getResource(FATBIN_RESOURCE) == null) {
+        if (!kernelsPackaged()) {
             return Availability.no(fatbinMissingReason());
         }
         String lib = driverLibrary.orElse("libcuda.so.1");
@@ -142,15 +142,24 @@ public final class Cuda {
         return new Device(ordinal, new String(name, 0, n, StandardCharsets.UTF_8), total[0], major[0], minor[0]);
     }
 
-    private static String fatbinMissingReason() {
+    /** Whether the jar holds the kernels ({@code cubatch.fatbin}). */
+    public static boolean kernelsPackaged() {
+        return Cuda.class.getResource(FATBIN_RESOURCE) != null;
+    }
+
+    /** What the build wrote when it could not compile the kernels (nvcc missing), if it did. */
+    public static Optional<String> buildNote() {
         try (InputStream in = Cuda.class.getResourceAsStream(UNAVAILABLE_RESOURCE)) {
-            if (in != null) {
-                return "the jar holds no CUDA kernels: " + new String(in.readAllBytes(), StandardCharsets.UTF_8).strip();
-            }
+            return in == null ? Optional.empty()
+                    : Optional.of(new String(in.readAllBytes(), StandardCharsets.UTF_8).strip());
         } catch (IOException e) {
-            // fall through to the generic reason
+            return Optional.empty();
         }
-        return "the jar holds no CUDA kernels (" + FATBIN_RESOURCE.substring(1) + " missing): build with nvcc on PATH";
+    }
+
+    private static String fatbinMissingReason() {
+        return buildNote().map(note -> "the jar holds no CUDA kernels: " + note).orElse("the jar holds no CUDA kernels ("
+                + FATBIN_RESOURCE.substring(1) + " missing): build with nvcc on PATH");
     }
 
     /** The kernels as packaged, for cuModuleLoadData. */
