@@ -8,12 +8,51 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.SplittableRandom;
 
-final class CollateTestSupport {
+/** Test helpers shared by the collation tests here and the cuda backend's tests. */
+public final class CollateTestSupport {
     static final byte SENTINEL = (byte) 0xA5;
     static final int GUARD = 16;
 
     private CollateTestSupport() {
+    }
+
+    /** A small integer (or half-integer for float32) when {@code nice}, else random bits, as an element of t. */
+    public static void randomElement(SplittableRandom rng, MemorySegment values, DType t, long i, boolean nice) {
+        long small = rng.nextInt(-3, 101);
+        switch (t) {
+            case BOOL -> values.set(ValueLayout.JAVA_BYTE, i, (byte) rng.nextInt(2));
+            case INT8, UINT8 -> values.set(ValueLayout.JAVA_BYTE, i, (byte) (nice ? small : rng.nextInt()));
+            case INT16, UINT16 -> values.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i, (short) (nice ? small : rng.nextInt()));
+            case INT32 -> values.setAtIndex(ValueLayout.JAVA_INT_UNALIGNED, i, nice ? (int) small : rng.nextInt());
+            case INT64 -> values.setAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, i, nice ? small : rng.nextLong());
+            case FLOAT16 -> values.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i,
+                    nice ? Float.floatToFloat16(small) : (short) rng.nextInt());
+            case BFLOAT16 -> values.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i,
+                    nice ? (short) (Float.floatToRawIntBits(small) >>> 16) : (short) rng.nextInt());
+            case FLOAT32 -> values.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i,
+                    nice ? small + (rng.nextBoolean() ? 0.5f : 0f) : Float.intBitsToFloat(rng.nextInt()));
+            case FLOAT64 -> values.setAtIndex(ValueLayout.JAVA_DOUBLE_UNALIGNED, i,
+                    nice ? small : Double.longBitsToDouble(rng.nextLong()));
+        }
+    }
+
+    public static SampleStore randomStore(SplittableRandom rng, Arena arena, DType t, int samples, int maxLen, int features,
+                                   boolean nice) {
+        MemorySegment offsets = arena.allocate(8L * (samples + 1), 8);
+        long total = 0;
+        for (int s = 0; s < samples; s++) {
+            offsets.setAtIndex(ValueLayout.JAVA_LONG, s, total);
+            total += rng.nextInt(maxLen + 1);
+        }
+        offsets.setAtIndex(ValueLayout.JAVA_LONG, samples, total);
+        MemorySegment values = arena.allocate(Math.max(1, total * features * t.byteSize()), 16)
+                .asSlice(0, total * features * t.byteSize());
+        for (long i = 0; i < total * features; i++) {
+            randomElement(rng, values, t, i, nice || rng.nextInt(10) < 6);
+        }
+        return SampleStore.wrapRagged(t, features == 1 ? new long[0] : new long[] {features}, values, offsets);
     }
 
     /** Every backend available here, each checked against the reference. */

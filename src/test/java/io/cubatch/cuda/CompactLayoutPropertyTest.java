@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.cubatch.collate.Backends;
 import io.cubatch.collate.CollateException;
+import io.cubatch.collate.CollateTestSupport;
 import io.cubatch.collate.Collation;
 import io.cubatch.collate.Collator;
 import io.cubatch.collate.PadSide;
@@ -29,32 +30,6 @@ import net.jqwik.api.Property;
  */
 class CompactLayoutPropertyTest {
 
-    static SampleStore randomStore(SplittableRandom rng, Arena arena, DType t, int samples, int maxLen, int features) {
-        MemorySegment offsets = arena.allocate(8L * (samples + 1), 8);
-        long total = 0;
-        for (int s = 0; s < samples; s++) {
-            offsets.setAtIndex(ValueLayout.JAVA_LONG, s, total);
-            total += rng.nextInt(maxLen + 1);
-        }
-        offsets.setAtIndex(ValueLayout.JAVA_LONG, samples, total);
-        long bytes = total * features * t.byteSize();
-        MemorySegment values = arena.allocate(Math.max(1, bytes), 16).asSlice(0, bytes);
-        for (long i = 0; i < total * features; i++) {
-            long small = rng.nextInt(-3, 120);
-            switch (t.byteSize()) {
-                case 1 -> values.set(ValueLayout.JAVA_BYTE, i, (byte) (t == DType.BOOL ? small & 1 : small));
-                case 2 -> values.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i, t == DType.FLOAT16
-                        ? Float.floatToFloat16(small) : t == DType.BFLOAT16
-                        ? (short) (Float.floatToRawIntBits(small) >>> 16) : (short) small);
-                case 4 -> values.setAtIndex(ValueLayout.JAVA_INT_UNALIGNED, i, t == DType.FLOAT32
-                        ? Float.floatToRawIntBits(small + 0.5f) : (int) small);
-                default -> values.setAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, i, t == DType.FLOAT64
-                        ? Double.doubleToRawLongBits(small) : small);
-            }
-        }
-        return SampleStore.wrapRagged(t, features == 1 ? new long[0] : new long[] {features}, values, offsets);
-    }
-
     @Property(tries = 300)
     void theCompactLayoutPadsToTheJavaBackendsBytes(@ForAll long seed) throws Throwable {
         NativeLibrary lib = NativeLibrary.get().orElseThrow(() -> new AssertionError(NativeLibrary.unavailableReason()));
@@ -63,7 +38,8 @@ class CompactLayoutPropertyTest {
         try (Arena arena = Arena.ofConfined(); Collator java = Backends.create("java")) {
             DType src = types[rng.nextInt(types.length)];
             int features = rng.nextInt(3) == 0 ? 1 + rng.nextInt(3) : 1;
-            SampleStore store = randomStore(rng, arena, src, 1 + rng.nextInt(12), rng.nextInt(16), features);
+            SampleStore store = CollateTestSupport.randomStore(rng, arena, src, 1 + rng.nextInt(12), rng.nextInt(16),
+                    features, true);
             long[] indices = rng.longs(1 + rng.nextInt(9), 0, store.size()).toArray();
             Padding.Builder p = Padding.builder().side(rng.nextBoolean() ? PadSide.PRE : PadSide.POST)
                     .dtype(types[rng.nextInt(types.length)]).positions(rng.nextBoolean()).value(rng.nextInt(2));

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cubatch.collate.Backends;
 import io.cubatch.collate.CollateException;
+import io.cubatch.collate.CollateTestSupport;
 import io.cubatch.collate.Collation;
 import io.cubatch.collate.Collator;
 import io.cubatch.collate.PadSide;
@@ -92,8 +93,8 @@ class CudaGpuTest {
                     dst = DType.INT8;
                 }
                 int features = rng.nextInt(3) == 0 ? 1 + rng.nextInt(4) : 1;
-                SampleStore store = CompactLayoutPropertyTest.randomStore(rng, arena, src, 1 + rng.nextInt(40),
-                        rng.nextInt(64), features);
+                SampleStore store = CollateTestSupport.randomStore(rng, arena, src, 1 + rng.nextInt(40),
+                        rng.nextInt(64), features, true);
                 long[] indices = rng.longs(1 + rng.nextInt(33), 0, store.size()).toArray();
                 Padding padding = randomPadding(rng, dst);
                 PaddedShape shape = Collation.shape(store, indices, padding);
@@ -120,17 +121,17 @@ class CudaGpuTest {
 
     @Test
     void bytesOverPcieAreTokensPlusOffsets() {
-        SampleStore store = SampleStore.of(new int[][] {{1, 2, 3, 4, 5}, {6}, {}, {7, 8}});
         Padding padding = Padding.builder().side(PadSide.POST).dtype(DType.INT32).maxlen(3).truncation(PadSide.PRE).build();
         long[] indices = {0, 2, 3, 0};
-        try (Arena arena = Arena.ofConfined(); CudaCollator cuda = CudaCollator.open(0, 2)) {
-            SampleStore nativeStore = copyToNative(store, arena);
-            try (DeviceBatch b = cuda.padOnDevice(nativeStore, indices, padding)) {
+        // SampleStore.of copies the arrays off-heap, which the H2D copy needs
+        try (SampleStore store = SampleStore.of(new int[][] {{1, 2, 3, 4, 5}, {6}, {}, {7, 8}});
+             CudaCollator cuda = CudaCollator.open(0, 2)) {
+            try (DeviceBatch b = cuda.padOnDevice(store, indices, padding)) {
                 b.await();
                 assertEquals(8 * 5 + 4 * (3 + 0 + 2 + 3), b.h2dBytes());
                 assertEquals(b.h2dBytes(), cuda.lastH2dBytes());
             }
-            try (DeviceStore resident = cuda.upload(nativeStore, 1 << 20);
+            try (DeviceStore resident = cuda.upload(store, 1 << 20);
                  DeviceBatch b = cuda.padOnDevice(resident, indices, padding)) {
                 b.await();
                 assertEquals(8 * 4, b.h2dBytes(), "resident: only the indices travel");
@@ -138,20 +139,12 @@ class CudaGpuTest {
         }
     }
 
-    private static SampleStore copyToNative(SampleStore s, Arena arena) {
-        MemorySegment v = arena.allocate(Math.max(1, s.values().byteSize()), 16).asSlice(0, s.values().byteSize());
-        v.copyFrom(s.values());
-        MemorySegment o = arena.allocate(s.offsets().get().byteSize(), 8);
-        o.copyFrom(s.offsets().get());
-        return SampleStore.wrapRagged(s.dtype(), s.featureShape(), v, o);
-    }
-
     @Test
     void residentStoreGathersOnTheDeviceToTheSameBytes() {
         SplittableRandom rng = new SplittableRandom(9);
         try (CudaCollator cuda = CudaCollator.open(0, 3); Collator java = Backends.create("java");
              Arena arena = Arena.ofConfined()) {
-            SampleStore store = CompactLayoutPropertyTest.randomStore(rng, arena, DType.INT32, 500, 200, 1);
+            SampleStore store = CollateTestSupport.randomStore(rng, arena, DType.INT32, 500, 200, 1, true);
             try (DeviceStore resident = cuda.upload(store, 1L << 30)) {
                 for (int trial = 0; trial < 100; trial++) {
                     long[] indices = rng.longs(1 + rng.nextInt(64), 0, store.size()).toArray();
@@ -173,8 +166,8 @@ class CudaGpuTest {
     @Test
     void theRingKeepsBatchesApartUnderConcurrentUse() throws Exception {
         try (CudaContext context = CudaContext.open(0); Arena arena = Arena.ofShared()) {
-            SampleStore store = CompactLayoutPropertyTest.randomStore(new SplittableRandom(4), arena, DType.INT64, 300,
-                    300, 1);
+            SampleStore store = CollateTestSupport.randomStore(new SplittableRandom(4), arena, DType.INT64, 300,
+                    300, 1, true);
             ExecutorService ex = Executors.newFixedThreadPool(2);
             List<Future<Integer>> fs = new ArrayList<>();
             for (int t = 0; t < 2; t++) {
@@ -261,9 +254,7 @@ class CudaGpuTest {
         try (CudaContext c = CudaContext.open(0)) {
             before = c.memoryInfo()[0];
         }
-        SampleStore store = SampleStore.of(new int[][] {{1, 2, 3}, {4}});
-        try (Arena arena = Arena.ofConfined()) {
-            SampleStore s = copyToNative(store, arena);
+        try (SampleStore s = SampleStore.of(new int[][] {{1, 2, 3}, {4}})) {
             Padding padding = Padding.builder().side(PadSide.POST).dtype(DType.INT32).build();
             for (int i = 0; i < 200; i++) {
                 try (CudaCollator cuda = CudaCollator.open(0, 2)) {
@@ -307,8 +298,8 @@ class CudaGpuTest {
             for (int d = 0; d < devices; d++) {
                 collators.add(CudaCollator.open(d, 2));
             }
-            SampleStore store = CompactLayoutPropertyTest.randomStore(new SplittableRandom(2), arena, DType.INT32, 64,
-                    30, 1);
+            SampleStore store = CollateTestSupport.randomStore(new SplittableRandom(2), arena, DType.INT32, 64,
+                    30, 1, true);
             long[] global = new SplittableRandom(3).longs(4 * 6, 0, 64).toArray();
             Padding padding = Padding.builder().side(PadSide.POST).dtype(DType.INT32).build();
             List<DeviceBatch> ranks = CudaScatter.scatter(collators, store, global, 4, padding);
