@@ -7,6 +7,7 @@ import io.cubatch.collate.PaddedShape;
 import io.cubatch.cuda.Cuda;
 import io.cubatch.cuda.CudaCollator;
 import io.cubatch.cuda.CudaContext;
+import io.cubatch.cuda.CudaException;
 import io.cubatch.cuda.DeviceBatch;
 import io.cubatch.cuda.DeviceMemory;
 import io.cubatch.cuda.DeviceStore;
@@ -67,9 +68,7 @@ public final class GpuBench {
                     double outBytes = w.averageOutputBytes();
                     double residentSeconds = wallSeconds(context, () -> {
                         for (int r = 0; r < REPS; r++) {
-                            try (DeviceBatch b = cuda.padOnDevice(resident, w.batches[r % Workload.BATCHES], w.padding)) {
-                                b.readyEvent();
-                            }
+                            cuda.padOnDevice(resident, w.batches[r % Workload.BATCHES], w.padding).close();
                         }
                     }) / REPS;
                     double copySeconds = copySeconds(context, w.maxOutputBytes(), (long) outBytes);
@@ -135,21 +134,21 @@ public final class GpuBench {
             CUstream s = context.newStream();
             CUevent start = new CUevent();
             CUevent end = new CUevent();
-            JCudaDriver.cuEventCreate(start, 0);
-            JCudaDriver.cuEventCreate(end, 0);
+            CudaException.check(JCudaDriver.cuEventCreate(start, 0), "cuEventCreate");
+            CudaException.check(JCudaDriver.cuEventCreate(end, 0), "cuEventCreate");
             for (int r = 0; r < 5; r++) {
-                JCudaDriver.cuMemcpyDtoDAsync(dst.at(0), src.at(0), bytes, s);
+                CudaException.check(JCudaDriver.cuMemcpyDtoDAsync(dst.at(0), src.at(0), bytes, s), "cuMemcpyDtoDAsync");
             }
-            JCudaDriver.cuEventRecord(start, s);
+            CudaException.check(JCudaDriver.cuEventRecord(start, s), "cuEventRecord");
             for (int r = 0; r < REPS; r++) {
-                JCudaDriver.cuMemcpyDtoDAsync(dst.at(0), src.at(0), bytes, s);
+                CudaException.check(JCudaDriver.cuMemcpyDtoDAsync(dst.at(0), src.at(0), bytes, s), "cuMemcpyDtoDAsync");
             }
-            JCudaDriver.cuEventRecord(end, s);
-            JCudaDriver.cuEventSynchronize(end);
+            CudaException.check(JCudaDriver.cuEventRecord(end, s), "cuEventRecord");
+            CudaException.check(JCudaDriver.cuEventSynchronize(end), "cuEventSynchronize");
             float[] ms = new float[1];
-            JCudaDriver.cuEventElapsedTime(ms, start, end);
-            JCudaDriver.cuEventDestroy(start);
-            JCudaDriver.cuEventDestroy(end);
+            CudaException.check(JCudaDriver.cuEventElapsedTime(ms, start, end), "cuEventElapsedTime");
+            CudaException.check(JCudaDriver.cuEventDestroy(start), "cuEventDestroy");
+            CudaException.check(JCudaDriver.cuEventDestroy(end), "cuEventDestroy");
             return ms[0] / 1e3 / REPS;
         }
     }
@@ -159,7 +158,7 @@ public final class GpuBench {
         try (DeviceMemory dst = context.allocate(bytes); Arena arena = Arena.ofConfined()) {
             HostPointer pinned = HostPointer.unallocated();
             context.makeCurrent();
-            io.cubatch.cuda.CudaException.check(JCudaDriver.cuMemHostAlloc(pinned, bytes, 0), "cuMemHostAlloc");
+            CudaException.check(JCudaDriver.cuMemHostAlloc(pinned, bytes, 0), "cuMemHostAlloc");
             try {
                 MemorySegment pageable = arena.allocate(bytes, 4096);
                 pageable.fill((byte) 1);
@@ -167,16 +166,16 @@ public final class GpuBench {
                 for (int k = 0; k < 2; k++) {
                     jcuda.Pointer from = k == 0 ? pinned : HostPointer.to(pageable);
                     int reps = bytes >= (256L << 20) ? 5 : 20;
-                    JCudaDriver.cuMemcpyHtoD(dst.at(0), from, bytes);
+                    CudaException.check(JCudaDriver.cuMemcpyHtoD(dst.at(0), from, bytes), "cuMemcpyHtoD");
                     long t0 = System.nanoTime();
                     for (int r = 0; r < reps; r++) {
-                        JCudaDriver.cuMemcpyHtoD(dst.at(0), from, bytes);
+                        CudaException.check(JCudaDriver.cuMemcpyHtoD(dst.at(0), from, bytes), "cuMemcpyHtoD");
                     }
                     context.synchronize();
                     out[k] = bytes * (double) reps / ((System.nanoTime() - t0) / 1e9) / 1e9;
                 }
             } finally {
-                JCudaDriver.cuMemFreeHost(pinned);
+                CudaException.check(JCudaDriver.cuMemFreeHost(pinned), "cuMemFreeHost");
             }
         }
         return out;
