@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The one-command GPU check: on a machine with an NVIDIA GPU,
 #   bench/gpu-check.sh OUTDIR
-# 1. builds (with Maven and a JDK when the machine has them), or unpacks gpu-bundle.tar.gz made by
-#    bench/gpu-bundle.sh (for GPU machines without a JDK or registry access);
+# 1. unpacks gpu-bundle.tar.gz (bench/gpu-bundle.sh makes it; GPU machines without a JDK or registry
+#    access get it carried), building it first when it is missing and the machine has a JDK and Maven;
 # 2. runs the GPU tests (@Tag("gpu")) and the byte-identity tests of every backend, which include cuda
 #    where a GPU is usable; any skipped GPU test fails the check;
 # 3. runs cuda/test/kernel_check under compute-sanitizer, memcheck and racecheck;
@@ -25,32 +25,20 @@ step() {   # name, exit code
 }
 
 if [ -f "$root/gpu-bundle.tar.gz" ]; then
-  work=/tmp/cubatch-gpu-check
-  rm -rf "$work" && mkdir -p "$work" && tar xzf "$root/gpu-bundle.tar.gz" -C "$work"
-  b="$work/gpu-bundle"
-  java="$b/jre/bin/java"
-  cp="$b/classes:$b/test-classes:$(jars "$b/lib" "$b/test-lib")"
-  launcher="$b/junit-console.jar"
-  kernel_check="$b/kernel_check"
   mode="prebuilt bundle (gpu-bundle.tar.gz)"
 else
-  . "$root/scripts/jdk.sh"
-  cubatch_find_jdk
-  cubatch_require_maven
-  cubatch_maven_opts
-  (cd "$root" && mvn -B -q -ntp -DskipTests package test-compile) >"$out/build.log" 2>&1
-  step "build (mvn package test-compile)" $?
-  lib="$root/target/gpu-test-lib"
-  (cd "$root" && mvn -B -q -ntp dependency:copy-dependencies -DincludeScope=test -DoutputDirectory="$lib" \
-      -DexcludeGroupIds=com.code-intelligence,org.junit.jupiter,org.junit.platform,org.opentest4j,org.apiguardian \
-   && mvn -B -q -ntp dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.13.4 \
-      -DoutputDirectory="$lib/launcher") >>"$out/build.log" 2>&1
-  java="$JAVA_HOME/bin/java"
-  cp="$root/target/classes:$root/target/test-classes:$(jars "$root/target/lib" "$lib")"
-  launcher="$(ls "$lib"/launcher/junit-platform-console-standalone-*.jar)"
-  kernel_check="$root/target/cuda-check/kernel_check"
-  mode="built here with Maven"
+  # a machine with a JDK and Maven builds the same bundle, so both kinds of machine run the same steps
+  "$root/bench/gpu-bundle.sh" >"$out/build.log" 2>&1
+  step "build (bench/gpu-bundle.sh)" $?
+  mode="built here (bench/gpu-bundle.sh)"
 fi
+work=/tmp/cubatch-gpu-check
+rm -rf "$work" && mkdir -p "$work" && tar xzf "$root/gpu-bundle.tar.gz" -C "$work"
+b="$work/gpu-bundle"
+java="$b/jre/bin/java"
+cp="$b/classes:$b/test-classes:$(jars "$b/lib" "$b/test-lib")"
+launcher="$b/junit-console.jar"
+kernel_check="$b/kernel_check"
 flags=(--enable-native-access=ALL-UNNAMED)
 
 { nvidia-smi || echo "nvidia-smi failed"; } >"$out/nvidia-smi.txt" 2>&1
