@@ -118,7 +118,8 @@ CUresult cuGetErrorString(CUresult error, const char** text);
 // emulator). Counters, in this order: violations, live device allocations, live pinned host blocks
 // (cuMemHostAlloc and cuMemHostRegister), live streams, live events, context creations, resources
 // leaked when a context was destroyed, kernel launches run, host-to-device bytes, device-to-host bytes,
-// live modules. Returns how many it wrote (at most n).
+// live modules, then the destroyed-with-their-context leaks split: allocations (device and pinned), streams,
+// events. Returns how many it wrote (at most n).
 int cudaEmuCounters(long long* out, int n);
 // The n-th call (1 = the next one) of `call` (e.g. "cuMemAlloc", without _v2) from now fails with
 // `code`; n = 0 clears it. Also set at start by CUDA_EMU_FAIL=call:n[:code][,call:n[:code]...].

@@ -1,8 +1,8 @@
 // cuda_shim.h: the CUDA language as g++ sees it when the emulator compiles our kernels
 // (emu_kernels.cpp includes this, then ../cb_kernels.cu, unmodified).
 //
-// - __global__, __device__, __host__, __forceinline__ vanish; __shared__ becomes a thread_local static,
-//   which is what the threads of one block share (they run as fibers of one OS thread, emu_driver.cpp).
+// - __global__, __device__, __host__, __forceinline__ vanish; __shared__ becomes a static in the section
+//   cuda_emu_shared, which the threads of a block share (they run as fibers, one kernel at a time).
 // - blockIdx, threadIdx, blockDim, gridDim are calls into the launcher (emu_driver.cpp), which sets them
 //   per thread; they are not memory the kernel reads.
 // - Every load and store of the kernel code is checked: this file is compiled with
@@ -21,7 +21,9 @@
 #define __device__
 #define __host__
 #define __forceinline__ inline
-#define __shared__ static thread_local
+// Shared memory: one static per kernel TU section, which the emulator lets kernels read and write. Kernels
+// run one at a time (the emulator's lock), so the fibers of the running block are its only users.
+#define __shared__ static __attribute__((section("cuda_emu_shared")))
 #define __restrict__ __restrict
 
 struct alignas(16) uint4 { unsigned int x, y, z, w; };

@@ -148,6 +148,8 @@ std::vector<const KernelEntry*> g_kernel_tables;
 // The loaded images (ELF segments) the kernels were compiled into: their constant data (switch tables,
 // literals) is what __constant__ memory is on a GPU, so kernels may read it.
 std::vector<std::pair<uintptr_t, uintptr_t>> g_kernel_images;
+// The kernels' __shared__ variables (cuda_shim.h): read and written by the running block.
+std::vector<std::pair<uintptr_t, uintptr_t>> g_shared;
 
 void add_image_of(const void* symbol) {
     struct Find {
@@ -253,6 +255,10 @@ void configure() {
     }
     g_kernel_tables.push_back(cuda_emu::kernels());
     add_image_of((const void*) cuda_emu::kernels());
+    const void* shared_lo;
+    const void* shared_hi;
+    cuda_emu::shared_bounds(&shared_lo, &shared_hi);
+    if (shared_lo && shared_hi > shared_lo) g_shared.push_back({(uintptr_t) shared_lo, (uintptr_t) shared_hi});
     const char* trace = getenv("CUDA_EMU_TRACE");
     g_trace = trace && strcmp(trace, "1") == 0;
     if (const char* f = getenv("CUDA_EMU_FAIL")) {
@@ -609,6 +615,9 @@ void check_access(const volatile void* p, size_t n, int write, bool sized) {
     uintptr_t a = (uintptr_t) p;
     if (a >= L->stack_lo && a + n <= L->stack_hi) return;
     if (a >= L->params_lo && a + n <= L->params_hi) return;
+    for (auto& sh : g_shared) {
+        if (a >= sh.first && a + n <= sh.second) return;
+    }
     for (auto& img : g_kernel_images) {
         if (a >= img.first && a + n <= img.second && !write) return;   // constant data
     }
@@ -727,6 +736,9 @@ EXPORT void cuda_emu_syncthreads(void) {
 }
 
 EXPORT void cuda_emu_check(const volatile void* p, size_t n, int write) { check_access(p, n, write, false); }
+// The same check for a typed access of n bytes, which must also be aligned to n (kernels compiled outside
+// this library, like the emulator's own test kernels, forward their hooks here).
+EXPORT void cuda_emu_check_sized(const volatile void* p, size_t n, int write) { check_access(p, n, write, true); }
 
 // Outline KASAN hooks (g++ -fsanitize=kernel-address --param asan-instrumentation-with-call-threshold=0).
 #define EMU_HOOKS(n)                                                                                          \
@@ -748,6 +760,12 @@ EXPORT void cuda_emu_register_kernels(const KernelEntry* table) {
     configure();
     g_kernel_tables.push_back(table);
     add_image_of(table);
+}
+
+EXPORT void cuda_emu_register_shared(const void* lo, const void* hi) {
+    std::lock_guard<std::recursive_mutex> lock(g_mu);
+    configure();
+    if (lo && hi > lo) g_shared.push_back({(uintptr_t) lo, (uintptr_t) hi});
 }
 
 // ---- initialisation, devices ----
@@ -1630,7 +1648,8 @@ EXPORT int cudaEmuCounters(long long* out, int n) {
     long long values[] = {g_count.violations, (long long) g_allocs.size(), (long long) g_host.size(), live_streams,
                           (long long) g_events.size(), g_count.context_creations,
                           g_count.destroyed_allocs + g_count.destroyed_streams + g_count.destroyed_events,
-                          g_count.launches, g_count.h2d, g_count.d2h, (long long) g_modules.size()};
+                          g_count.launches, g_count.h2d, g_count.d2h, (long long) g_modules.size(),
+                          g_count.destroyed_allocs, g_count.destroyed_streams, g_count.destroyed_events};
     int count = (int) (sizeof values / sizeof values[0]);
     int w = std::min(n, count);
     for (int i = 0; i < w; i++) out[i] = values[i];
@@ -1652,8 +1671,8 @@ EXPORT int cudaEmuFail(const char* call, int n, int code) {
 // The exit report: one line whenever something is wrong (or always with CUDA_EMU_REPORT=1).
 __attribute__((destructor)) static void cuda_emu_report() {
     std::lock_guard<std::recursive_mutex> lock(g_mu);
-    long long counters[11] = {};
-    cudaEmuCounters(counters, 11);
+    long long counters[14] = {};
+    cudaEmuCounters(counters, 14);
     long long allocs = counters[1] + counters[2] + g_count.destroyed_allocs;
     long long streams = counters[3] + g_count.destroyed_streams;
     long long events = counters[4] + g_count.destroyed_events;

@@ -10,44 +10,26 @@
 
 #include "../cb_kernels.cu"
 
-#include <utility>
-
-#include "emu_kernels.h"
+#include "emu_kernel_table.h"
 
 namespace cuda_emu {
 namespace {
-
-template <typename... A, size_t... I>
-void call(void (*fn)(A...), void** p, std::index_sequence<I...>) {
-    fn(*static_cast<A*>(p[I])...);
-}
-
-template <auto Fn>
-struct Entry;
-
-template <typename... A, void (*Fn)(A...)>
-struct Entry<Fn> {
-    static_assert(sizeof...(A) <= kMaxParams, "too many kernel parameters for the emulator");
-    static void run(void** p) { call(Fn, p, std::index_sequence_for<A...>{}); }
-    static KernelEntry make(const char* name, bool sync) {
-        KernelEntry e{name, (int) sizeof...(A), {sizeof(A)...}, {alignof(A)...}, sync, &run};
-        return e;
-    }
-};
-
-#define EMU_KERNEL(f) Entry<&f>::make(#f, false)
-#define EMU_KERNEL_SYNC(f) Entry<&f>::make(#f, true)
 
 const KernelEntry table[] = {
     EMU_KERNEL(cb_pad_kernel),
     EMU_KERNEL(cb_pad_kernel16),
     EMU_KERNEL(cb_stack_kernel),
     EMU_KERNEL(cb_scatter_indices_kernel),
-    KernelEntry{nullptr, 0, {}, {}, false, nullptr},
+    EMU_KERNEL_END,
 };
 
 }  // namespace
 
 const KernelEntry* kernels() { return table; }
+
+void shared_bounds(const void** lo, const void** hi) {
+    *lo = __start_cuda_emu_shared;
+    *hi = __stop_cuda_emu_shared;
+}
 
 }  // namespace cuda_emu

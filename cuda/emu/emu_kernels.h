@@ -20,6 +20,8 @@ struct KernelEntry {
 // The table, terminated by an entry whose name is nullptr. Test-only kernels (emu/test) add to it
 // through cuda_emu_register_kernels.
 const KernelEntry* kernels();
+// The bounds of emu_kernels.cpp's __shared__ variables (both nullptr when it has none).
+void shared_bounds(const void** lo, const void** hi);
 
 }  // namespace cuda_emu
 
