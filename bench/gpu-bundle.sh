@@ -3,14 +3,36 @@
 # machine that has no JDK and no Maven (this workplace's GPU machines have neither, and reach no
 # registry). It holds a jlink-ed Java runtime, the jar and its libraries (JCuda's natives cut to the driver
 # and cuBLAS bindings), the test classes with their libraries and JUnit's console launcher, and the
-# kernel_check program. Run here, then carry gpu-bundle.tar.gz to the GPU machine with the checkout.
+# kernel_check program, and gpu-bundle/SOURCE: the commit, whether the tree was dirty, and the sources'
+# fingerprint (bench/fingerprint.sh), which gpu-check.sh compares with the checkout it runs in.
+# Run here, then carry gpu-bundle.tar.gz to the GPU machine with the checkout.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 . "$root/scripts/jdk.sh"
+. "$root/bench/fingerprint.sh"
 cubatch_find_jdk
 cubatch_require_maven
 cubatch_maven_opts
 cd "$root"
+# The GPU machine receives git's tracked and untracked-not-ignored files and has no git to list them, so
+# fingerprint.sh lists them with find; a file only one of the two lists sees would make every check there
+# refuse this bundle. Files git still tracks but that are gone from the tree are not in it either.
+if git -C "$root" rev-parse --git-dir >/dev/null 2>&1; then
+  ours=$(cubatch_fingerprint_files "$root" | tr '\0' '\n')
+  gits=$(git -C "$root" ls-files -z -co --exclude-standard -- "${CUBATCH_FINGERPRINT_PATHS[@]}" | LC_ALL=C sort -zu |
+    while IFS= read -r -d '' f; do if [ -f "$f" ] && [ ! -L "$f" ]; then printf '%s\n' "$f"; fi; done)
+  if [ "$ours" != "$gits" ]; then
+    echo "gpu-bundle: bench/fingerprint.sh and git disagree on the source files (< fingerprint.sh only, > git only):" >&2
+    diff <(printf '%s\n' "$ours") <(printf '%s\n' "$gits") | grep '^[<>]' >&2 || true
+    echo "gpu-bundle: make its prunes mirror .gitignore again (or drop the stray files), then rerun" >&2
+    exit 1
+  fi
+  commit=$(git -C "$root" rev-parse HEAD)
+  if [ -n "$(git -C "$root" status --porcelain --untracked-files=normal)" ]; then dirty=yes; else dirty=no; fi
+else
+  commit=unknown dirty=unknown
+fi
+fingerprint=$(cubatch_fingerprint "$root")
 mvn -B -q -ntp -DskipTests package test-compile
 lib=target/bundle-test-lib
 rm -rf "$lib" && mkdir -p "$lib"
@@ -44,5 +66,14 @@ cp "$lib"/launcher/*.jar "$stage/junit-console.jar"
 cp -r target/classes "$stage/classes"
 cp -r target/test-classes "$stage/test-classes"
 cp target/cuda-check/kernel_check "$stage/"
-tar czf gpu-bundle.tar.gz -C target gpu-bundle
-echo "gpu-bundle.tar.gz: $(du -h gpu-bundle.tar.gz | cut -f1) (carry it with the checkout; bench/gpu-check.sh unpacks it)"
+# a source edited while Maven ran may or may not be in the classes: no fingerprint can vouch for them
+if [ "$(cubatch_fingerprint "$root")" != "$fingerprint" ]; then
+  echo "gpu-bundle: the sources changed during the build; rerun bench/gpu-bundle.sh" >&2
+  exit 1
+fi
+printf 'commit %s\ndirty %s\nsha256 %s\n' "$commit" "$dirty" "$fingerprint" >"$stage/SOURCE"
+# packed beside, then moved: a build killed while packing leaves the previous bundle, never half of one
+tar czf target/gpu-bundle.tar.gz -C target gpu-bundle
+mv -f target/gpu-bundle.tar.gz gpu-bundle.tar.gz
+echo "gpu-bundle.tar.gz: $(du -h gpu-bundle.tar.gz | cut -f1), sources ${fingerprint:0:16} (commit ${commit:0:12}, dirty: $dirty)" \
+  "(carry it with the checkout; bench/gpu-check.sh unpacks it and checks the sources match)"
