@@ -34,7 +34,7 @@ import jcuda.driver.JCudaDriver;
  * result back into caller memory, so every backend is compared byte for byte with the {@code java} one.
  * Validation (indices, maxlen, pad value) is the shared {@link Collation} code: the kernels only see
  * checked arguments. Single-threaded, like every collator; owns its stream and ring, and its context when
- * made by {@link #open}.
+ * made by {@link #open} (cheap: the device's primary context and kernels are registered once per process).
  */
 public final class CudaCollator implements Collator {
     private static final long ALIGN = 256;
@@ -60,7 +60,12 @@ public final class CudaCollator implements Collator {
         this.context = context;
         this.ownsContext = ownsContext;
         this.stream = context.newStream();
-        this.ring = new PinnedRing(context, stream, slots);
+        try {
+            this.ring = new PinnedRing(context, stream, slots);
+        } catch (RuntimeException e) {
+            context.destroyStream(stream);
+            throw e;
+        }
     }
 
     /** A collator with its own context on device {@code device} and a ring of {@code slots}. */
@@ -289,10 +294,6 @@ public final class CudaCollator implements Collator {
                     dtype.ordinal(), o.address());
             context.launch(context.stackKernel, "cb_stack_kernel", rowElems * idx.length, stream,
                     Pointer.to(Pointer.to(args), Pointer.to(s.words.at(0))));
-            if (outBytes > 0) {
-                CudaException.check(JCudaDriver.cuMemcpyDtoHAsync(HostPointer.to(out), o.at(0), outBytes, stream),
-                        "cuMemcpyDtoHAsync");
-            }
             s.readBackErrorWordsAndRecordDone();
             CudaException.check(JCudaDriver.cuEventSynchronize(s.done), "cuEventSynchronize");
             batches++;
@@ -302,6 +303,8 @@ public final class CudaCollator implements Collator {
             if (bad != -1L) {
                 throw Collation.stackValueDoesNotFit(store, idx, dtype, rowElems, bad);
             }
+            // `out` is the caller's (pageable) memory: a synchronous copy, after the stream's work is done
+            DeviceBatch.copyToHost(out, o.at(0), outBytes);
         } finally {
             ring.release(s);
         }
@@ -311,20 +314,36 @@ public final class CudaCollator implements Collator {
         ring.release(s);
     }
 
-    /** Waits for the stream, frees the ring (pinned and device memory), and the context if this owns it. */
+    /**
+     * Waits for the stream, frees the ring (pinned and device memory), destroys the stream, and closes the
+     * context if this owns it. Every step runs even when one fails; the first failure is thrown.
+     */
     @Override
     public void close() {
         if (closed) {
             return;
         }
         closed = true;
-        try {
-            ring.close();
-        } finally {
-            scratch.close();
-            if (ownsContext) {
-                context.close();
+        RuntimeException first = null;
+        Runnable[] steps = {ring::close, () -> context.destroyStream(stream), scratch::close,
+            () -> {
+                if (ownsContext) {
+                    context.close();
+                }
+            }};
+        for (Runnable step : steps) {
+            try {
+                step.run();
+            } catch (RuntimeException e) {
+                if (first == null) {
+                    first = e;
+                } else {
+                    first.addSuppressed(e);
+                }
             }
+        }
+        if (first != null) {
+            throw first;
         }
     }
 }

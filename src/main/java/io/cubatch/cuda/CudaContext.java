@@ -1,28 +1,32 @@
 package io.cubatch.cuda;
 
 import io.cubatch.cuda.internal.DevicePointer;
+import io.cubatch.cuda.internal.DriverCalls;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import jcuda.Pointer;
-import jcuda.driver.CUcontext;
-import jcuda.driver.CUdevice;
-import jcuda.driver.CUdevice_attribute;
 import jcuda.driver.CUfunction;
-import jcuda.driver.CUmodule;
 import jcuda.driver.CUstream;
 import jcuda.driver.CUstream_flags;
 import jcuda.driver.JCudaDriver;
 
 /**
- * One GPU as cubatch uses it: the device's primary context (shared with the CUDA runtime, cuBLAS and other
- * libraries in the process), the kernels loaded from the jar's fatbin ({@code cuModuleLoadData}, never nvcc
- * at run time), and the device allocations made through it. Every driver call is checked and fails as a
- * {@link CudaException} naming the call and the error. No static state: open as many as there are devices,
- * close each one (try-with-resources); closing frees its module, streams and any allocation still open.
+ * One GPU as one owner uses it: the device's primary context (retained once per process by the device
+ * registry, shared with the CUDA runtime, cuBLAS and other libraries), the kernels loaded into it, and the
+ * device allocations, pinned host blocks and streams made through this object, which it tracks. Every
+ * driver call is checked and fails as a {@link CudaException} naming the call and the error.
+ *
+ * <p>Close it (try-with-resources) after everything made through it: like Arrow's allocators, {@link #close()}
+ * frees what is still open and then throws an {@link IllegalStateException} naming what leaked and how much.
+ * Opening and closing is cheap (no context or module is created): open one per owner.
  *
  * <p>Methods make the context current on the calling thread first, so a context may be used from several
  * threads (each with its own streams); the objects built on it ({@link CudaCollator}) are single-threaded.
@@ -30,82 +34,64 @@ import jcuda.driver.JCudaDriver;
 public final class CudaContext implements AutoCloseable {
     private static final int BLOCK = 256;
 
-    private final Cuda.Device info;
-    private final CUdevice device = new CUdevice();
-    private final CUcontext context = new CUcontext();
-    private final CUmodule module = new CUmodule();
-    final CUfunction padKernel = new CUfunction();
-    final CUfunction pad16Kernel = new CUfunction();
-    final CUfunction stackKernel = new CUfunction();
-    final CUfunction scatterKernel = new CUfunction();
-    private final int multiprocessors;
+    private final CudaDevice device;
+    final CUfunction padKernel;
+    final CUfunction pad16Kernel;
+    final CUfunction stackKernel;
+    final CUfunction scatterKernel;
     private final Set<DeviceMemory> live = Collections.newSetFromMap(new IdentityHashMap<>());
+    private final Map<Long, Long> pinned = new LinkedHashMap<>();   // address -> bytes
     private final List<CUstream> streams = new ArrayList<>();
     private boolean closed;
-    private boolean retained;
-    private boolean loaded;
 
-    private CudaContext(int ordinal) {
-        Cuda.Availability a = Cuda.availability();
-        if (!a.available()) {
-            throw new IllegalStateException("the cuda backend is unavailable: " + a.reason());
-        }
-        if (ordinal < 0 || ordinal >= a.devices().size()) {
-            throw new IllegalArgumentException("device " + ordinal + " does not exist: this machine has "
-                    + a.devices().size() + " GPU(s), numbered 0.." + (a.devices().size() - 1));
-        }
-        this.info = a.devices().get(ordinal);
-        try {
-            CudaException.check(JCudaDriver.cuDeviceGet(device, ordinal), "cuDeviceGet");
-            CudaException.check(JCudaDriver.cuDevicePrimaryCtxRetain(context, device), "cuDevicePrimaryCtxRetain");
-            retained = true;
-            makeCurrent();
-            int[] sms = new int[1];
-            CudaException.check(JCudaDriver.cuDeviceGetAttribute(sms,
-                    CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, device), "cuDeviceGetAttribute");
-            multiprocessors = sms[0];
-            CudaException.check(JCudaDriver.cuModuleLoadData(module, Cuda.fatbin()), "cuModuleLoadData");
-            loaded = true;
-            function(padKernel, "cb_pad_kernel");
-            function(pad16Kernel, "cb_pad_kernel16");
-            function(stackKernel, "cb_stack_kernel");
-            function(scatterKernel, "cb_scatter_indices_kernel");
-        } catch (RuntimeException e) {
-            close();
-            throw e;
-        }
+    private CudaContext(CudaDevice device) {
+        this.device = device;
+        this.padKernel = device.padKernel;
+        this.pad16Kernel = device.pad16Kernel;
+        this.stackKernel = device.stackKernel;
+        this.scatterKernel = device.scatterKernel;
     }
 
-    /** Opens device {@code ordinal}; the caller closes it. */
+    /**
+     * Opens device {@code ordinal}; the caller closes it.
+     *
+     * @throws IllegalStateException    when the cuda backend is unavailable here, with the reason
+     * @throws IllegalArgumentException for a device that does not exist, naming those that do
+     */
     public static CudaContext open(int ordinal) {
-        return new CudaContext(ordinal);
-    }
-
-    private void function(CUfunction f, String name) {
-        CudaException.check(JCudaDriver.cuModuleGetFunction(f, module, name), "cuModuleGetFunction(" + name + ")");
+        return new CudaContext(CudaDevice.get(ordinal));
     }
 
     public Cuda.Device device() {
-        return info;
+        return device.info;
     }
 
     public int ordinal() {
-        return info.ordinal();
+        return device.info.ordinal();
     }
 
     /** Makes this context current on the calling thread. */
     public synchronized void makeCurrent() {
         checkOpen();
-        CudaException.check(JCudaDriver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
+        device.makeCurrent();
     }
 
-    /** A new non-blocking stream, destroyed when this context closes. */
+    /** A new non-blocking stream; destroy it with {@link #destroyStream} (close destroys a forgotten one). */
     public synchronized CUstream newStream() {
         makeCurrent();
         CUstream s = new CUstream();
         CudaException.check(JCudaDriver.cuStreamCreate(s, CUstream_flags.CU_STREAM_NON_BLOCKING), "cuStreamCreate");
         streams.add(s);
         return s;
+    }
+
+    /** Destroys a stream made by {@link #newStream} (its queued work still completes). */
+    public synchronized void destroyStream(CUstream s) {
+        if (!streams.remove(s)) {
+            throw new IllegalArgumentException("stream " + s + " was not made by this context, or is destroyed already");
+        }
+        makeCurrent();
+        CudaException.check(JCudaDriver.cuStreamDestroy(s), "cuStreamDestroy");
     }
 
     /**
@@ -138,6 +124,36 @@ public final class CudaContext implements AutoCloseable {
         }
     }
 
+    /**
+     * Page-locked host memory ({@code cuMemHostAlloc}, portable) of {@code bytes} bytes, any size, as a
+     * segment owned by {@code arena}: closing the arena frees the block, and no slice outlives it. Async
+     * copies need such memory on the host side.
+     */
+    public synchronized MemorySegment allocatePinned(long bytes, Arena arena) {
+        if (bytes < 1) {
+            throw new IllegalArgumentException("cannot pin " + bytes + " bytes");
+        }
+        makeCurrent();
+        long[] at = new long[1];
+        CudaException.check(DriverCalls.memHostAlloc(bytes, 0x01 /* CU_MEMHOSTALLOC_PORTABLE */, at),
+                "cuMemHostAlloc(" + bytes + " bytes)");
+        long address = at[0];
+        pinned.put(address, bytes);
+        try {
+            return MemorySegment.ofAddress(address).reinterpret(bytes, arena, s -> freePinned(address));
+        } catch (RuntimeException e) {
+            freePinned(address);
+            throw e;
+        }
+    }
+
+    private synchronized void freePinned(long address) {
+        if (pinned.remove(address) != null) {
+            device.makeCurrent();
+            CudaException.check(DriverCalls.memFreeHost(address), "cuMemFreeHost");
+        }
+    }
+
     synchronized void forget(DeviceMemory m) {
         live.remove(m);
     }
@@ -145,6 +161,14 @@ public final class CudaContext implements AutoCloseable {
     /** Allocations made through this context and not yet closed. */
     public synchronized int openAllocations() {
         return live.size();
+    }
+
+    /** Device allocations, pinned blocks and streams made through this context and not yet freed. */
+    public synchronized String openResources() {
+        long bytes = live.stream().mapToLong(DeviceMemory::bytes).sum();
+        long pinnedBytes = pinned.values().stream().mapToLong(Long::longValue).sum();
+        return live.size() + " device allocation(s) of " + bytes + " bytes, " + pinned.size() + " pinned block(s) of "
+                + pinnedBytes + " bytes, " + streams.size() + " stream(s)";
     }
 
     /** {@code [free, total]} device memory in bytes ({@code cuMemGetInfo}). */
@@ -156,7 +180,7 @@ public final class CudaContext implements AutoCloseable {
         return new long[] {free[0], total[0]};
     }
 
-    /** Waits for all work on this device ({@code cuCtxSynchronize}). */
+    /** Waits for all work on this device ({@code cuCtxSynchronize}), the legacy default stream's too. */
     public synchronized void synchronize() {
         makeCurrent();
         CudaException.check(JCudaDriver.cuCtxSynchronize(), "cuCtxSynchronize");
@@ -164,7 +188,7 @@ public final class CudaContext implements AutoCloseable {
 
     /** Launches {@code f} on {@code stream} with a grid-stride grid sized for {@code work} items. */
     void launch(CUfunction f, String name, long work, CUstream stream, Pointer params) {
-        int grid = gridFor(work, multiprocessors);
+        int grid = gridFor(work, device.multiprocessors);
         makeCurrent();
         CudaException.check(JCudaDriver.cuLaunchKernel(f, grid, 1, 1, BLOCK, 1, 1, 0, stream, params, null),
                 "cuLaunchKernel(" + name + ")");
@@ -182,39 +206,48 @@ public final class CudaContext implements AutoCloseable {
 
     private void checkOpen() {
         if (closed) {
-            throw new IllegalStateException("CUDA context of device " + info.ordinal() + " is closed");
+            throw new IllegalStateException("CUDA context of device " + ordinal() + " is closed");
         }
     }
 
-    /** Frees every allocation still open, destroys the streams, unloads the kernels, releases the context. */
+    /**
+     * Waits for the device, then frees what is still open (device allocations, pinned blocks, streams).
+     * Idempotent.
+     *
+     * @throws IllegalStateException after freeing, naming what was still open: each owner (collator, device
+     *                               store, batch) must be closed before its context
+     */
     @Override
     public synchronized void close() {
         if (closed) {
             return;
         }
-        if (retained) {
-            JCudaDriver.cuCtxSetCurrent(context);
+        String leaked = live.isEmpty() && pinned.isEmpty() && streams.isEmpty() ? null : openResources();
+        try {
+            device.makeCurrent();
             JCudaDriver.cuCtxSynchronize();
+            for (DeviceMemory m : List.copyOf(live)) {
+                m.freeForContextClose();
+            }
+            live.clear();
+            for (Long address : List.copyOf(pinned.keySet())) {
+                freePinned(address);
+            }
+            for (CUstream s : streams) {
+                JCudaDriver.cuStreamDestroy(s);
+            }
+            streams.clear();
+        } finally {
+            closed = true;
         }
-        for (DeviceMemory m : List.copyOf(live)) {
-            m.freeForContextClose();
+        if (leaked != null) {
+            throw new IllegalStateException("CUDA context of device " + ordinal() + " closed with " + leaked
+                    + " still open (now freed): close every collator, device store and batch before their context");
         }
-        live.clear();
-        for (CUstream s : streams) {
-            JCudaDriver.cuStreamDestroy(s);
-        }
-        streams.clear();
-        if (loaded) {
-            JCudaDriver.cuModuleUnload(module);
-        }
-        if (retained) {
-            JCudaDriver.cuDevicePrimaryCtxRelease(device);
-        }
-        closed = true;
     }
 
     @Override
     public String toString() {
-        return "CudaContext[device " + info.ordinal() + ": " + info.name() + "]";
+        return "CudaContext[device " + ordinal() + ": " + device.info.name() + "]";
     }
 }

@@ -36,11 +36,28 @@ public final class CudaScatter {
     /**
      * Pads every rank's shard on its GPU. The caller closes each batch; on failure the batches made so far
      * are closed before the exception propagates.
+     *
+     * @throws IllegalArgumentException when a collator has fewer free ring slots than ranks it serves
+     *                                  (checked before anything is sent)
      */
     public static List<DeviceBatch> scatter(List<CudaCollator> collators, SampleStore store, long[] global, int world,
                                             Padding padding) {
         if (collators.isEmpty()) {
             throw new IllegalArgumentException("no collators: pass one per GPU");
+        }
+        // every rank's batch holds a ring slot until the caller closes it, so each collator needs a free slot
+        // per rank it serves, up front: otherwise the scatter would wait for a slot nobody can release
+        for (int c = 0; c < collators.size(); c++) {
+            int ranks = world / collators.size() + (c < world % collators.size() ? 1 : 0);
+            SlotPool slots = collators.get(c).slots();
+            int free = slots.size() - slots.inUse();
+            if (ranks > free) {
+                throw new IllegalArgumentException(world + " ranks over " + collators.size() + " GPU(s) put " + ranks
+                        + " ranks' batches on the collator of device " + collators.get(c).context().ordinal() + ", which"
+                        + " has " + free + " free ring slot(s) of " + slots.size() + ": open the collators with at least"
+                        + " ceil(ranks / GPUs) = " + ((world + collators.size() - 1) / collators.size()) + " slots, and"
+                        + " close the batches of the previous step first");
+            }
         }
         List<DeviceBatch> out = new ArrayList<>(world);
         try {

@@ -122,29 +122,33 @@ public final class DeviceBatch implements AutoCloseable {
         return this;
     }
 
-    /** Copies the batch into host buffers of the same shape (native memory) and waits for it. */
+    /**
+     * Waits for the batch ({@link #await()}, which also checks the kernel's error word), then copies it into
+     * host buffers of the same shape (native memory, usually pageable: the copies are synchronous).
+     */
     public void copyTo(PaddedBatch out) {
         checkOpen();
         if (!out.shape().equals(shape)) {
             throw new IllegalArgumentException("host batch shape " + out.shape() + " differs from the device batch's "
                     + shape);
         }
-        owner.context().makeCurrent();
-        CUstream s = slot.ringStream();
-        copy(out.data(), output.at(at[0]), shape.dataBytes(), s);
-        copy(out.lengths(), output.at(at[1]), shape.lengthsBytes(), s);
-        copy(out.attentionMask(), output.at(at[2]), shape.maskBytes(), s);
-        if (shape.positions()) {
-            copy(out.positions(), output.at(at[3]), shape.positionsBytes(), s);
-        }
-        slot.recordDone();
         await();
+        owner.context().makeCurrent();
+        copyToHost(out.data(), output.at(at[0]), shape.dataBytes());
+        copyToHost(out.lengths(), output.at(at[1]), shape.lengthsBytes());
+        copyToHost(out.attentionMask(), output.at(at[2]), shape.maskBytes());
+        if (shape.positions()) {
+            copyToHost(out.positions(), output.at(at[3]), shape.positionsBytes());
+        }
     }
 
-    private static void copy(java.lang.foreign.MemorySegment to, CUdeviceptr from, long bytes, CUstream s) {
+    /**
+     * A synchronous device-to-host copy into native memory. The device work that wrote {@code from} must be
+     * complete (an async copy into pageable memory would be one more hazard, and is refused by the emulator).
+     */
+    static void copyToHost(java.lang.foreign.MemorySegment to, CUdeviceptr from, long bytes) {
         if (bytes > 0) {
-            CudaException.check(JCudaDriver.cuMemcpyDtoHAsync(HostPointer.to(to), from, bytes, s),
-                    "cuMemcpyDtoHAsync");
+            CudaException.check(JCudaDriver.cuMemcpyDtoH(HostPointer.to(to), from, bytes), "cuMemcpyDtoH");
         }
     }
 

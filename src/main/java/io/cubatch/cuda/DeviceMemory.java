@@ -6,7 +6,7 @@ import jcuda.driver.JCudaDriver;
 
 /**
  * One device allocation ({@code cuMemAlloc}), owned by exactly one object: this one. {@link #close()} frees
- * it; closing its {@link CudaContext} frees what is still open. Idempotent.
+ * it (idempotent); closing its {@link CudaContext} first frees it too, and reports it as leaked.
  */
 public final class DeviceMemory implements AutoCloseable {
     private final CudaContext context;
@@ -57,10 +57,8 @@ public final class DeviceMemory implements AutoCloseable {
             }
             closed = true;
             context.forget(this);
-            if (!context.isClosed()) {
-                context.makeCurrent();
-                CudaException.check(JCudaDriver.cuMemFree(pointer), "cuMemFree");
-            }
+            context.makeCurrent();
+            CudaException.check(JCudaDriver.cuMemFree(pointer), "cuMemFree");
         }
     }
 

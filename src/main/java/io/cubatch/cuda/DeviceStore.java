@@ -62,6 +62,9 @@ public final class DeviceStore implements AutoCloseable {
                 o = context.allocate(store.offsets().get().byteSize());
                 copy(context, o, store.offsets().get());
             }
+            // a synchronous copy from pageable memory returns before its DMA has landed, and the collators'
+            // kernels run on non-blocking streams, which do not wait for the legacy stream: wait here
+            context.synchronize();
             return new DeviceStore(store, v, o, context.ordinal());
         } catch (RuntimeException e) {
             v.close();

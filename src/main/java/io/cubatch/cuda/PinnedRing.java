@@ -1,6 +1,7 @@
 package io.cubatch.cuda;
 
 import io.cubatch.cuda.internal.HostPointer;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import jcuda.driver.CUevent;
@@ -10,7 +11,8 @@ import jcuda.driver.JCudaDriver;
 
 /**
  * K reusable slots for batches in flight on one stream. Each slot owns page-locked host memory
- * ({@code cuMemHostAlloc}, seen from Java as a {@link MemorySegment} so the host gathers straight into it),
+ * ({@code cuMemHostAlloc} through {@code java.lang.foreign}, any size, a {@link MemorySegment} owned by the
+ * slot's Arena so the host gathers straight into it and no slice outlives it),
  * a device input area (what the H2D copy fills), a device output area (the batch's tensors), a small device
  * word area (error words, pad value) and an event recorded after the slot's last operation. Areas grow
  * when a bigger batch comes and are then reused. A slot is handed out only when its previous batch has
@@ -27,20 +29,34 @@ public final class PinnedRing implements AutoCloseable {
     private final Slot[] slots;
     private boolean closed;
 
+    /** @throws CudaException when a slot cannot be made; the slots made before it are freed first */
     PinnedRing(CudaContext context, CUstream stream, int size) {
         this.context = context;
         this.stream = stream;
         this.pool = new SlotPool(size);
         this.slots = new Slot[size];
-        for (int i = 0; i < size; i++) {
-            slots[i] = new Slot(i);
+        try {
+            for (int i = 0; i < size; i++) {
+                slots[i] = new Slot(i);
+            }
+        } catch (RuntimeException e) {
+            for (Slot s : slots) {
+                if (s != null) {
+                    try {
+                        s.free();
+                    } catch (RuntimeException suppressed) {
+                        e.addSuppressed(suppressed);
+                    }
+                }
+            }
+            throw e;
         }
     }
 
     /** One slot. Its areas are valid while it is held. */
     final class Slot {
         final int index;
-        private HostPointer hostPointer;
+        private Arena hostArena;
         private MemorySegment host = MemorySegment.NULL;
         private DeviceMemory input;
         private DeviceMemory output;
@@ -51,26 +67,42 @@ public final class PinnedRing implements AutoCloseable {
         private boolean releasePending;
         long h2dBytes;
 
+        private boolean doneMade;
+        private boolean releasedMade;
+
+        /** A slot without host or data areas yet; what it made is destroyed again when a later step fails. */
         Slot(int index) {
             this.index = index;
-            context.makeCurrent();
-            CudaException.check(JCudaDriver.cuEventCreate(done, CUevent_flags.CU_EVENT_DISABLE_TIMING), "cuEventCreate");
-            CudaException.check(JCudaDriver.cuEventCreate(released, CUevent_flags.CU_EVENT_DISABLE_TIMING), "cuEventCreate");
-            this.words = context.allocate(32);
+            DeviceMemory w = null;
+            try {
+                context.makeCurrent();
+                CudaException.check(JCudaDriver.cuEventCreate(done, CUevent_flags.CU_EVENT_DISABLE_TIMING), "cuEventCreate");
+                doneMade = true;
+                CudaException.check(JCudaDriver.cuEventCreate(released, CUevent_flags.CU_EVENT_DISABLE_TIMING),
+                        "cuEventCreate");
+                releasedMade = true;
+                w = context.allocate(32);
+            } catch (RuntimeException e) {
+                destroyEvents();
+                throw e;
+            }
+            this.words = w;
         }
 
         /** Pinned host memory of at least {@code bytes} after the header. */
         MemorySegment host(long bytes) {
             long need = HOST_HEADER + bytes;
             if (host.byteSize() < need) {
-                freeHost();
                 long capacity = Math.max(need, Math.min(2 * host.byteSize(), need + (64L << 20)));
-                HostPointer p = HostPointer.unallocated();
-                context.makeCurrent();
-                CudaException.check(JCudaDriver.cuMemHostAlloc(p, capacity, 0x01 /* CU_MEMHOSTALLOC_PORTABLE */),
-                        "cuMemHostAlloc(" + capacity + " bytes)");
-                hostPointer = p;
-                host = MemorySegment.ofAddress(p.address()).reinterpret(capacity);
+                freeHost();
+                Arena arena = Arena.ofShared();
+                try {
+                    host = context.allocatePinned(capacity, arena);
+                } catch (RuntimeException e) {
+                    arena.close();
+                    throw e;
+                }
+                hostArena = arena;
             }
             return host;
         }
@@ -132,28 +164,54 @@ public final class PinnedRing implements AutoCloseable {
             releasePending = true;
         }
 
+        /** Frees the pinned block (its Arena), after which no segment of it is accessible. */
         private void freeHost() {
-            if (hostPointer != null) {
-                context.makeCurrent();
-                CudaException.check(JCudaDriver.cuMemFreeHost(hostPointer), "cuMemFreeHost");
-                hostPointer = null;
+            if (hostArena != null) {
+                Arena a = hostArena;
+                hostArena = null;
                 host = MemorySegment.NULL;
+                a.close();
             }
         }
 
-        private void free() {
-            if (hostPointer != null) {
-                JCudaDriver.cuMemFreeHost(hostPointer);
-                hostPointer = null;
-                host = MemorySegment.NULL;
+        private void destroyEvents() {
+            if (doneMade) {
+                doneMade = false;
+                JCudaDriver.cuEventDestroy(done);
             }
-            for (DeviceMemory m : new DeviceMemory[] {input, output, words}) {
-                if (m != null) {
-                    m.close();
+            if (releasedMade) {
+                releasedMade = false;
+                JCudaDriver.cuEventDestroy(released);
+            }
+        }
+
+        /** Frees everything the slot holds; every step runs even when an earlier one fails. */
+        private void free() {
+            RuntimeException first = null;
+            Runnable[] steps = {this::freeHost, () -> close(input), () -> close(output), () -> close(words),
+                this::destroyEvents};
+            for (Runnable step : steps) {
+                try {
+                    step.run();
+                } catch (RuntimeException e) {
+                    if (first == null) {
+                        first = e;
+                    } else {
+                        first.addSuppressed(e);
+                    }
                 }
             }
-            JCudaDriver.cuEventDestroy(done);
-            JCudaDriver.cuEventDestroy(released);
+            input = null;
+            output = null;
+            if (first != null) {
+                throw first;
+            }
+        }
+
+        private static void close(DeviceMemory m) {
+            if (m != null) {
+                m.close();
+            }
         }
     }
 
@@ -200,7 +258,10 @@ public final class PinnedRing implements AutoCloseable {
         return stream;
     }
 
-    /** Waits for the ring's stream, then frees every slot's host and device memory and events. */
+    /**
+     * Waits for the ring's stream, then frees every slot's host and device memory and events (all of them,
+     * even when one fails; the first failure is thrown after).
+     */
     @Override
     public void close() {
         if (closed) {
@@ -208,12 +269,26 @@ public final class PinnedRing implements AutoCloseable {
         }
         closed = true;
         pool.close();
-        if (!context.isClosed()) {
+        RuntimeException first = null;
+        try {
             context.makeCurrent();
-            JCudaDriver.cuStreamSynchronize(stream);
-            for (Slot s : slots) {
+            CudaException.check(JCudaDriver.cuStreamSynchronize(stream), "cuStreamSynchronize");
+        } catch (RuntimeException e) {
+            first = e;
+        }
+        for (Slot s : slots) {
+            try {
                 s.free();
+            } catch (RuntimeException e) {
+                if (first == null) {
+                    first = e;
+                } else {
+                    first.addSuppressed(e);
+                }
             }
+        }
+        if (first != null) {
+            throw first;
         }
     }
 }

@@ -149,33 +149,29 @@ public final class GpuBench {
             CudaException.check(JCudaDriver.cuEventElapsedTime(ms, start, end), "cuEventElapsedTime");
             CudaException.check(JCudaDriver.cuEventDestroy(start), "cuEventDestroy");
             CudaException.check(JCudaDriver.cuEventDestroy(end), "cuEventDestroy");
+            context.destroyStream(s);
             return ms[0] / 1e3 / REPS;
         }
     }
 
     private static double[] h2d(CudaContext context, long bytes) {
         double[] out = new double[2];
-        try (DeviceMemory dst = context.allocate(bytes); Arena arena = Arena.ofConfined()) {
-            HostPointer pinned = HostPointer.unallocated();
-            context.makeCurrent();
-            CudaException.check(JCudaDriver.cuMemHostAlloc(pinned, bytes, 0), "cuMemHostAlloc");
-            try {
-                MemorySegment pageable = arena.allocate(bytes, 4096);
-                pageable.fill((byte) 1);
-                MemorySegment.ofAddress(pinned.address()).reinterpret(bytes).fill((byte) 1);
-                for (int k = 0; k < 2; k++) {
-                    jcuda.Pointer from = k == 0 ? pinned : HostPointer.to(pageable);
-                    int reps = bytes >= (256L << 20) ? 5 : 20;
+        try (DeviceMemory dst = context.allocate(bytes); Arena arena = Arena.ofShared()) {
+            MemorySegment pinnedBlock = context.allocatePinned(bytes, arena);
+            pinnedBlock.fill((byte) 1);
+            MemorySegment pageable = arena.allocate(bytes, 4096);
+            pageable.fill((byte) 1);
+            for (int k = 0; k < 2; k++) {
+                jcuda.Pointer from = HostPointer.to(k == 0 ? pinnedBlock : pageable);
+                int reps = bytes >= (256L << 20) ? 5 : 20;
+                context.makeCurrent();
+                CudaException.check(JCudaDriver.cuMemcpyHtoD(dst.at(0), from, bytes), "cuMemcpyHtoD");
+                long t0 = System.nanoTime();
+                for (int r = 0; r < reps; r++) {
                     CudaException.check(JCudaDriver.cuMemcpyHtoD(dst.at(0), from, bytes), "cuMemcpyHtoD");
-                    long t0 = System.nanoTime();
-                    for (int r = 0; r < reps; r++) {
-                        CudaException.check(JCudaDriver.cuMemcpyHtoD(dst.at(0), from, bytes), "cuMemcpyHtoD");
-                    }
-                    context.synchronize();
-                    out[k] = bytes * (double) reps / ((System.nanoTime() - t0) / 1e9) / 1e9;
                 }
-            } finally {
-                CudaException.check(JCudaDriver.cuMemFreeHost(pinned), "cuMemFreeHost");
+                context.synchronize();
+                out[k] = bytes * (double) reps / ((System.nanoTime() - t0) / 1e9) / 1e9;
             }
         }
         return out;

@@ -1,0 +1,148 @@
+package io.cubatch.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.cubatch.collate.Backends;
+import io.cubatch.collate.Collator;
+import io.cubatch.collate.PadSide;
+import io.cubatch.collate.PaddedBatch;
+import io.cubatch.collate.Padding;
+import io.cubatch.store.DType;
+import io.cubatch.store.SampleStore;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.time.Duration;
+import jcuda.driver.CUstream;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * Ownership and error paths of the cuda backend that only the CUDA driver emulator can observe: how many
+ * contexts the driver created, what is alive in it, and driver calls made to fail on purpose
+ * ({@code CUDA_EMU_FAIL} / {@code cudaEmuFail}). Runs in the build's emulated executions (tag emu); on a real
+ * GPU these are not run (bench/gpu-check.sh runs the gpu group).
+ */
+@Tag("emu")
+@ExtendWith(GpuTestSupport.class)
+class CudaEmulatorTest {
+
+    @BeforeEach
+    void onTheEmulator() {
+        Assumptions.assumeTrue(CudaEmulator.present(), "not running on the CUDA driver emulator");
+    }
+
+    private static final Padding PADDING = Padding.builder().side(PadSide.POST).dtype(DType.INT32).build();
+
+    /** The device registry retains each primary context once: collators by name do not recreate it. */
+    @Test
+    void theContextIsCreatedOncePerDeviceNotPerCollator() {
+        try (Collator warm = Backends.create("cuda")) {
+            assertEquals("cuda", warm.name());
+        }
+        long created = CudaEmulator.counters().contextCreations();
+        long modules = CudaEmulator.counters().modules();
+        try (SampleStore s = SampleStore.of(new int[][] {{1, 2, 3}, {4}})) {
+            for (int i = 0; i < 50; i++) {
+                try (CudaCollator c = (CudaCollator) Backends.create("cuda");
+                     DeviceBatch b = c.padOnDevice(s, new long[] {0, 1}, PADDING)) {
+                    b.await();
+                }
+            }
+        }
+        assertEquals(created, CudaEmulator.counters().contextCreations(), "contexts created by 50 collators");
+        assertEquals(modules, CudaEmulator.counters().modules(), "modules loaded by 50 collators");
+    }
+
+    /** A collator owns its stream: closing it destroys the stream, while the context lives on. */
+    @Test
+    void aCollatorDestroysItsStream() {
+        long streams = CudaEmulator.counters().streams();
+        try (CudaContext context = CudaContext.open(0)) {
+            CudaCollator c = new CudaCollator(context, 2);
+            assertEquals(streams + 1, CudaEmulator.counters().streams());
+            c.close();
+            assertEquals(streams, CudaEmulator.counters().streams(), "stream left alive by a closed collator");
+            assertEquals(0, context.openAllocations());
+        }
+    }
+
+    /** A ring whose third slot cannot allocate frees the two slots it made, and the stream, before throwing. */
+    @Test
+    void aRingThatFailsMidwayFreesTheSlotsItMade() {
+        long live = CudaEmulator.counters().liveResources();
+        try (CudaContext context = CudaContext.open(0)) {
+            CudaEmulator.fail("cuMemAlloc", 3, 0);   // each slot allocates its error words first
+            CudaException e = assertThrows(CudaException.class, () -> new CudaCollator(context, 4));
+            assertTrue(e.isOutOfMemory(), e.getMessage());
+            assertEquals(0, context.openAllocations());
+            assertEquals(live, CudaEmulator.counters().liveResources(), "left alive by the failed constructor");
+        } finally {
+            CudaEmulator.clearFailure("cuMemAlloc");
+        }
+    }
+
+    /** Closing a context with live children frees them and says what leaked, like Arrow's allocators. */
+    @Test
+    void closingAContextWithOpenAllocationsReportsThem() {
+        long live = CudaEmulator.counters().liveResources();
+        CudaContext context = CudaContext.open(0);
+        context.allocate(100);
+        context.allocatePinned(4096, Arena.global());
+        CUstream s = context.newStream();
+        assertEquals(live + 3, CudaEmulator.counters().liveResources());
+        IllegalStateException e = assertThrows(IllegalStateException.class, context::close);
+        assertTrue(e.getMessage().contains("1 device allocation(s) of 100 bytes, 1 pinned block(s) of 4096 bytes,"
+                + " 1 stream(s)"), e.getMessage());
+        assertEquals(live, CudaEmulator.counters().liveResources(), "the context freed them");
+        assertTrue(context.isClosed());
+        assertTrue(s != null);
+    }
+
+    /** Pinned staging beyond 2 GiB (a direct ByteBuffer's limit) is one segment, usable to its last byte. */
+    @Test
+    void pinnedSlotsGrowPast2GiB() {
+        try (CudaContext context = CudaContext.open(0)) {
+            CUstream stream = context.newStream();
+            try (PinnedRing ring = new PinnedRing(context, stream, 1)) {
+                PinnedRing.Slot slot = ring.acquire(Duration.ofSeconds(1));
+                long bytes = 3L << 30;
+                MemorySegment host = slot.host(bytes);
+                assertTrue(host.byteSize() >= PinnedRing.HOST_HEADER + bytes, "segment of " + host.byteSize());
+                host.set(ValueLayout.JAVA_BYTE, host.byteSize() - 1, (byte) 7);
+                assertEquals(7, host.get(ValueLayout.JAVA_BYTE, host.byteSize() - 1));
+                assertEquals(1, CudaEmulator.counters().pinnedBlocks() - 0, "one pinned block");
+                ring.release(slot);
+            }
+            context.destroyStream(stream);
+        }
+        assertEquals(0, CudaEmulator.counters().pinnedBlocks(), "the ring freed its pinned block");
+    }
+
+    /** A failed launch or copy returns the slot: the collator goes on working and nothing leaks. */
+    @Test
+    void driverFailuresMidBatchReturnTheSlot() {
+        try (SampleStore s = SampleStore.of(new int[][] {{1, 2, 3}, {4}});
+             CudaCollator cuda = CudaCollator.open(0, 1); Collator java = Backends.create("java");
+             Arena arena = Arena.ofConfined()) {
+            cuda.slotTimeout(Duration.ofMillis(200));
+            for (String call : new String[] {"cuLaunchKernel", "cuMemcpyHtoDAsync", "cuEventRecord", "cuMemcpyDtoH"}) {
+                CudaEmulator.fail(call, 1, 0);
+                PaddedBatch out = PaddedBatch.allocate(java.shape(s, new long[] {0, 1}, PADDING), arena);
+                CudaException e = assertThrows(CudaException.class, () -> cuda.pad(s, new long[] {0, 1}, PADDING, out),
+                        call);
+                assertTrue(e.getMessage().startsWith(call), e.getMessage());
+                assertEquals(0, cuda.slots().inUse(), "slot held after a failed " + call);
+                PaddedBatch expected = PaddedBatch.allocate(out.shape(), arena);
+                java.pad(s, new long[] {0, 1}, PADDING, expected);
+                cuda.pad(s, new long[] {0, 1}, PADDING, out);
+                assertEquals(-1, expected.data().mismatch(out.data()), "after a failed " + call);
+            }
+        }
+    }
+}
