@@ -61,6 +61,9 @@ public final class CollateTestSupport {
         for (Backends.Backend b : Backends.all()) {
             if (b.available()) {
                 out.add(b.name());
+            } else if (b.name().equals("cuda") && "required".equals(System.getProperty("cubatch.emulator"))
+                    && io.cubatch.cuda.Cuda.kernelsPackaged()) {
+                throw new AssertionError("the cuda backend must be present under the CUDA driver emulator: " + b.reason());
             }
         }
         return out;

@@ -13,6 +13,7 @@ import java.util.SplittableRandom;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.statistics.Statistics;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -20,7 +21,11 @@ import org.junit.jupiter.api.Test;
  * random stores, index lists and paddings, and on an edge table: lengths 0, 1, maxlen-1, maxlen,
  * maxlen+1; B = 1; F > 1; every dtype pair with values at the dtype limits, NaN, infinities and signed
  * zeros. Outputs start as a sentinel with guard bytes around them, so an unwritten or overwritten byte fails.
+ * Tagged {@code backends}: the build runs it once with the host backends and again under the CUDA driver
+ * emulator (1 and 2 devices), where {@code cuda} is one of the backends present.
  */
+@Tag("backends")
+@net.jqwik.api.Tag("backends")
 class CollatorEquivalenceTest {
 
     /** Runs the reference and every backend; asserts identical bytes, or identical errors. Returns the outcome. */
