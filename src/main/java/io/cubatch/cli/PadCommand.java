@@ -8,7 +8,7 @@ import io.cubatch.collate.PadSide;
 import io.cubatch.collate.PaddedBatch;
 import io.cubatch.collate.PaddedShape;
 import io.cubatch.collate.Padding;
-import io.cubatch.collate.internal.Conversions;
+import io.cubatch.collate.Values;
 import io.cubatch.store.DType;
 import io.cubatch.store.Datasets;
 import io.cubatch.store.NpyWriter;
@@ -223,8 +223,8 @@ final class PadCommand implements Callable<Integer> {
         switch (t) {
             case BOOL -> g.writeBoolean(data.get(ValueLayout.JAVA_BYTE, i) != 0);
             case FLOAT32 -> g.writeNumber(data.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i));
-            case FLOAT16, BFLOAT16, FLOAT64 -> g.writeNumber(Conversions.loadDouble(data, t, i));
-            default -> g.writeNumber(Conversions.loadLong(data, t, i));
+            case FLOAT16, BFLOAT16, FLOAT64 -> g.writeNumber(Values.loadDouble(data, t, i));
+            default -> g.writeNumber(Values.loadLong(data, t, i));
         }
     }
 

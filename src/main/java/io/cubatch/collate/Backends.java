@@ -1,14 +1,15 @@
 package io.cubatch.collate;
 
-import io.cubatch.collate.internal.JavaCollator;
-import io.cubatch.cuda.Cuda;
-import io.cubatch.cuda.CudaCollator;
-import io.cubatch.collate.internal.NativeCollator;
-import io.cubatch.collate.internal.NativeLibrary;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
+import java.util.ServiceLoader;
 
-/** The collation backends: which exist here, why the others do not, and a new collator by name. */
+/**
+ * The collation backends: the {@link BackendProvider}s on the class path (found once with
+ * {@link ServiceLoader}), which of them can run here, why the others cannot, and a new collator by name.
+ */
 public final class Backends {
     private Backends() {
     }
@@ -16,34 +17,56 @@ public final class Backends {
     /**
      * A backend and whether it can run here.
      *
-     * @param name      {@code java}, {@code native} or {@code cuda}
+     * @param name      {@code java}, {@code native}, {@code cuda}, or a plugin's name
      * @param available true when {@link #create(String)} succeeds
      * @param reason    why it is unavailable; empty when available
+     * @param memory    where its batches live
      */
-    public record Backend(String name, boolean available, String reason) {
+    public record Backend(String name, boolean available, String reason, BackendProvider.Memory memory) {
     }
 
-    /** Ring slots of a cuda collator made by name: one batch in use while the next one fills. */
-    public static final int CUDA_SLOTS = 2;
+    private static final class Providers {
+        static final List<BackendProvider> ALL = load();
 
-    /** Every backend: cuda (batches on the GPU), then the host backends fastest first. */
+        private static List<BackendProvider> load() {
+            List<BackendProvider> out = new ArrayList<>();
+            for (BackendProvider p : ServiceLoader.load(BackendProvider.class, Backends.class.getClassLoader())) {
+                if (out.stream().anyMatch(q -> q.name().equals(p.name()))) {
+                    throw new IllegalStateException("two backend providers are named " + p.name() + ": "
+                            + p.getClass().getName() + " and another one on the class path");
+                }
+                out.add(p);
+            }
+            // device backends first, then host backends by preference (the order info and errors list them in)
+            out.sort(Comparator.comparing((BackendProvider p) -> p.memory() != BackendProvider.Memory.DEVICE)
+                    .thenComparingInt(BackendProvider::preference).thenComparing(BackendProvider::name));
+            return List.copyOf(out);
+        }
+    }
+
+    /** The providers on the class path: device backends first, then host backends, preferred first. */
+    public static List<BackendProvider> providers() {
+        return Providers.ALL;
+    }
+
+    /** Every backend with its availability, in {@link #providers()} order. */
     public static List<Backend> all() {
-        String nativeReason = NativeLibrary.unavailableReason();
-        Cuda.Availability cuda = Cuda.availability();
-        return List.of(
-                new Backend("cuda", cuda.available(), cuda.reason()),
-                new Backend("native", nativeReason.isEmpty(), nativeReason),
-                new Backend("java", true, ""));
+        List<Backend> out = new ArrayList<>();
+        for (BackendProvider p : providers()) {
+            String reason = p.unavailableReason().orElse("");
+            out.add(new Backend(p.name(), reason.isEmpty(), reason, p.memory()));
+        }
+        return List.copyOf(out);
     }
 
     /**
      * The fastest available backend for batches in host memory ({@link Collator#pad} into caller buffers):
-     * native, else java. Never cuda: its {@code pad} goes to the GPU and back (two PCIe copies), which is
-     * for comparing bytes, not for speed; GPU batches come from {@link CudaCollator#padOnDevice}, or ask for
-     * {@code cuda} by name.
+     * the available {@link BackendProvider.Memory#HOST} backend preferred first ({@code native}, else
+     * {@code java}). Never a device backend: its {@code pad} goes to the GPU and back (two PCIe copies).
      */
     public static String bestName() {
-        return all().stream().filter(b -> b.available() && !b.name().equals("cuda")).findFirst().orElseThrow().name();
+        return all().stream().filter(b -> b.available() && b.memory() == BackendProvider.Memory.HOST).findFirst()
+                .orElseThrow(() -> new IllegalStateException("no host backend is available: " + all())).name();
     }
 
     /** A new collator of {@link #bestName()}; the caller closes it. */
@@ -52,23 +75,27 @@ public final class Backends {
     }
 
     /**
-     * A new collator of the named backend; the caller closes it. {@code cuda} opens device 0 with a ring of
-     * {@link #CUDA_SLOTS} slots; {@link CudaCollator#open(int, int)} chooses both.
+     * A new collator of the named backend; the caller closes it.
      *
-     * @throws IllegalArgumentException for an unknown name, or a backend unavailable here (with the reason)
+     * @throws IllegalArgumentException for an unknown name (listing the known ones), or a backend unavailable
+     *                                  here (with the reason)
      */
     public static Collator create(String name) {
         String n = name.toLowerCase(Locale.ROOT);
-        Backend b = all().stream().filter(x -> x.name().equals(n)).findFirst().orElseThrow(() ->
-                new IllegalArgumentException("unknown backend '" + name + "': choose java, native or cuda"));
-        if (!b.available()) {
-            throw new IllegalArgumentException("backend " + n + " is unavailable: " + b.reason());
+        BackendProvider p = providers().stream().filter(x -> x.name().equals(n)).findFirst().orElseThrow(() ->
+                new IllegalArgumentException("unknown backend '" + name + "': choose " + names()));
+        String reason = p.unavailableReason().orElse("");
+        if (!reason.isEmpty()) {
+            throw new IllegalArgumentException("backend " + n + " is unavailable: " + reason);
         }
-        return switch (n) {
-            case "cuda" -> CudaCollator.open(0, CUDA_SLOTS);
-            case "native" -> new NativeCollator(NativeLibrary.get().orElseThrow());
-            case "java" -> new JavaCollator();
-            default -> throw new IllegalStateException("backend " + n + " is listed as available but has no collator");
-        };
+        return p.open();
+    }
+
+    private static String names() {
+        List<String> names = providers().stream().map(BackendProvider::name).toList();
+        if (names.size() < 2) {
+            return String.join("", names);
+        }
+        return String.join(", ", names.subList(0, names.size() - 1)) + " or " + names.get(names.size() - 1);
     }
 }

@@ -2,11 +2,10 @@ package io.cubatch.cuda;
 
 import io.cubatch.collate.Collation;
 import io.cubatch.collate.Collator;
-import io.cubatch.collate.internal.KernelCodes;
+import io.cubatch.collate.KernelCodes;
 import io.cubatch.collate.PaddedBatch;
 import io.cubatch.collate.PaddedShape;
 import io.cubatch.collate.Padding;
-import io.cubatch.cuda.internal.HostPointer;
 import io.cubatch.cuda.internal.KernelArgs;
 import io.cubatch.store.DType;
 import io.cubatch.store.SampleStore;

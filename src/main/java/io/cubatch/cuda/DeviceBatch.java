@@ -2,7 +2,6 @@ package io.cubatch.cuda;
 
 import io.cubatch.collate.PaddedBatch;
 import io.cubatch.collate.PaddedShape;
-import io.cubatch.cuda.internal.HostPointer;
 import java.util.function.LongFunction;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUevent;

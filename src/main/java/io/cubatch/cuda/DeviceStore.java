@@ -1,6 +1,5 @@
 package io.cubatch.cuda;
 
-import io.cubatch.cuda.internal.HostPointer;
 import io.cubatch.store.SampleStore;
 import java.lang.foreign.MemorySegment;
 import jcuda.driver.JCudaDriver;

@@ -1,6 +1,5 @@
 package io.cubatch.cuda;
 
-import io.cubatch.cuda.internal.HostPointer;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;

@@ -6,7 +6,7 @@ import io.cubatch.collate.PadSide;
 import io.cubatch.collate.PaddedBatch;
 import io.cubatch.collate.PaddedShape;
 import io.cubatch.collate.Padding;
-import io.cubatch.collate.internal.Conversions;
+import io.cubatch.collate.Values;
 import io.cubatch.store.DType;
 import io.cubatch.store.SampleStore;
 import java.lang.foreign.MemorySegment;
@@ -80,9 +80,9 @@ final class Packing {
                     MemorySegment.copy(store.values(), first[k] * f * size, view.data(), o * size, keep[k] * f * size);
                 } else {
                     for (long e = 0; e < keep[k] * f; e++) {
-                        if (!Conversions.convert(store.values(), src, first[k] * f + e, view.data(), dst, o + e)) {
+                        if (!Values.convert(store.values(), src, first[k] * f + e, view.data(), dst, o + e)) {
                             throw new CollateException("sample " + indices[k] + " (batch row " + k + "): value "
-                                    + Conversions.describe(store.values(), src, first[k] * f + e) + " does not fit "
+                                    + Values.describe(store.values(), src, first[k] * f + e) + " does not fit "
                                     + dst.cliName() + ": choose a wider dtype, or fix the data");
                         }
                     }

@@ -28,7 +28,7 @@ class BackendsTest {
             assertEquals("backend cuda is unavailable: " + cuda.reason(), e.getMessage());
         }
         e = assertThrows(IllegalArgumentException.class, () -> Backends.create("tpu"));
-        assertTrue(e.getMessage().contains("choose java, native or cuda"), e.getMessage());
+        assertTrue(e.getMessage().contains("choose cuda, native or java"), e.getMessage());
     }
 
     /** The build compiles libcubatch on Linux; there, the native backend must load (not silently skip). */

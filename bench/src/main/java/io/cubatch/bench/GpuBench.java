@@ -11,7 +11,7 @@ import io.cubatch.cuda.CudaException;
 import io.cubatch.cuda.DeviceBatch;
 import io.cubatch.cuda.DeviceMemory;
 import io.cubatch.cuda.DeviceStore;
-import io.cubatch.cuda.internal.HostPointer;
+import io.cubatch.cuda.HostPointer;
 import io.cubatch.store.DType;
 import java.io.PrintStream;
 import java.lang.foreign.Arena;

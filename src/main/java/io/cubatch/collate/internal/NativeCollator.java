@@ -2,6 +2,7 @@ package io.cubatch.collate.internal;
 
 import io.cubatch.collate.Collation;
 import io.cubatch.collate.Collator;
+import io.cubatch.collate.KernelCodes;
 import io.cubatch.collate.PaddedBatch;
 import io.cubatch.collate.PaddedShape;
 import io.cubatch.collate.Padding;

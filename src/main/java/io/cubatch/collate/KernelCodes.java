@@ -1,7 +1,5 @@
-package io.cubatch.collate.internal;
+package io.cubatch.collate;
 
-import io.cubatch.collate.PadSide;
-import io.cubatch.collate.Padding;
 import io.cubatch.store.SampleStore;
 
 /**

@@ -1,20 +1,16 @@
-package io.cubatch.cuda.internal;
+package io.cubatch.cuda;
 
 import java.lang.foreign.MemorySegment;
 import jcuda.Pointer;
 
 /**
  * A JCuda {@link Pointer} to native host memory at a raw address: a {@link MemorySegment} (pinned slot,
- * mapped store, caller output) handed to cuMemcpy without a ByteBuffer (which stops at 2 GiB).
+ * mapped store, caller output) handed to JCuda's cuMemcpy calls without a ByteBuffer (which stops at
+ * 2 GiB). For code that drives JCuda itself around cubatch's batches.
  */
 public final class HostPointer extends Pointer {
     private HostPointer(long address) {
         super(address);
-    }
-
-    /** A pointer for cuMemHostAlloc to fill in. */
-    public static HostPointer unallocated() {
-        return new HostPointer(0);
     }
 
     /** The host address. */

@@ -1,0 +1,40 @@
+package io.cubatch.cuda;
+
+import io.cubatch.collate.BackendProvider;
+import io.cubatch.collate.Collator;
+import java.util.Optional;
+
+/**
+ * The {@code cuda} backend: batches padded on a GPU. {@link #open()} gives a {@link CudaCollator} on device 0
+ * with a ring of {@link #SLOTS} slots; {@link CudaCollator#open(int, int)} chooses both.
+ */
+public final class CudaBackendProvider implements BackendProvider {
+    /** Ring slots of a collator made by name: one batch in use while the next one fills. */
+    public static final int SLOTS = 2;
+
+    @Override
+    public String name() {
+        return "cuda";
+    }
+
+    @Override
+    public Memory memory() {
+        return Memory.DEVICE;
+    }
+
+    @Override
+    public int preference() {
+        return 0;
+    }
+
+    @Override
+    public Optional<String> unavailableReason() {
+        Cuda.Availability a = Cuda.availability();
+        return a.available() ? Optional.empty() : Optional.of(a.reason());
+    }
+
+    @Override
+    public Collator open() {
+        return CudaCollator.open(0, SLOTS);
+    }
+}
