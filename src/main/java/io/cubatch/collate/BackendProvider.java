@@ -37,7 +37,26 @@ public interface BackendProvider {
     Optional<String> unavailableReason();
 
     /**
-     * A new collator; the caller closes it. Called only when {@link #unavailableReason()} is empty.
+     * A new collator; the caller closes it. Called only when {@link #unavailableReason()} is empty. A device
+     * backend opens device 0.
      */
     Collator open();
+
+    /** Devices a device backend can open (0 for a host backend). */
+    default int devices() {
+        return 0;
+    }
+
+    /**
+     * A new collator on device {@code device} ({@code 0 <= device < devices()}); a host backend takes only
+     * -1 (no device).
+     *
+     * @throws IllegalArgumentException naming the devices there are
+     */
+    default Collator open(int device) {
+        if (device != -1) {
+            throw new IllegalArgumentException("backend " + name() + " runs on the host: it has no device " + device);
+        }
+        return open();
+    }
 }

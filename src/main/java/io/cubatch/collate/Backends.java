@@ -91,6 +91,26 @@ public final class Backends {
         return p.open();
     }
 
+    /**
+     * A new collator of the named backend on {@code device} (-1: the host backends, or a device backend's
+     * device 0); the caller closes it.
+     *
+     * @throws IllegalArgumentException for an unknown or unavailable backend, or a device it does not have
+     */
+    public static Collator create(String name, int device) {
+        if (device == -1) {
+            return create(name);
+        }
+        String n = name.toLowerCase(Locale.ROOT);
+        BackendProvider p = providers().stream().filter(x -> x.name().equals(n)).findFirst().orElseThrow(() ->
+                new IllegalArgumentException("unknown backend '" + name + "': choose " + names()));
+        String reason = p.unavailableReason().orElse("");
+        if (!reason.isEmpty()) {
+            throw new IllegalArgumentException("backend " + n + " is unavailable: " + reason);
+        }
+        return p.open(device);
+    }
+
     private static String names() {
         List<String> names = providers().stream().map(BackendProvider::name).toList();
         if (names.size() < 2) {

@@ -46,6 +46,52 @@ public interface Collator extends AutoCloseable {
      */
     void stack(SampleStore store, long[] indices, DType dtype, MemorySegment out);
 
+    /**
+     * A slot for a loader's ring, in this backend's memory, for batches up to {@code largest} and up to
+     * {@code maxRows} sequences. The host backends give a {@link HostSlot}; the caller closes the slot.
+     */
+    default BatchSlot newSlot(PaddedShape largest, int maxRows, Padding padding) {
+        return HostSlot.allocate(largest, maxRows, padding);
+    }
+
+    /**
+     * Pads {@code indices} into {@code slot} (made by this backend's {@link #newSlot}; one batch per slot at a
+     * time). The host backends {@link #pad} into the slot's buffers; a device backend enqueues the work and
+     * returns without waiting (its {@link DeviceTensors#await()} waits).
+     *
+     * @throws CollateException as {@link #pad} does
+     */
+    default FilledBatch fill(BatchSlot slot, SampleStore store, long[] indices, Padding padding) {
+        if (!(slot instanceof HostSlot h)) {
+            throw new IllegalArgumentException("backend " + name() + " fills host slots, not " + slot.getClass().getName());
+        }
+        PaddedShape shape = shape(store, indices, padding);
+        PaddedBatch view = h.buffers().withShape(shape);
+        pad(store, indices, padding, view);
+        long real = 0;
+        for (int i = 0; i < indices.length; i++) {
+            real += view.lengths().getAtIndex(java.lang.foreign.ValueLayout.JAVA_INT, i);
+        }
+        return new FilledBatch(shape, java.util.Optional.of(view), java.util.Optional.empty(), real);
+    }
+
+    /**
+     * Uploads {@code store} to this backend's device when it needs at most {@code budgetBytes}; the caller
+     * closes it. Host backends have no device.
+     *
+     * @throws IllegalArgumentException naming both sizes when it does not fit, or for a host backend
+     */
+    default ResidentStore upload(SampleStore store, long budgetBytes) {
+        throw new IllegalArgumentException("backend " + name() + " runs on the host: a device-resident dataset needs"
+                + " the cuda backend");
+    }
+
+    /** {@link #fill} from a dataset resident on the device ({@link #upload}): only the indices travel. */
+    default FilledBatch fill(BatchSlot slot, ResidentStore store, long[] indices, Padding padding) {
+        throw new IllegalArgumentException("backend " + name() + " runs on the host: a device-resident dataset needs"
+                + " the cuda backend");
+    }
+
     /** Frees the backend's own scratch memory (native index buffers, device state); idempotent. */
     @Override
     default void close() {

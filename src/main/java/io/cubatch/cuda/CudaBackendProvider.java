@@ -37,4 +37,14 @@ public final class CudaBackendProvider implements BackendProvider {
     public Collator open() {
         return CudaCollator.open(0, SLOTS);
     }
+
+    @Override
+    public int devices() {
+        return Cuda.availability().devices().size();
+    }
+
+    @Override
+    public Collator open(int device) {
+        return CudaCollator.open(device, SLOTS);
+    }
 }

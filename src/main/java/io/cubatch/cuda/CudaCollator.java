@@ -1,73 +1,63 @@
 package io.cubatch.cuda;
 
+import io.cubatch.collate.BatchSlot;
 import io.cubatch.collate.Collation;
 import io.cubatch.collate.Collator;
-import io.cubatch.collate.KernelCodes;
+import io.cubatch.collate.FilledBatch;
 import io.cubatch.collate.PaddedBatch;
 import io.cubatch.collate.PaddedShape;
 import io.cubatch.collate.Padding;
-import io.cubatch.cuda.internal.KernelArgs;
+import io.cubatch.collate.ResidentStore;
 import io.cubatch.store.DType;
 import io.cubatch.store.SampleStore;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.time.Duration;
-import java.util.function.Consumer;
-import java.util.function.LongFunction;
-import jcuda.Pointer;
-import jcuda.driver.CUdeviceptr;
-import jcuda.driver.CUstream;
-import jcuda.driver.JCudaDriver;
+import java.util.Optional;
 
 /**
  * The {@code cuda} backend. Per padded batch: the host gathers only the batch's real (already truncated)
- * tokens and their offsets into a pinned ring slot ({@link CompactLayout}); one async H2D copy sends them;
+ * tokens and their offsets into a slot's pinned staging ({@link CompactLayout}); one async H2D copy sends them;
  * the fused kernel ({@code cb_pad_kernel}, or {@code cb_pad_kernel16} with 16-byte stores when no dtype
  * conversion is needed and rows are multiples of 16 bytes) builds data [B, L(, F)], lengths, attention mask
  * and positions on the device, in the slot's output area. With {@link #upload a device-resident dataset}
  * only the indices travel.
  *
- * <p>{@link #padOnDevice} returns a {@link DeviceBatch} and does not wait: up to K batches (the ring's
- * slots) are in flight at once. {@link #pad} and {@link #stack} implement {@link Collator} by copying the
- * result back into caller memory, so every backend is compared byte for byte with the {@code java} one.
- * Validation (indices, maxlen, pad value) is the shared {@link Collation} code: the kernels only see
- * checked arguments. Single-threaded, like every collator; owns its stream and ring, and its context when
- * made by {@link #open} (cheap: the device's primary context and kernels are registered once per process).
+ * <p>In a {@link io.cubatch.loader.BatchLoader} the loader's ring holds {@link CudaSlot}s ({@link #newSlot})
+ * and its workers {@link #fill} them. Used on its own, {@link #padOnDevice} returns a {@link DeviceBatch} from
+ * a pool of K slots of the collator's, without waiting: up to K batches are in flight at once. {@link #pad} and
+ * {@link #stack} implement {@link Collator} by copying the result back into caller memory, so every backend is
+ * compared byte for byte with the {@code java} one. Validation (indices, maxlen, pad value) is the shared
+ * {@link Collation} code: the kernels only see checked arguments. Single-threaded, like every collator; owns
+ * its slots, and its context when made by {@link #open} (cheap: the device's primary context and kernels are
+ * registered once per process).
  */
 public final class CudaCollator implements Collator {
-    private static final long ALIGN = 256;
-
     private final CudaContext context;
     private final boolean ownsContext;
-    private final CUstream stream;
-    private final PinnedRing ring;
-    private final Arena scratch = Arena.ofShared();
-    private final MemorySegment padValue = scratch.allocate(8, 8);
+    private final SlotPool pool;
+    private final CudaSlot[] slots;
     private Duration slotTimeout = SlotPool.defaultTimeout();
     private long batches;
     private long h2dBytes;
     private long lastH2dBytes;
     private boolean closed;
 
-    /** A collator on {@code context} (which the caller keeps owning) with a ring of {@code slots}. */
+    /**
+     * A collator on {@code context} (which the caller keeps owning) with a pool of {@code slots} slots for
+     * {@link #padOnDevice}, made on first use.
+     */
     public CudaCollator(CudaContext context, int slots) {
         this(context, slots, false);
     }
 
     private CudaCollator(CudaContext context, int slots, boolean ownsContext) {
+        this.pool = new SlotPool(slots);
         this.context = context;
         this.ownsContext = ownsContext;
-        this.stream = context.newStream();
-        try {
-            this.ring = new PinnedRing(context, stream, slots);
-        } catch (RuntimeException e) {
-            context.destroyStream(stream);
-            throw e;
-        }
+        this.slots = new CudaSlot[slots];
     }
 
-    /** A collator with its own context on device {@code device} and a ring of {@code slots}. */
+    /** A collator with its own context on device {@code device} and a pool of {@code slots} slots. */
     public static CudaCollator open(int device, int slots) {
         CudaContext c = CudaContext.open(device);
         try {
@@ -87,9 +77,9 @@ public final class CudaCollator implements Collator {
         return context;
     }
 
-    /** The ring's slot accounting. */
+    /** The slot accounting of {@link #padOnDevice}. */
     public SlotPool slots() {
-        return ring.pool();
+        return pool;
     }
 
     /** How long {@link #padOnDevice} waits for a slot when all are held by open batches (default 30 s). */
@@ -97,17 +87,17 @@ public final class CudaCollator implements Collator {
         this.slotTimeout = timeout;
     }
 
-    /** Batches built so far. */
+    /** Batches built so far by {@link #padOnDevice}, {@link #pad} and {@link #stack}. */
     public long batches() {
         return batches;
     }
 
-    /** Bytes sent host to device by all batches so far. */
+    /** Bytes sent host to device by those batches. */
     public long h2dBytes() {
         return h2dBytes;
     }
 
-    /** Bytes the last batch sent host to device. */
+    /** Bytes the last of them sent host to device. */
     public long lastH2dBytes() {
         return lastH2dBytes;
     }
@@ -116,6 +106,37 @@ public final class CudaCollator implements Collator {
         if (closed) {
             throw new IllegalStateException("cuda collator is closed");
         }
+    }
+
+    /** A free slot of the pool (made on first use), waiting up to the slot timeout. */
+    private int acquire() {
+        int i;
+        try {
+            i = pool.acquire(slotTimeout);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for a ring slot", e);
+        }
+        try {
+            if (slots[i] == null) {
+                slots[i] = new CudaSlot(context.ordinal());
+            }
+            return i;
+        } catch (RuntimeException e) {
+            pool.release(i);
+            throw e;
+        }
+    }
+
+    void release(int slot) {
+        pool.release(slot);
+    }
+
+    private DeviceBatch counted(int slot, CudaTensors t) {
+        batches++;
+        h2dBytes += t.h2dBytes();
+        lastH2dBytes = t.h2dBytes();
+        return new DeviceBatch(this, slot, t);
     }
 
     /**
@@ -133,17 +154,12 @@ public final class CudaCollator implements Collator {
     }
 
     private DeviceBatch padOnDevice(SampleStore store, long[] indices, Padding padding, PaddedShape shape) {
-        Collation.padValue(padding, padValue);
-        CompactLayout layout = CompactLayout.of(store, indices, padding, shape);
-        long[] idx = indices.clone();
-        PinnedRing.Slot s = ring.acquire(slotTimeout);
+        Collation.padValue(padding, MemorySegment.ofArray(new long[1]));   // throws for a value the dtype cannot hold
+        int i = acquire();
         try {
-            long base = send(s, layout.bytes(), staged -> layout.write(store, staged)).address();
-            return launchPad(s, shape, padding, base + layout.offsetBytes(), store.dtype(), base, 0, 0,
-                    shape.length(), KernelCodes.SIDE_NONE, layout.bytes(),
-                    flat -> Collation.valueDoesNotFit(store, idx, padding, shape, flat));
+            return counted(i, slots[i].padCompact(store, indices, padding, shape));
         } catch (RuntimeException e) {
-            ring.release(s);
+            pool.release(i);
             throw e;
         }
     }
@@ -155,109 +171,65 @@ public final class CudaCollator implements Collator {
             throw new IllegalArgumentException("dataset is resident on device " + store.device()
                     + ", this collator runs on device " + context.ordinal());
         }
-        SampleStore hostStore = store.host();
-        PaddedShape shape = Collation.shape(hostStore, indices, padding);
-        Collation.padValue(padding, padValue);
-        long[] idx = indices.clone();
-        long bytes = 8L * indices.length;
-        PinnedRing.Slot s = ring.acquire(slotTimeout);
+        PaddedShape shape = Collation.shape(store.host(), indices, padding);
+        Collation.padValue(padding, MemorySegment.ofArray(new long[1]));
+        int i = acquire();
         try {
-            DeviceMemory in = send(s, bytes,
-                    staged -> MemorySegment.copy(idx, 0, staged, ValueLayout.JAVA_LONG_UNALIGNED, 0, idx.length));
-            return launchPad(s, shape, padding, store.valuesAddress(), hostStore.dtype(), store.offsetsAddress(),
-                    KernelCodes.fixedLength(hostStore), in.address(), shape.limit(),
-                    KernelCodes.truncationSide(padding), bytes,
-                    flat -> Collation.valueDoesNotFit(hostStore, idx, padding, shape, flat));
+            return counted(i, slots[i].padResident(store, indices, padding, shape));
         } catch (RuntimeException e) {
-            ring.release(s);
+            pool.release(i);
             throw e;
         }
     }
 
+    /** A slot of this collator's device for a loader's ring; the caller closes it. */
+    @Override
+    public CudaSlot newSlot(PaddedShape largest, int maxRows, Padding padding) {
+        checkOpen();
+        return new CudaSlot(context.ordinal());
+    }
+
     /**
-     * Writes {@code bytes} into the slot's pinned host memory ({@code write}) and enqueues their H2D copy
-     * into the slot's device input area, which it returns.
+     * Pads into a loader's slot ({@link #newSlot}) and waits for the device, so the kernel's errors reach the
+     * worker (and the consumer as a {@link io.cubatch.loader.LoaderException}), not a batch in use.
      */
-    private DeviceMemory send(PinnedRing.Slot s, long bytes, Consumer<MemorySegment> write) {
-        MemorySegment staged = s.host(bytes).asSlice(PinnedRing.HOST_HEADER, bytes);
-        write.accept(staged);
-        DeviceMemory in = s.input(bytes);
-        context.makeCurrent();
-        if (bytes > 0) {
-            CudaException.check(JCudaDriver.cuMemcpyHtoDAsync(in.at(0), HostPointer.to(staged), bytes, stream),
-                    "cuMemcpyHtoDAsync");
+    @Override
+    public FilledBatch fill(BatchSlot slot, SampleStore store, long[] indices, Padding padding) {
+        checkOpen();
+        CudaSlot s = cudaSlot(slot);
+        PaddedShape shape = Collation.shape(store, indices, padding);
+        Collation.padValue(padding, MemorySegment.ofArray(new long[1]));
+        CudaTensors t = s.padCompact(store, indices, padding, shape);
+        return filled(t, shape);
+    }
+
+    @Override
+    public FilledBatch fill(BatchSlot slot, ResidentStore store, long[] indices, Padding padding) {
+        checkOpen();
+        CudaSlot s = cudaSlot(slot);
+        if (!(store instanceof DeviceStore d)) {
+            throw new IllegalArgumentException("not a dataset resident on a GPU: " + store.getClass().getName());
         }
-        return in;
+        PaddedShape shape = Collation.shape(d.host(), indices, padding);
+        Collation.padValue(padding, MemorySegment.ofArray(new long[1]));
+        return filled(s.padResident(d, indices, padding, shape), shape);
     }
 
-    private static long align(long n) {
-        return (n + ALIGN - 1) / ALIGN * ALIGN;
-    }
-
-    /** Output area offsets of data, lengths, mask and positions (-1 when none), and the total. */
-    static long[] outputLayout(PaddedShape shape) {
-        long lengths = align(shape.dataBytes());
-        long mask = lengths + align(shape.lengthsBytes());
-        long positions = mask + align(shape.maskBytes());
-        long end = positions + (shape.positions() ? align(shape.positionsBytes()) : 0);
-        return new long[] {0, lengths, mask, shape.positions() ? positions : -1, end};
-    }
-
-    /** Whether the 16-byte kernel applies: a bit copy (no conversion) of rows that are multiples of 16 bytes. */
-    static boolean wideStores(DType src, PaddedShape shape) {
-        long rowBytes = shape.length() * shape.features() * shape.dtype().byteSize();
-        return src == shape.dtype() && rowBytes % 16 == 0;
-    }
-
-    private DeviceBatch launchPad(PinnedRing.Slot s, PaddedShape shape, Padding padding, long values, DType src,
-                                  long offsets, long fixedLen, long indices, long limit, int trunc, long sent,
-                                  LongFunction<RuntimeException> valueDoesNotFit) {
-        long[] at = outputLayout(shape);
-        DeviceMemory out = s.output(at[4]);
-        long o = out.address();
-        long padAt = s.words.address() + 16;
-        s.clearErrorWords();
-        setPadValue(s.words.at(16), shape.dtype().byteSize());
-        byte[] args = KernelArgs.pad(values, src.ordinal(), offsets, fixedLen, shape.features(), indices,
-                shape.batch(), shape.length(), limit, KernelCodes.padSide(padding), trunc, shape.dtype().ordinal(),
-                padAt, o + at[0], o + at[1], o + at[2], at[3] < 0 ? 0 : o + at[3]);
-        CUdeviceptr valueError = s.words.at(0);
-        CUdeviceptr tooLong = s.words.at(8);
-        if (wideStores(src, shape)) {
-            long chunks = shape.batch() * (shape.length() * shape.features() * shape.dtype().byteSize() / 16);
-            context.launch(context.pad16Kernel, "cb_pad_kernel16", Math.max(chunks, (long) shape.batch() * shape.length()),
-                    stream, Pointer.to(Pointer.to(args), Pointer.to(tooLong)));
-        } else {
-            context.launch(context.padKernel, "cb_pad_kernel", shape.dataElements(), stream,
-                    Pointer.to(Pointer.to(args), Pointer.to(valueError), Pointer.to(tooLong)));
+    private static CudaSlot cudaSlot(BatchSlot slot) {
+        if (!(slot instanceof CudaSlot s)) {
+            throw new IllegalArgumentException("the cuda backend fills its own slots (newSlot), not "
+                    + slot.getClass().getName());
         }
-        s.readBackErrorWordsAndRecordDone();
-        batches++;
-        h2dBytes += sent;
-        lastH2dBytes = sent;
-        return new DeviceBatch(this, s, shape, out, at, sent, valueDoesNotFit);
+        return s;
     }
 
-    /** The pad value into device memory without an H2D copy: a memset of the value's own width. */
-    private void setPadValue(CUdeviceptr at, int size) {
-        switch (size) {
-            case 1 -> CudaException.check(JCudaDriver.cuMemsetD8Async(at, padValue.get(ValueLayout.JAVA_BYTE, 0), 1,
-                    stream), "cuMemsetD8Async");
-            case 2 -> CudaException.check(JCudaDriver.cuMemsetD16Async(at, padValue.get(ValueLayout.JAVA_SHORT, 0), 1,
-                    stream), "cuMemsetD16Async");
-            case 4 -> CudaException.check(JCudaDriver.cuMemsetD32Async(at, padValue.get(ValueLayout.JAVA_INT, 0), 1,
-                    stream), "cuMemsetD32Async");
-            case 8 -> {
-                CudaException.check(JCudaDriver.cuMemsetD32Async(at, padValue.get(ValueLayout.JAVA_INT, 0), 1, stream),
-                        "cuMemsetD32Async");
-                CudaException.check(JCudaDriver.cuMemsetD32Async(at.withByteOffset(4),
-                        padValue.get(ValueLayout.JAVA_INT, 4), 1, stream), "cuMemsetD32Async");
-            }
-            default -> throw new IllegalStateException("element size " + size);
-        }
+    private static FilledBatch filled(CudaTensors t, PaddedShape shape) {
+        t.await();
+        return new FilledBatch(shape, Optional.empty(), Optional.of(t), t.realTokens());
     }
 
     /** Uploads {@code store} to this collator's GPU if it fits {@code budgetBytes}; the caller closes it. */
+    @Override
     public DeviceStore upload(SampleStore store, long budgetBytes) {
         checkOpen();
         return DeviceStore.upload(context, store, budgetBytes);
@@ -276,46 +248,21 @@ public final class CudaCollator implements Collator {
     public void stack(SampleStore store, long[] indices, DType dtype, MemorySegment out) {
         checkOpen();
         long rowElems = Collation.checkStack(store, indices, dtype, out);
-        long rowBytes = rowElems * store.dtype().byteSize();
-        long bytes = rowBytes * indices.length;
-        long outBytes = rowElems * indices.length * dtype.byteSize();
-        long[] idx = indices.clone();
-        PinnedRing.Slot s = ring.acquire(slotTimeout);
+        int i = acquire();
         try {
-            DeviceMemory in = send(s, bytes, staged -> {
-                for (int b = 0; b < idx.length; b++) {
-                    MemorySegment.copy(store.values(), idx[b] * rowBytes, staged, b * rowBytes, rowBytes);
-                }
-            });
-            DeviceMemory o = s.output(outBytes);
-            s.clearErrorWords();
-            byte[] args = KernelArgs.stack(in.address(), store.dtype().ordinal(), rowElems, 0, idx.length,
-                    dtype.ordinal(), o.address());
-            context.launch(context.stackKernel, "cb_stack_kernel", rowElems * idx.length, stream,
-                    Pointer.to(Pointer.to(args), Pointer.to(s.words.at(0))));
-            s.readBackErrorWordsAndRecordDone();
-            CudaException.check(JCudaDriver.cuEventSynchronize(s.done), "cuEventSynchronize");
+            slots[i].stack(store, indices, dtype, rowElems, out);
             batches++;
+            long bytes = rowElems * store.dtype().byteSize() * indices.length;
             h2dBytes += bytes;
             lastH2dBytes = bytes;
-            long bad = s.hostWords().get(ValueLayout.JAVA_LONG, 0);
-            if (bad != -1L) {
-                throw Collation.stackValueDoesNotFit(store, idx, dtype, rowElems, bad);
-            }
-            // `out` is the caller's (pageable) memory: a synchronous copy, after the stream's work is done
-            DeviceBatch.copyToHost(out, o.at(0), outBytes);
         } finally {
-            ring.release(s);
+            pool.release(i);
         }
     }
 
-    void release(PinnedRing.Slot s) {
-        ring.release(s);
-    }
-
     /**
-     * Waits for the stream, frees the ring (pinned and device memory), destroys the stream, and closes the
-     * context if this owns it. Every step runs even when one fails; the first failure is thrown.
+     * Frees the slots (pinned and device memory, streams, events; each waits for its stream first) and closes
+     * the context if this owns it. Every step runs even when one fails; the first failure is thrown.
      */
     @Override
     public void close() {
@@ -323,16 +270,25 @@ public final class CudaCollator implements Collator {
             return;
         }
         closed = true;
+        pool.close();
         RuntimeException first = null;
-        Runnable[] steps = {ring::close, () -> context.destroyStream(stream), scratch::close,
-            () -> {
-                if (ownsContext) {
-                    context.close();
-                }
-            }};
-        for (Runnable step : steps) {
+        for (CudaSlot s : slots) {
+            if (s == null) {
+                continue;
+            }
             try {
-                step.run();
+                s.close();
+            } catch (RuntimeException e) {
+                if (first == null) {
+                    first = e;
+                } else {
+                    first.addSuppressed(e);
+                }
+            }
+        }
+        if (ownsContext) {
+            try {
+                context.close();
             } catch (RuntimeException e) {
                 if (first == null) {
                     first = e;

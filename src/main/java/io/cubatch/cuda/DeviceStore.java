@@ -1,5 +1,6 @@
 package io.cubatch.cuda;
 
+import io.cubatch.collate.ResidentStore;
 import io.cubatch.store.SampleStore;
 import java.lang.foreign.MemorySegment;
 import jcuda.driver.JCudaDriver;
@@ -10,7 +11,7 @@ import jcuda.driver.JCudaDriver;
  * on the device. The host store stays the source of lengths for shapes, validation and error messages, and
  * must stay open while this is used. Made by {@link CudaCollator#upload}; owns its device memory.
  */
-public final class DeviceStore implements AutoCloseable {
+public final class DeviceStore implements ResidentStore {
     private final SampleStore host;
     private final DeviceMemory values;
     private final DeviceMemory offsets;
@@ -83,10 +84,12 @@ public final class DeviceStore implements AutoCloseable {
     }
 
     /** The host store this was uploaded from. */
+    @Override
     public SampleStore host() {
         return host;
     }
 
+    @Override
     public int device() {
         return device;
     }
@@ -101,6 +104,7 @@ public final class DeviceStore implements AutoCloseable {
     }
 
     /** Device bytes held. */
+    @Override
     public long bytes() {
         return values.bytes() + (offsets == null ? 0 : offsets.bytes());
     }

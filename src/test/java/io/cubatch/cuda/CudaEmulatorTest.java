@@ -59,31 +59,41 @@ class CudaEmulatorTest {
         assertEquals(modules, CudaEmulator.counters().modules(), "modules loaded by 50 collators");
     }
 
-    /** A collator owns its stream: closing it destroys the stream, while the context lives on. */
+    /** A collator's slots own their streams: closing the collator destroys them, while the context lives on. */
     @Test
-    void aCollatorDestroysItsStream() {
+    void aCollatorDestroysItsSlotsStreams() {
         long streams = CudaEmulator.counters().streams();
-        try (CudaContext context = CudaContext.open(0)) {
+        try (CudaContext context = CudaContext.open(0); SampleStore s = SampleStore.of(new int[][] {{1, 2, 3}, {4}})) {
             CudaCollator c = new CudaCollator(context, 2);
-            assertEquals(streams + 1, CudaEmulator.counters().streams());
+            assertEquals(streams, CudaEmulator.counters().streams(), "slots are made on first use");
+            try (DeviceBatch a = c.padOnDevice(s, new long[] {0}, PADDING);
+                 DeviceBatch b = c.padOnDevice(s, new long[] {1}, PADDING)) {
+                assertEquals(streams + 2, CudaEmulator.counters().streams(), "one stream per slot");
+                a.await();
+                b.await();
+            }
             c.close();
             assertEquals(streams, CudaEmulator.counters().streams(), "stream left alive by a closed collator");
             assertEquals(0, context.openAllocations());
         }
     }
 
-    /** A ring whose third slot cannot allocate frees the two slots it made, and the stream, before throwing. */
+    /** A slot whose construction fails at any step frees what it made before throwing. */
     @Test
-    void aRingThatFailsMidwayFreesTheSlotsItMade() {
+    void aSlotThatFailsMidwayFreesWhatItMade() {
         long live = CudaEmulator.counters().liveResources();
-        try (CudaContext context = CudaContext.open(0)) {
-            CudaEmulator.fail("cuMemAlloc", 3, 0);   // each slot allocates its error words first
-            CudaException e = assertThrows(CudaException.class, () -> new CudaCollator(context, 4));
-            assertTrue(e.isOutOfMemory(), e.getMessage());
-            assertEquals(0, context.openAllocations());
-            assertEquals(live, CudaEmulator.counters().liveResources(), "left alive by the failed constructor");
-        } finally {
-            CudaEmulator.clearFailure("cuMemAlloc");
+        String[][] failures = {{"cuStreamCreate", "1"}, {"cuEventCreate", "1"}, {"cuEventCreate", "3"},
+            {"cuMemAlloc", "1"}};
+        for (String[] f : failures) {
+            CudaEmulator.fail(f[0], Integer.parseInt(f[1]), 0);
+            try {
+                CudaException e = assertThrows(CudaException.class, () -> new CudaSlot(0), f[0] + " #" + f[1]);
+                assertTrue(e.getMessage().startsWith(f[0]), e.getMessage());
+                assertEquals(live, CudaEmulator.counters().liveResources(), "left alive when " + f[0] + " #" + f[1]
+                        + " failed");
+            } finally {
+                CudaEmulator.clearFailure(f[0]);
+            }
         }
     }
 
@@ -107,21 +117,15 @@ class CudaEmulatorTest {
     /** Pinned staging beyond 2 GiB (a direct ByteBuffer's limit) is one segment, usable to its last byte. */
     @Test
     void pinnedSlotsGrowPast2GiB() {
-        try (CudaContext context = CudaContext.open(0)) {
-            CUstream stream = context.newStream();
-            try (PinnedRing ring = new PinnedRing(context, stream, 1)) {
-                PinnedRing.Slot slot = ring.acquire(Duration.ofSeconds(1));
-                long bytes = 3L << 30;
-                MemorySegment host = slot.host(bytes);
-                assertTrue(host.byteSize() >= PinnedRing.HOST_HEADER + bytes, "segment of " + host.byteSize());
-                host.set(ValueLayout.JAVA_BYTE, host.byteSize() - 1, (byte) 7);
-                assertEquals(7, host.get(ValueLayout.JAVA_BYTE, host.byteSize() - 1));
-                assertEquals(1, CudaEmulator.counters().pinnedBlocks() - 0, "one pinned block");
-                ring.release(slot);
-            }
-            context.destroyStream(stream);
+        try (CudaSlot slot = new CudaSlot(0)) {
+            long bytes = 3L << 30;
+            MemorySegment host = slot.host(bytes);
+            assertTrue(host.byteSize() >= CudaSlot.HOST_HEADER + bytes, "segment of " + host.byteSize());
+            host.set(ValueLayout.JAVA_BYTE, host.byteSize() - 1, (byte) 7);
+            assertEquals(7, host.get(ValueLayout.JAVA_BYTE, host.byteSize() - 1));
+            assertEquals(1, CudaEmulator.counters().pinnedBlocks(), "one pinned block");
         }
-        assertEquals(0, CudaEmulator.counters().pinnedBlocks(), "the ring freed its pinned block");
+        assertEquals(0, CudaEmulator.counters().pinnedBlocks(), "the slot freed its pinned block");
     }
 
     /** A failed launch or copy returns the slot: the collator goes on working and nothing leaks. */

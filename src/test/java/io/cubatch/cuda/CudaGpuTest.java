@@ -98,7 +98,7 @@ class CudaGpuTest {
                 }
                 cuda.pad(store, indices, padding, actual);
                 assertSame(expected, actual, "trial " + trial + " " + src + "->" + dst + " " + shape);
-                wide += CudaCollator.wideStores(src, shape) ? 1 : 0;
+                wide += CudaSlot.wideStores(src, shape) ? 1 : 0;
             }
         }
         assertTrue(wide > 10, "cb_pad_kernel16 ran on only " + wide + " trials");
@@ -252,7 +252,9 @@ class CudaGpuTest {
                     try (DeviceBatch b = cuda.padOnDevice(s, new long[] {0, 1}, padding)) {
                         b.await();
                     }
-                    assertTrue(cuda.context().openAllocations() > 0, "the ring holds its slots' memory while open");
+                    if (i == 0) {
+                        assertTrue(cuda.context().memoryInfo()[0] < before, "a used slot holds device memory while open");
+                    }
                 }
             }
         }

@@ -75,7 +75,7 @@ class CudaHostSideTest {
             DType t = DType.values()[rng.nextInt(DType.values().length)];
             boolean pos = rng.nextBoolean();
             PaddedShape s = new PaddedShape(rng.nextInt(300), rng.nextInt(3000), 1 + rng.nextInt(4), 0, t, pos);
-            long[] at = CudaCollator.outputLayout(s);
+            long[] at = CudaSlot.outputLayout(s);
             long[] sizes = {s.dataBytes(), s.lengthsBytes(), s.maskBytes(), pos ? s.positionsBytes() : 0};
             long end = 0;
             for (int k = 0; k < 4; k++) {
@@ -93,10 +93,10 @@ class CudaHostSideTest {
 
     @Test
     void wideStoresOnlyForBitCopiesOfWholeChunks() {
-        assertTrue(CudaCollator.wideStores(DType.INT32, new PaddedShape(3, 8, 1, 8, DType.INT32, false)));
-        assertFalse(CudaCollator.wideStores(DType.INT32, new PaddedShape(3, 7, 1, 7, DType.INT32, false)));
-        assertFalse(CudaCollator.wideStores(DType.INT64, new PaddedShape(3, 8, 1, 8, DType.INT32, false)));
-        assertTrue(CudaCollator.wideStores(DType.FLOAT16, new PaddedShape(3, 4, 2, 4, DType.FLOAT16, false)));
+        assertTrue(CudaSlot.wideStores(DType.INT32, new PaddedShape(3, 8, 1, 8, DType.INT32, false)));
+        assertFalse(CudaSlot.wideStores(DType.INT32, new PaddedShape(3, 7, 1, 7, DType.INT32, false)));
+        assertFalse(CudaSlot.wideStores(DType.INT64, new PaddedShape(3, 8, 1, 8, DType.INT32, false)));
+        assertTrue(CudaSlot.wideStores(DType.FLOAT16, new PaddedShape(3, 4, 2, 4, DType.FLOAT16, false)));
     }
 
     @Test

@@ -1,0 +1,35 @@
+package io.cubatch.collate;
+
+/**
+ * A batch's tensors on a GPU: device addresses (as {@code long}, for any CUDA binding) and the readiness of
+ * the work that writes them. A device backend returns them from {@link Collator#fill}; the cuda backend's
+ * implementation ({@code io.cubatch.cuda.CudaTensors}) adds its stream and ready event as JCuda objects, so
+ * a consumer can wait on the device instead of the host.
+ */
+public interface DeviceTensors {
+
+    /** The GPU. */
+    int device();
+
+    /** Device address of the data, {@code shape().dataBytes()} bytes. */
+    long data();
+
+    /** Device address of the int32 lengths [B]. */
+    long lengths();
+
+    /** Device address of the uint8 attention mask [B, L]. */
+    long attentionMask();
+
+    /** Device address of the int32 position ids [B, L], or 0 when not asked for. */
+    long positions();
+
+    /**
+     * Blocks the calling thread until the tensors are written, and checks the kernel's error report.
+     *
+     * @throws CollateException naming the value that does not fit, as the host backends do
+     */
+    void await();
+
+    /** Bytes this batch sent host to device: offsets + real tokens (compact), or the indices (resident). */
+    long h2dBytes();
+}
