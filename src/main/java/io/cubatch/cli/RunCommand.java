@@ -31,7 +31,8 @@ import picocli.CommandLine.Option;
         description = {"Run the batch pipeline (plan + store + collator + prefetching loader) over a dataset and",
                 "report throughput and padding. Without --input: an embedded synthetic corpus of 200,000",
                 "sequences (log-normal lengths, median 300 tokens, cap 2048, vocabulary 50,000)."},
-        footer = {"", "Exit codes: 0 ok, 2 invalid arguments or input (the message names the value and the fix), 1 internal error."})
+        footer = {"", "Exit codes: 0 ok, 2 invalid arguments or input (the message names the value and the fix), 3 --device",
+                "(or --backend cuda) and no usable GPU, 1 internal error."})
 final class RunCommand implements Callable<Integer> {
     /** The demo's batch size when none is given; printed, never silent. */
     static final int DEMO_BATCH_SIZE = 32;
@@ -66,8 +67,15 @@ final class RunCommand implements Callable<Integer> {
             description = "Output dtype (default: ${DEFAULT-VALUE}).")
     DType dtype;
 
-    @Option(names = "--backend", paramLabel = "NAME", description = "java, native or cuda (through host copies); default: the fastest host backend.")
+    @Option(names = "--backend", paramLabel = "NAME", description = "java, native or cuda (device mode, GPU 0 unless --device); default: the fastest host backend.")
     String backend;
+
+    @Option(names = "--device", paramLabel = "N", description = "Device mode on GPU N: batches are padded on the GPU from the real tokens"
+            + " sent over PCIe, and stay there (the cuda backend).")
+    Integer device;
+
+    @Option(names = "--resident", description = "Device mode with the dataset uploaded to the GPU once: each batch sends only its indices.")
+    boolean resident;
 
     @Option(names = "--bucket", paramLabel = "N", defaultValue = "0",
             description = "Length bucketing over windows of N batches (0: off).")
@@ -96,6 +104,30 @@ final class RunCommand implements Callable<Integer> {
             throw new IllegalArgumentException("the batch size has no default for your data: pass --batch-size B"
                     + " (per rank) or --global-batch-size G");
         }
+        boolean deviceMode = device != null || resident || "cuda".equalsIgnoreCase(backend);
+        if (deviceMode && backend != null && !"cuda".equalsIgnoreCase(backend)) {
+            throw new IllegalArgumentException("--backend " + backend + " runs on the host, but --device or --resident"
+                    + " asks for device mode: drop --backend, or use --backend cuda");
+        }
+        if (device != null && device < 0) {
+            throw new IllegalArgumentException("--device " + device + " is not a GPU number: use 0, 1, ... (cubatch info"
+                    + " lists them)");
+        }
+        if (deviceMode && pack) {
+            throw new IllegalArgumentException("--pack runs on the host backends only (no device packing kernel yet):"
+                    + " drop --device/--resident/--backend cuda, or drop --pack");
+        }
+        if (deviceMode) {
+            io.cubatch.collate.Backends.Backend cuda = io.cubatch.collate.Backends.all().stream()
+                    .filter(b -> b.name().equals("cuda")).findFirst().orElse(null);
+            if (cuda == null || !cuda.available()) {
+                PrintWriter err = spec.commandLine().getErr();
+                err.println("run: device mode needs a usable GPU: "
+                        + (cuda == null ? "the cuda backend is not on the class path" : cuda.reason()));
+                err.flush();
+                return Main.EXIT_UNAVAILABLE;
+            }
+        }
         WorldRank world = options.world();
         int myRank = world.rank().orElse(0);
         PrintWriter out = spec.commandLine().getOut();
@@ -118,7 +150,13 @@ final class RunCommand implements Callable<Integer> {
                 padb.padToMultipleOf(multiple);
             }
             BatchLoader.Builder lb = BatchLoader.builder().store(store).plan(plan).rank(myRank).padding(padb.build())
-                    .backend(backend).prefetch(prefetch).bucket(bucket).pack(pack);
+                    .backend(deviceMode ? "cuda" : backend).prefetch(prefetch).bucket(bucket).pack(pack);
+            if (deviceMode) {
+                lb.device(device == null ? 0 : device);
+            }
+            if (resident) {
+                lb.residentOnDevice(Long.MAX_VALUE);   // bounded by the device's memory: an error names both sizes
+            }
             if (workers != null) {
                 lb.workers(workers);
             }
@@ -187,8 +225,9 @@ final class RunCommand implements Callable<Integer> {
                 plan.rankRemainder().map(r -> r.cliName()).orElse("none needed"),
                 plan.lastBatch().map(l -> l.cliName()).orElse("none needed"),
                 plan.shuffled() ? "shuffled, seed " + plan.seed().getAsLong() : "unshuffled");
-        out.printf("collate:  %s padding%s, %s, backend %s%s%s, prefetch %d%n", padding.cliName(),
+        out.printf("collate:  %s padding%s, %s, backend %s%s%s%s, prefetch %d%n", padding.cliName(),
                 maxlen == null ? " to each batch's longest" : " to " + maxlen, dtype.cliName(), loader.stats().backend(),
+                loader.deviceMode() ? " on GPU " + loader.device() + (resident ? " (dataset resident)" : "") : "",
                 bucket > 0 ? ", bucketing over " + bucket + " batches" : "", pack ? ", packed rows" : "", prefetch);
         PlanExplanation ex = plan.explain();
         for (String w : ex.warnings()) {
@@ -210,6 +249,13 @@ final class RunCommand implements Callable<Integer> {
         out.printf("%-14s %,d bytes%n", "staging", s.stagingBytes());
         out.printf("%-14s %.3f s%n", "consumer wait", s.waitSeconds());
         out.printf("%-14s %s%n", "backend", s.backend());
+        if (s.device() >= 0) {
+            out.printf("%-14s %d%n", "device", s.device());
+            out.printf("%-14s %,d bytes (%.2f per token)%n", "host to device", s.h2dBytes(),
+                    s.tokens() == 0 ? 0.0 : (double) s.h2dBytes() / s.tokens());
+            out.printf("%-14s %,d bytes (status words: %,d bytes)%n", "device to host", s.d2hBytes(), s.statusBytes());
+            out.printf("%-14s %.3f ms%n", "device/batch", s.deviceMillisPerBatch());
+        }
     }
 
     private static void json(PrintWriter out, LoaderStats s, BatchPlan plan, int rank, int epochs) throws java.io.IOException {
@@ -231,6 +277,20 @@ final class RunCommand implements Callable<Integer> {
             g.writeNumberField("rank", rank);
             g.writeNumberField("world_size", plan.worldSize());
             g.writeNumberField("batch_size", plan.batchSize());
+            if (s.device() >= 0) {
+                g.writeNumberField("device", s.device());
+            } else {
+                g.writeNullField("device");
+            }
+            g.writeNumberField("h2d_bytes", s.h2dBytes());
+            g.writeNumberField("d2h_bytes", s.d2hBytes());
+            g.writeNumberField("d2h_status_bytes", s.statusBytes());
+            if (Double.isNaN(s.deviceMillisPerBatch())) {
+                g.writeNullField("device_ms_per_batch");
+            } else {
+                g.writeNumberField("device_ms_per_batch", s.deviceMillisPerBatch());
+            }
+            g.writeNumberField("stall_s", s.stallSeconds());
             g.writeEndObject();
         }
         out.println();

@@ -18,6 +18,16 @@ public interface BatchSlot extends AutoCloseable {
     /** Bytes of memory the slot holds (host, pinned and device together). */
     long bytesHeld();
 
+    /** Milliseconds of device work measured for this slot's batches so far (0 for host memory). */
+    default double deviceMillis() {
+        return 0;
+    }
+
+    /** Batches whose device work was measured ({@link #deviceMillis()}). */
+    default long timedBatches() {
+        return 0;
+    }
+
     /** Frees everything the slot holds; idempotent. */
     @Override
     void close();

@@ -8,6 +8,9 @@ package io.cubatch.collate;
  */
 public interface DeviceTensors {
 
+    /** [B, L(, F)], dtype, positions. */
+    PaddedShape shape();
+
     /** The GPU. */
     int device();
 

@@ -200,7 +200,7 @@ public final class CudaCollator implements Collator {
         PaddedShape shape = Collation.shape(store, indices, padding);
         Collation.padValue(padding, MemorySegment.ofArray(new long[1]));
         CudaTensors t = s.padCompact(store, indices, padding, shape);
-        return filled(t, shape);
+        return filled(s, t, shape);
     }
 
     @Override
@@ -212,7 +212,7 @@ public final class CudaCollator implements Collator {
         }
         PaddedShape shape = Collation.shape(d.host(), indices, padding);
         Collation.padValue(padding, MemorySegment.ofArray(new long[1]));
-        return filled(s.padResident(d, indices, padding, shape), shape);
+        return filled(s, s.padResident(d, indices, padding, shape), shape);
     }
 
     private static CudaSlot cudaSlot(BatchSlot slot) {
@@ -223,8 +223,9 @@ public final class CudaCollator implements Collator {
         return s;
     }
 
-    private static FilledBatch filled(CudaTensors t, PaddedShape shape) {
+    private static FilledBatch filled(CudaSlot s, CudaTensors t, PaddedShape shape) {
         t.await();
+        s.measureIfDone();
         return new FilledBatch(shape, Optional.empty(), Optional.of(t), t.realTokens());
     }
 

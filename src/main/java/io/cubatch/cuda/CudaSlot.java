@@ -127,12 +127,14 @@ public final class CudaSlot implements BatchSlot {
         return host.byteSize() + words.bytes() + (input == null ? 0 : input.bytes()) + (output == null ? 0 : output.bytes());
     }
 
-    /** Milliseconds of device work per batch so far ({@code start} to {@code done}), over measured batches. */
+    /** Milliseconds of device work so far ({@code start} to {@code done}), over {@link #timedBatches()}. */
+    @Override
     public synchronized double deviceMillis() {
         return deviceMillis;
     }
 
     /** Batches whose device time was measured. */
+    @Override
     public synchronized long timedBatches() {
         return timedBatches;
     }

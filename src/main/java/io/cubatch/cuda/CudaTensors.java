@@ -50,6 +50,7 @@ public final class CudaTensors implements DeviceTensors {
         throw new IllegalArgumentException("not a cuda batch: " + tensors.getClass().getName());
     }
 
+    @Override
     public PaddedShape shape() {
         return shape;
     }

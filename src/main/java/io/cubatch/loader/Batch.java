@@ -1,6 +1,8 @@
 package io.cubatch.loader;
 
+import io.cubatch.collate.DeviceTensors;
 import io.cubatch.collate.PaddedBatch;
+import io.cubatch.collate.PaddedShape;
 import io.cubatch.plan.PlannedBatch;
 import java.lang.foreign.MemorySegment;
 
@@ -8,6 +10,13 @@ import java.lang.foreign.MemorySegment;
  * One collated batch of one rank: which samples, and the tensors. Its memory is a slot of the loader's
  * ring (or, with owned copies, its own): valid until {@link #close()}, which returns the slot so the loader
  * can prefetch into it again. Using a closed batch throws {@link IllegalStateException}.
+ *
+ * <p>Host batches (the java and native backends) hold their tensors in {@link #padded()}. Device batches (the
+ * cuda backend) hold them in {@link #deviceTensors()}: device addresses of data, lengths, mask and positions,
+ * already complete on the device when handed out; for the cuda backend,
+ * {@code io.cubatch.cuda.CudaTensors.of(batch.deviceTensors())} gives the stream and ready event, and
+ * {@code releaseAfter(yourStream)} before {@link #close()} makes the slot's next batch wait for your stream's
+ * work on the device instead of the host.
  *
  * <p>Padded batches: {@link #padded()} holds data {@code [B, L(, F)]}, lengths, attention mask (and
  * positions). Packed batches ({@link #isPacked()}): {@code padded().data()} is {@code [rows(), maxlen]}
@@ -19,15 +28,21 @@ import java.lang.foreign.MemorySegment;
 public final class Batch implements AutoCloseable {
     private final PlannedBatch planned;
     private final PaddedBatch padded;
+    private final DeviceTensors device;
     private final int rows;
     private final MemorySegment cuSeqlens;
     private final long realTokens;
     private final Runnable release;
     private volatile boolean closed;
 
-    Batch(PlannedBatch planned, PaddedBatch padded, int rows, MemorySegment cuSeqlens, long realTokens, Runnable release) {
+    Batch(PlannedBatch planned, PaddedBatch padded, DeviceTensors device, int rows, MemorySegment cuSeqlens,
+          long realTokens, Runnable release) {
+        if ((padded == null) == (device == null)) {
+            throw new IllegalArgumentException("a batch is on the host or on a device");
+        }
         this.planned = planned;
         this.padded = padded;
+        this.device = device;
         this.rows = rows;
         this.cuSeqlens = cuSeqlens;
         this.realTokens = realTokens;
@@ -54,10 +69,43 @@ public final class Batch implements AutoCloseable {
         return planned.rank();
     }
 
-    /** The tensors. */
+    /** The tensors of a host batch. @throws IllegalStateException for a device batch ({@link #deviceTensors()}) */
     public PaddedBatch padded() {
         checkOpen();
+        if (padded == null) {
+            throw new IllegalStateException("batch of step " + planned.step() + " is on device " + device.device()
+                    + ": use deviceTensors()");
+        }
         return padded;
+    }
+
+    /** [B, L(, F)] (rows and maxlen when packed), dtype, positions. */
+    public PaddedShape shape() {
+        return padded != null ? padded.shape() : device.shape();
+    }
+
+    /** Whether the tensors are on a device. */
+    public boolean onDevice() {
+        return device != null;
+    }
+
+    /** The GPU the tensors are on, -1 for a host batch. */
+    public int device() {
+        return device == null ? -1 : device.device();
+    }
+
+    /** The tensors of a device batch. @throws IllegalStateException for a host batch ({@link #padded()}) */
+    public DeviceTensors deviceTensors() {
+        checkOpen();
+        if (device == null) {
+            throw new IllegalStateException("batch of step " + planned.step() + " is in host memory: use padded()");
+        }
+        return device;
+    }
+
+    /** Bytes this batch sent host to device (0 for a host batch). */
+    public long h2dBytes() {
+        return device == null ? 0 : device.h2dBytes();
     }
 
     public boolean isPacked() {

@@ -1,11 +1,15 @@
 package io.cubatch.loader;
 
+import io.cubatch.collate.BackendProvider;
 import io.cubatch.collate.Backends;
-import io.cubatch.collate.Collation;
+import io.cubatch.collate.BatchSlot;
 import io.cubatch.collate.Collator;
+import io.cubatch.collate.FilledBatch;
+import io.cubatch.collate.HostSlot;
 import io.cubatch.collate.PaddedBatch;
 import io.cubatch.collate.PaddedShape;
 import io.cubatch.collate.Padding;
+import io.cubatch.collate.ResidentStore;
 import io.cubatch.plan.BatchPlan;
 import io.cubatch.plan.PlannedBatch;
 import io.cubatch.store.LengthStats;
@@ -31,10 +35,15 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * Plan + store + collator: the batches of one rank, epoch by epoch, prepared ahead on worker threads.
  *
- * <p><b>Memory.</b> A ring of {@code prefetch} slots, each sized once for the largest batch the store and
- * padding allow, is allocated when the loader is built and freed by {@link #close()}: steady state
- * allocates nothing off-heap. A {@link Batch} lives in a slot until the consumer closes it; at most
- * {@code prefetch} batches exist at once (backpressure), so memory is bounded.
+ * <p><b>Memory.</b> The loader owns the only ring: {@code prefetch} slots whose memory the backend provides
+ * ({@link Collator#newSlot}), made when the loader is built and freed by {@link #close()}. On the host
+ * backends a slot is host buffers sized once for the largest batch the store and padding allow, so steady
+ * state allocates nothing off-heap. On the {@code cuda} backend (device mode) a slot is pinned staging,
+ * device buffers, a stream and events: workers gather only the batches' real tokens and offsets into the
+ * pinned staging, one async copy sends them, the device pads, and nothing is copied back; with
+ * {@link Builder#residentOnDevice} the dataset is uploaded once and only indices travel. A {@link Batch} lives
+ * in a slot until the consumer closes it; at most {@code prefetch} batches exist at once (backpressure), so
+ * memory is bounded.
  *
  * <p><b>Order and determinism.</b> Batches come in step order, exactly the plan's (or, with bucketing,
  * its deterministic reordering), whatever the number of workers or the backend.
@@ -59,17 +68,20 @@ public final class BatchLoader implements AutoCloseable {
     private final int bucketWindow;
     private final boolean pack;
     private final boolean ownedCopies;
+    private final int device;
     private final ExecutorService workers;
-    private final Arena ring = Arena.ofShared();
-    private final BlockingQueue<Slot> free;
+    private final Collator main;
+    private final ResidentStore resident;
+    private final List<BatchSlot> ring = new ArrayList<>();
+    private final BlockingQueue<BatchSlot> free;
     private final List<Collator> collators = new ArrayList<>();
     private final ThreadLocal<Collator> collator;
-    private final long stagingBytes;
     private final LengthStats lengths;
     private final AtomicLong samples = new AtomicLong();
     private final AtomicLong tokens = new AtomicLong();
     private final AtomicLong paddedTokens = new AtomicLong();
     private final AtomicLong bytesMoved = new AtomicLong();
+    private final AtomicLong h2dBytes = new AtomicLong();
     private long batches;
     private long waitNanos;
     private long firstRequest = -1;
@@ -77,45 +89,62 @@ public final class BatchLoader implements AutoCloseable {
     private Epoch current;
     private boolean closed;
 
-    /** A ring slot: tensors for the largest batch, cu_seqlens, and the pad value for packing. */
-    private record Slot(PaddedBatch buffers, MemorySegment cuSeqlens, MemorySegment padValue) {
-    }
-
     private BatchLoader(Builder b) {
         this.store = b.store;
         this.plan0 = b.plan;
         this.rank = b.rank;
         this.padding = b.padding;
-        this.backend = b.backend == null ? Backends.bestName() : b.backend;
+        this.backend = b.backend == null ? (b.device >= 0 ? "cuda" : Backends.bestName()) : b.backend;
+        this.device = b.device;
         this.prefetch = b.prefetch;
         this.bucketWindow = b.bucketWindow;
         this.pack = b.pack;
         this.ownedCopies = b.ownedCopies;
-        Backends.create(backend).close();   // fail now, with the reason, when the backend is unavailable
-        this.lengths = LengthStats.of(store);
-        long longest = padding.limit(lengths.max());
-        PaddedShape largest = new PaddedShape(plan0.batchSize(), padding.outputLength(pack ? padding.limit(0)
-                : Math.max(longest, padding.maxlen().orElse(0))), Math.max(1, store.features()),
-                longest, padding.dtype(), padding.positions());
-        this.free = new ArrayBlockingQueue<>(prefetch);
-        long staging = 0;
-        for (int i = 0; i < prefetch; i++) {
-            PaddedBatch buffers = PaddedBatch.allocate(largest, ring);
-            MemorySegment cu = ring.allocate(4L * (plan0.batchSize() + 1), 4);
-            MemorySegment pad = ring.allocate(8, 8);
-            Collation.padValue(padding, pad);
-            free.add(new Slot(buffers, cu, pad));
-            staging += largest.dataBytes() + largest.lengthsBytes() + largest.maskBytes() + largest.positionsBytes()
-                    + cu.byteSize() + pad.byteSize();
+        // fails now, with the reason, when the backend or the device is unavailable
+        this.main = Backends.create(backend, device);
+        ResidentStore up = null;
+        try {
+            boolean onDevice = Backends.providers().stream().anyMatch(p -> p.name().equals(main.name())
+                    && p.memory() == BackendProvider.Memory.DEVICE);
+            if (onDevice && (pack || ownedCopies)) {
+                throw new IllegalArgumentException((pack ? "packing" : "owned copies") + " runs on the host backends"
+                        + " only: the " + backend + " backend's batches stay on the device (choose java or native, or"
+                        + " drop " + (pack ? "pack" : "ownedCopies") + ")");
+            }
+            if (b.resident && !onDevice) {
+                throw new IllegalArgumentException("a device-resident dataset needs a device backend (cuda), not "
+                        + backend);
+            }
+            this.lengths = LengthStats.of(store);
+            long longest = padding.limit(lengths.max());
+            PaddedShape largest = new PaddedShape(plan0.batchSize(), padding.outputLength(pack ? padding.limit(0)
+                    : Math.max(longest, padding.maxlen().orElse(0))), Math.max(1, store.features()),
+                    longest, padding.dtype(), padding.positions());
+            this.free = new ArrayBlockingQueue<>(prefetch);
+            for (int i = 0; i < prefetch; i++) {
+                BatchSlot slot = main.newSlot(largest, plan0.batchSize(), padding);
+                ring.add(slot);
+                free.add(slot);
+            }
+            if (b.resident) {
+                up = main.upload(store, b.residentBudget);
+            }
+        } catch (RuntimeException | Error e) {
+            if (up != null) {
+                up.close();
+            }
+            ring.forEach(BatchSlot::close);
+            main.close();
+            throw e;
         }
-        this.stagingBytes = staging;
+        this.resident = up;
         this.workers = Executors.newFixedThreadPool(b.workers, r -> {
             Thread t = new Thread(r, "cubatch-loader-worker");
             t.setDaemon(true);
             return t;
         });
         this.collator = ThreadLocal.withInitial(() -> {
-            Collator c = Backends.create(backend);
+            Collator c = Backends.create(backend, device);
             synchronized (collators) {
                 collators.add(c);
             }
@@ -175,8 +204,34 @@ public final class BatchLoader implements AutoCloseable {
     }
 
     public LoaderStats stats() {
-        return new LoaderStats(samples.get(), tokens.get(), batches, paddedTokens.get(), bytesMoved.get(), stagingBytes,
-                waitNanos, firstRequest < 0 ? 0 : lastDelivery - firstRequest, backend);
+        long staging = 0;
+        double deviceMillis = 0;
+        long timed = 0;
+        if (!closed) {
+            for (BatchSlot slot : ring) {
+                staging += slot.bytesHeld();
+                deviceMillis += slot.deviceMillis();
+                timed += slot.timedBatches();
+            }
+        }
+        return new LoaderStats(samples.get(), tokens.get(), batches, paddedTokens.get(), bytesMoved.get(), staging,
+                waitNanos, firstRequest < 0 ? 0 : lastDelivery - firstRequest, backend, device, h2dBytes.get(), 0,
+                deviceMode() ? 16L * timed : 0, timed == 0 ? Double.NaN : deviceMillis / timed);
+    }
+
+    /** Whether batches are on a device (the cuda backend): {@link Batch#deviceTensors()} instead of padded(). */
+    public boolean deviceMode() {
+        return ring.get(0).memory() == BackendProvider.Memory.DEVICE;
+    }
+
+    /** The GPU batches are built on, -1 for host batches. */
+    public int device() {
+        return ring.get(0).device();
+    }
+
+    /** The dataset's device-resident copy, when {@link Builder#residentOnDevice} asked for one. */
+    public java.util.Optional<ResidentStore> resident() {
+        return java.util.Optional.ofNullable(resident);
     }
 
     private Iterator<Batch> start(BatchPlan p, long fromStep) {
@@ -229,10 +284,10 @@ public final class BatchLoader implements AutoCloseable {
             if (firstRequest < 0) {
                 firstRequest = t0;
             }
-            Slot slot;
+            BatchSlot slot;
             while (submitted < steps && (slot = free.poll()) != null) {
                 long step = submitted++;
-                Slot s = slot;
+                BatchSlot s = slot;
                 pending.add(workers.submit(() -> prepare(step, s)));
             }
             if (pending.isEmpty()) {
@@ -265,45 +320,40 @@ public final class BatchLoader implements AutoCloseable {
             return ownedCopies ? copyOf(b) : b;
         }
 
-        private Batch prepare(long step, Slot slot) {
+        private Batch prepare(long step, BatchSlot slot) {
             PlannedBatch planned = null;
             try {
                 planned = bucketing != null ? bucketing.batch(rank, step) : plan.batch(rank, step);
                 long[] indices = planned.samples();
-                PaddedBatch view;
-                int rows;
-                long real;
-                MemorySegment cu = null;
                 if (pack) {
-                    Packing.Packed p = Packing.pack(store, indices, padding, slot.buffers(), slot.cuSeqlens(), slot.padValue());
-                    view = p.view();
-                    rows = p.rows();
-                    real = p.realTokens();
-                    cu = slot.cuSeqlens().asSlice(0, 4L * (indices.length + 1));
-                } else {
-                    Collator c = collator.get();
-                    PaddedShape shape = c.shape(store, indices, padding);
-                    view = slot.buffers().withShape(shape);
-                    c.pad(store, indices, padding, view);
-                    rows = indices.length;
-                    real = 0;
-                    for (int i = 0; i < rows; i++) {
-                        real += view.lengths().getAtIndex(java.lang.foreign.ValueLayout.JAVA_INT, i);
-                    }
+                    HostSlot h = (HostSlot) slot;
+                    Packing.Packed p = Packing.pack(store, indices, padding, h.buffers(), h.cuSeqlens(), h.padValue());
+                    MemorySegment cu = h.cuSeqlens().asSlice(0, 4L * (indices.length + 1));
+                    PaddedShape sh = p.view().shape();
+                    count(indices.length, p.realTokens(), sh, cu.byteSize(), 0);
+                    return new Batch(planned, p.view(), null, p.rows(), cu, p.realTokens(), () -> free.add(slot));
                 }
-                PaddedShape sh = view.shape();
-                samples.addAndGet(indices.length);
-                tokens.addAndGet(real);
-                paddedTokens.addAndGet((long) sh.batch() * sh.length());
-                bytesMoved.addAndGet(sh.dataBytes() + 4L * indices.length + sh.maskBytes() + sh.positionsBytes()
-                        + (cu == null ? 0 : cu.byteSize()));
-                return new Batch(planned, view, rows, cu, real, () -> free.add(slot));
+                Collator c = collator.get();
+                FilledBatch f = resident != null ? c.fill(slot, resident, indices, padding)
+                        : c.fill(slot, store, indices, padding);
+                long sent = f.device().map(io.cubatch.collate.DeviceTensors::h2dBytes).orElse(0L);
+                count(indices.length, f.realTokens(), f.shape(), 0, sent);
+                return new Batch(planned, f.host().orElse(null), f.device().orElse(null), indices.length, null,
+                        f.realTokens(), () -> free.add(slot));
             } catch (RuntimeException e) {
                 free.add(slot);
                 String ids = planned == null ? "" : ", samples " + describe(planned.samples());
                 throw new LoaderException("step " + step + ", rank " + rank + " of epoch " + plan.epoch() + ids
                         + ": " + e.getMessage(), e);
             }
+        }
+
+        private void count(int rows, long real, PaddedShape sh, long cuBytes, long sent) {
+            samples.addAndGet(rows);
+            tokens.addAndGet(real);
+            paddedTokens.addAndGet((long) sh.batch() * sh.length());
+            bytesMoved.addAndGet(sh.dataBytes() + 4L * rows + sh.maskBytes() + sh.positionsBytes() + cuBytes);
+            h2dBytes.addAndGet(sent);
         }
 
         /** Waits for the steps in flight (each takes milliseconds) and gives their slots back. */
@@ -347,7 +397,7 @@ public final class BatchLoader implements AutoCloseable {
                 cu = own.allocate(b.cuSeqlens().byteSize(), 4);
                 MemorySegment.copy(b.cuSeqlens(), 0, cu, 0, cu.byteSize());
             }
-            Batch copy = new Batch(b.planned(), dst, b.rows(), cu, b.realTokens(), own::close);
+            Batch copy = new Batch(b.planned(), dst, null, b.rows(), cu, b.realTokens(), own::close);
             b.close();
             return copy;
         } catch (RuntimeException | Error e) {
@@ -357,8 +407,8 @@ public final class BatchLoader implements AutoCloseable {
     }
 
     /**
-     * Stops the workers (waiting at most a second), closes their collators and frees the ring. Batches
-     * still open become invalid. Idempotent.
+     * Stops the workers (waiting at most a second), closes their collators, frees the ring and the
+     * device-resident dataset. Batches still open become invalid. Idempotent.
      */
     @Override
     public void close() {
@@ -375,11 +425,32 @@ public final class BatchLoader implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        List<AutoCloseable> owned = new ArrayList<>();
         synchronized (collators) {
-            collators.forEach(Collator::close);
+            owned.addAll(collators);
             collators.clear();
         }
-        ring.close();
+        owned.addAll(ring);
+        if (resident != null) {
+            owned.add(resident);
+        }
+        owned.add(main);
+        RuntimeException first = null;
+        for (AutoCloseable c : owned) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                RuntimeException r = e instanceof RuntimeException re ? re : new IllegalStateException(e);
+                if (first == null) {
+                    first = r;
+                } else {
+                    first.addSuppressed(r);
+                }
+            }
+        }
+        if (first != null) {
+            throw first;
+        }
     }
 
     public static final class Builder {
@@ -393,6 +464,9 @@ public final class BatchLoader implements AutoCloseable {
         private int bucketWindow;
         private boolean pack;
         private boolean ownedCopies;
+        private int device = -1;
+        private boolean resident;
+        private long residentBudget;
 
         private Builder() {
         }
@@ -419,9 +493,28 @@ public final class BatchLoader implements AutoCloseable {
             return this;
         }
 
-        /** java or native; the fastest available unless set. */
+        /**
+         * java, native or cuda (device mode: batches stay on the GPU); the fastest host backend unless set, or
+         * cuda when a {@link #device} is set.
+         */
         public Builder backend(String backend) {
             this.backend = backend;
+            return this;
+        }
+
+        /** The GPU of a device backend (default: none, host batches; the cuda backend alone takes device 0). */
+        public Builder device(int device) {
+            this.device = device;
+            return this;
+        }
+
+        /**
+         * Uploads the dataset to the device once, when it needs at most {@code budgetBytes} there (a clear
+         * error names both sizes when it does not); each batch then sends only its indices.
+         */
+        public Builder residentOnDevice(long budgetBytes) {
+            this.resident = true;
+            this.residentBudget = budgetBytes;
             return this;
         }
 
@@ -473,6 +566,12 @@ public final class BatchLoader implements AutoCloseable {
             }
             if (bucketWindow < 0) {
                 throw new IllegalArgumentException("bucket window must be >= 0 batches, got " + bucketWindow);
+            }
+            if (device < -1) {
+                throw new IllegalArgumentException("device " + device + " is not a GPU number (0, 1, ...)");
+            }
+            if (resident && residentBudget < 0) {
+                throw new IllegalArgumentException("device-resident budget " + residentBudget + " bytes is negative");
             }
             if (pack && padding.maxlen().isEmpty()) {
                 throw new IllegalArgumentException("packing fills rows of maxlen tokens: set the padding's maxlen"
