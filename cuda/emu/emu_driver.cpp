@@ -67,6 +67,7 @@ struct Stream {
     bool destroyed = false;
     uint64_t last_seq = 0;   // seq of the last op enqueued
     uint64_t done_seq = 0;   // seq of the last op run
+    uint64_t not_ready_for = 0;   // cuStreamQuery answered "not ready" for the work up to this seq
     std::deque<std::unique_ptr<Op>> queue;
     bool pending() const { return !queue.empty(); }
 };
@@ -132,24 +133,34 @@ struct Device {
 
 // ---- global state, guarded by g_mu (every API call holds it; async work runs under it) ----
 
-std::recursive_mutex g_mu;
+// Every container lives on the heap and is never destroyed: a library loaded with dlopen (as JCuda and
+// java.lang.foreign load this one) has its globals destroyed before its destructor functions run, and the
+// exit report (and any JVM thread still calling in during exit) must see them intact.
+template <typename T>
+T& forever() {
+    return *new T();
+}
+std::recursive_mutex& g_mu = forever<std::recursive_mutex>();
 bool g_initialized = false;       // cuInit called
 bool g_configured = false;        // environment read
 bool g_trace = false;             // CUDA_EMU_TRACE=1: every call and allocation on stderr
-std::vector<std::unique_ptr<Device>> g_devices;
-std::map<uintptr_t, Alloc> g_allocs;         // by base
-std::map<uintptr_t, HostBlock> g_host;       // by base
-std::unordered_map<uint64_t, Stream*> g_streams;
-std::unordered_map<uint64_t, std::unique_ptr<Event>> g_events;
-std::unordered_map<uint64_t, std::unique_ptr<Module>> g_modules;
-std::unordered_map<uint64_t, Function*> g_functions;
-std::vector<std::unique_ptr<Stream>> g_all_streams;   // never freed: ops of other streams may name them
-std::vector<const KernelEntry*> g_kernel_tables;
+std::vector<std::unique_ptr<Device>>& g_devices = forever<std::vector<std::unique_ptr<Device>>>();
+std::map<uintptr_t, Alloc>& g_allocs = forever<std::map<uintptr_t, Alloc>>();         // by base
+std::map<uintptr_t, HostBlock>& g_host = forever<std::map<uintptr_t, HostBlock>>();   // by base
+std::unordered_map<uint64_t, Stream*>& g_streams = forever<std::unordered_map<uint64_t, Stream*>>();
+std::unordered_map<uint64_t, std::unique_ptr<Event>>& g_events =
+    forever<std::unordered_map<uint64_t, std::unique_ptr<Event>>>();
+std::unordered_map<uint64_t, std::unique_ptr<Module>>& g_modules =
+    forever<std::unordered_map<uint64_t, std::unique_ptr<Module>>>();
+std::unordered_map<uint64_t, Function*>& g_functions = forever<std::unordered_map<uint64_t, Function*>>();
+// never freed: ops of other streams may name them
+std::vector<std::unique_ptr<Stream>>& g_all_streams = forever<std::vector<std::unique_ptr<Stream>>>();
+std::vector<const KernelEntry*>& g_kernel_tables = forever<std::vector<const KernelEntry*>>();
 // The loaded images (ELF segments) the kernels were compiled into: their constant data (switch tables,
 // literals) is what __constant__ memory is on a GPU, so kernels may read it.
-std::vector<std::pair<uintptr_t, uintptr_t>> g_kernel_images;
+std::vector<std::pair<uintptr_t, uintptr_t>>& g_kernel_images = forever<std::vector<std::pair<uintptr_t, uintptr_t>>>();
 // The kernels' __shared__ variables (cuda_shim.h): read and written by the running block.
-std::vector<std::pair<uintptr_t, uintptr_t>> g_shared;
+std::vector<std::pair<uintptr_t, uintptr_t>>& g_shared = forever<std::vector<std::pair<uintptr_t, uintptr_t>>>();
 
 void add_image_of(const void* symbol) {
     struct Find {
@@ -165,11 +176,14 @@ void add_image_of(const void* symbol) {
             lo = std::min<uintptr_t>(lo, info->dlpi_addr + ph.p_vaddr);
             hi = std::max<uintptr_t>(hi, info->dlpi_addr + ph.p_vaddr + ph.p_memsz);
         }
-        if (f->at >= lo && f->at < hi) {
-            f->out->push_back({lo, hi});
-            return 1;
+        if (f->at < lo || f->at >= hi) return 0;
+        for (int i = 0; i < info->dlpi_phnum; i++) {   // the read-only segments: code and constant data
+            const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+            if (ph.p_type == PT_LOAD && !(ph.p_flags & PF_W)) {
+                f->out->push_back({info->dlpi_addr + ph.p_vaddr, info->dlpi_addr + ph.p_vaddr + ph.p_memsz});
+            }
         }
-        return 0;
+        return 1;
     }, &find);
 }
 uint64_t g_next_handle = 0x1000;
@@ -184,7 +198,7 @@ struct Failure {
     long long seen = 0;
     int code = 0;
 };
-std::map<std::string, Failure> g_fail;
+std::map<std::string, Failure>& g_fail = forever<std::map<std::string, Failure>>();
 
 thread_local Ctx* t_ctx = nullptr;
 
@@ -379,6 +393,13 @@ void flush_context(Ctx* c) {
     for (size_t i = 0; i < c->streams.size(); i++) flush(c->streams[i], UINT64_MAX);
 }
 
+// Before memory is freed: work queued in any context (a peer copy, a portable pinned block) may still use it.
+void flush_all() {
+    for (auto& d : g_devices) {
+        if (d->primary.active) flush_context(&d->primary);
+    }
+}
+
 // Enqueues `run` on `s` with the legacy default stream's ordering rules: work on the legacy stream waits
 // for all earlier work of the context's blocking streams, and work on a blocking stream waits for earlier
 // legacy-stream work; CU_STREAM_NON_BLOCKING streams order with neither. Returns the op's seq.
@@ -429,6 +450,11 @@ Stream* resolve_stream(Ctx* c, CUstream h, const char* call, CUresult* err) {
 
 // ---- memory ranges ----
 
+// [a, a + n) lies inside [lo, hi), without overflowing a + n.
+inline bool inside(uintptr_t a, size_t n, uintptr_t lo, uintptr_t hi) {
+    return a >= lo && a <= hi && n <= hi - a;
+}
+
 const Alloc* find_alloc(uintptr_t a) {
     auto it = g_allocs.upper_bound(a);
     if (it == g_allocs.begin()) return nullptr;
@@ -444,10 +470,9 @@ CUresult check_device_range(Ctx* c, CUdeviceptr p, size_t n, const char* call, c
         return violation(CUDA_ERROR_INVALID_VALUE, call, "%s %#llx is not inside any live device allocation", what,
                          (unsigned long long) p);
     }
-    if ((uintptr_t) p + n > a->base + a->size) {
-        return violation(CUDA_ERROR_INVALID_VALUE, call, "%s [%#llx, +%zu) runs %zu bytes past the end of its allocation"
-                         " of %zu bytes at %#llx", what, (unsigned long long) p, n,
-                         (size_t) ((uintptr_t) p + n - (a->base + a->size)), a->size, (unsigned long long) a->base);
+    if (!inside((uintptr_t) p, n, a->base, a->base + a->size)) {
+        return violation(CUDA_ERROR_INVALID_VALUE, call, "%s [%#llx, +%zu) runs past the end of its allocation of %zu"
+                         " bytes at %#llx", what, (unsigned long long) p, n, a->size, (unsigned long long) a->base);
     }
     if (a->ctx->device != c->device && !c->peers.count(a->ctx->device)) {
         return violation(CUDA_ERROR_INVALID_VALUE, call, "%s %#llx is memory of device %d; the current context (device %d)"
@@ -472,7 +497,7 @@ CUresult check_host_range(const void* p, size_t n, bool async, const char* call,
         return violation(CUDA_ERROR_INVALID_VALUE, call, "%s %p is device memory, not host memory", what, p);
     }
     const HostBlock* h = find_host((uintptr_t) p);
-    if (h && (uintptr_t) p + n > h->base + h->size) {
+    if (h && !inside((uintptr_t) p, n, h->base, h->base + h->size)) {
         return violation(CUDA_ERROR_INVALID_VALUE, call, "%s [%p, +%zu) runs past the end of its pinned block of %zu bytes",
                          what, p, n, h->size);
     }
@@ -504,7 +529,7 @@ void release_host(std::map<uintptr_t, HostBlock>::iterator it) {
 // A primary context's last release (or a reset): its work runs, then whatever it still owns is destroyed,
 // as the driver does, and counted as leaked (the program should have freed it).
 void deactivate(Ctx* c, const char* call) {
-    flush_context(c);
+    flush_all();
     long long allocs = 0, hosts = 0, streams = 0, events = 0, modules = 0;
     for (auto it = g_allocs.begin(); it != g_allocs.end();) {
         if (it->second.ctx == c) { release_alloc(it++); allocs++; } else { ++it; }
@@ -613,18 +638,18 @@ void check_access(const volatile void* p, size_t n, int write, bool sized) {
     Launch* L = t_launch;
     if (!L || n == 0) return;
     uintptr_t a = (uintptr_t) p;
-    if (a >= L->stack_lo && a + n <= L->stack_hi) return;
-    if (a >= L->params_lo && a + n <= L->params_hi) return;
+    if (inside(a, n, L->stack_lo, L->stack_hi)) return;
+    if (inside(a, n, L->params_lo, L->params_hi)) return;
     for (auto& sh : g_shared) {
-        if (a >= sh.first && a + n <= sh.second) return;
+        if (inside(a, n, sh.first, sh.second)) return;
     }
     for (auto& img : g_kernel_images) {
-        if (a >= img.first && a + n <= img.second && !write) return;   // constant data
+        if (!write && inside(a, n, img.first, img.second)) return;   // code and constant data
     }
-    if (!(a >= L->hit_lo && a + n <= L->hit_hi)) {
+    if (!inside(a, n, L->hit_lo, L->hit_hi)) {
         const Alloc* al = find_alloc(a);
         if (!al) access_violation(L, a, n, write, CUDA_ERROR_ILLEGAL_ADDRESS, "not inside any live device allocation");
-        if (a + n > al->base + al->size) {
+        if (!inside(a, n, al->base, al->base + al->size)) {
             access_violation(L, a, n, write, CUDA_ERROR_ILLEGAL_ADDRESS, "runs past the end of its allocation");
         }
         if (al->ctx->device != L->ctx->device && !L->ctx->peers.count(al->ctx->device)) {
@@ -678,26 +703,46 @@ void run_block_fibers(Launch* L) {
             if (L->aborted) return;
         }
         if (!any) break;
+        // a barrier that some threads of the block reached and others exited without: undefined on a GPU
+        bool waiting = false, exited = false;
+        for (auto& f : fibers) {
+            waiting |= !f.done && f.at_barrier;
+            exited |= f.done;
+        }
+        if (waiting && exited) {
+            violation(CUDA_ERROR_LAUNCH_FAILED, "cuLaunchKernel", "kernel %s (block %u,%u,%u): __syncthreads reached by"
+                      " only some threads of the block; the others exited", L->kernel->name, L->block_idx.x,
+                      L->block_idx.y, L->block_idx.z);
+            L->fault = CUDA_ERROR_LAUNCH_FAILED;
+            L->aborted = true;
+            return;
+        }
     }
     L->fibers_of_block = nullptr;
 }
 
 // Runs a launch now (the lazy engine calls this when the launch's turn comes).
 void execute_launch(Launch* L, uintptr_t params_lo, uintptr_t params_hi) {
+    if (L->ctx->sticky) return;   // the context is broken: as on a GPU, later work does not run
     L->params_lo = params_lo;
     L->params_hi = params_hi;
     t_launch = L;
+    uintptr_t frame = (uintptr_t) __builtin_frame_address(0);
     if (setjmp(L->abort_to) == 0) {
         for (unsigned bz = 0; bz < L->grid.z; bz++)
             for (unsigned by = 0; by < L->grid.y; by++)
                 for (unsigned bx = 0; bx < L->grid.x; bx++) {
                     L->block_idx = uint3{bx, by, bz};
+                    for (auto& sh : g_shared) memset((void*) sh.first, 0xCB, sh.second - sh.first);   // uninitialised
                     if (L->fibers) {
                         run_block_fibers(L);
                         if (L->aborted) longjmp(L->abort_to, 1);
                         continue;
                     }
-                    thread_stack(&L->stack_lo, &L->stack_hi);
+                    // the kernel's frames lie below this one: the rest of the host thread's stack is not its
+                    uintptr_t top;
+                    thread_stack(&L->stack_lo, &top);
+                    L->stack_hi = frame;
                     for (unsigned tz = 0; tz < L->block.z; tz++)
                         for (unsigned ty = 0; ty < L->block.y; ty++)
                             for (unsigned tx = 0; tx < L->block.x; tx++) {
@@ -1018,7 +1063,7 @@ EXPORT CUresult cuModuleLoadData(CUmodule* out, const void* image) {
     for (const KernelEntry* table : g_kernel_tables) {
         for (const KernelEntry* k = table; k->name; k++) {
             std::string tag = std::string(".nv.info.") + k->name;
-            if (img.find(tag + '\0') == std::string::npos && img.find(tag) == std::string::npos) continue;
+            if (img.find(tag + '\0') == std::string::npos) continue;   // exactly this name, not a longer one
             auto f = std::make_unique<Function>();
             f->handle = new_handle();
             f->module = m.get();
@@ -1117,7 +1162,7 @@ EXPORT CUresult cuMemFree_v2(CUdeviceptr p) {
         return violation(CUDA_ERROR_INVALID_VALUE, api_, "%#llx was allocated on device %d; the current context is device"
                          " %d's", (unsigned long long) p, it->second.ctx->device, ctx->device);
     }
-    flush_context(ctx);   // cuMemFree synchronises with the device
+    flush_all();   // cuMemFree synchronises with the device (and work elsewhere may use the block)
     release_alloc(it);
     return ctx->sticky;
 }
@@ -1164,7 +1209,7 @@ EXPORT CUresult cuMemFreeHost(void* p) {
         return violation(CUDA_ERROR_INVALID_VALUE, api_, "%p is not a live cuMemHostAlloc block (freed twice, registered"
                          " rather than allocated, or never allocated)", p);
     }
-    flush_context(ctx);
+    flush_all();
     release_host(it);
     return CUDA_SUCCESS;
 }
@@ -1197,7 +1242,7 @@ EXPORT CUresult cuMemHostUnregister(void* p) {
     if (it == g_host.end() || !it->second.registered) {
         return violation(CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED, api_, "%p is not the start of a registered range", p);
     }
-    flush_context(ctx);
+    flush_all();
     release_host(it);
     return CUDA_SUCCESS;
 }
@@ -1273,6 +1318,9 @@ CUresult memset_n(const char* call, CUdeviceptr dst, unsigned v, size_t n, int w
     const char* api_ = call;
     STREAM(h);
     if (n == 0) return CUDA_SUCCESS;
+    if (n > SIZE_MAX / (size_t) width) {
+        return violation(CUDA_ERROR_INVALID_VALUE, call, "%zu elements of %d bytes overflow the address space", n, width);
+    }
     if (dst % (unsigned) width) {
         return violation(CUDA_ERROR_INVALID_VALUE, call, "destination %#llx is not %d-byte aligned",
                          (unsigned long long) dst, width);
@@ -1330,11 +1378,11 @@ CUresult copy_peer(const char* call, CUdeviceptr dst, CUcontext dctx, CUdevicept
     if (n == 0) return CUDA_SUCCESS;
     const Alloc* da = find_alloc((uintptr_t) dst);
     const Alloc* sa = find_alloc((uintptr_t) src);
-    if (!da || da->ctx != d || (uintptr_t) dst + n > da->base + da->size) {
+    if (!da || da->ctx != d || !inside((uintptr_t) dst, n, da->base, da->base + da->size)) {
         return violation(CUDA_ERROR_INVALID_VALUE, call, "destination [%#llx, +%zu) is not inside one allocation of device"
                          " %d", (unsigned long long) dst, n, d->device);
     }
-    if (!sa || sa->ctx != s || (uintptr_t) src + n > sa->base + sa->size) {
+    if (!sa || sa->ctx != s || !inside((uintptr_t) src, n, sa->base, sa->base + sa->size)) {
         return violation(CUDA_ERROR_INVALID_VALUE, call, "source [%#llx, +%zu) is not inside one allocation of device %d",
                          (unsigned long long) src, n, s->device);
     }
@@ -1426,10 +1474,9 @@ EXPORT CUresult cuStreamQuery(CUstream h) {
     CURRENT();
     STREAM(h);
     if (!stream->pending()) return ctx->sticky;
-    // adversarial: "not ready" first; a caller that polls sees the work done on a later query
-    static thread_local uint64_t last_asked = 0;
-    if (last_asked != stream->last_seq + (stream->handle << 20)) {
-        last_asked = stream->last_seq + (stream->handle << 20);
+    // adversarial: "not ready" once for the stream's current work; a caller that polls sees it done later
+    if (stream->not_ready_for != stream->last_seq) {
+        stream->not_ready_for = stream->last_seq;
         return CUDA_ERROR_NOT_READY;
     }
     flush(stream, UINT64_MAX);

@@ -251,6 +251,31 @@ int main(int argc, char** argv) {
         CHECK(pinned[blk] == expect, "block %d sum %d, expected %d", blk, pinned[blk], expect);
     }
 
+    // a huge length does not wrap around the range checks (a violation, not a crash)
+    v0 = violations();
+    CHECK(cuMemcpyDtoH_v2(pinned, a + 8, (size_t) -1) == CUDA_ERROR_INVALID_VALUE, "huge D2H length");
+    CHECK(cuMemsetD32Async(a, 0, ((size_t) -1) / 2, nb) == CUDA_ERROR_INVALID_VALUE, "huge memset count");
+    CHECK(violations() == v0 + 2, "counted");
+
+    // polling two streams alternately completes both
+    OK(cuMemsetD32Async(a, 1, n, nb));
+    OK(cuMemsetD32Async(b, 2, n, blocking));
+    int polls = 0;
+    bool nb_done = false, blocking_done = false;
+    while ((!nb_done || !blocking_done) && polls < 10) {
+        nb_done = nb_done || cuStreamQuery(nb) == CUDA_SUCCESS;
+        blocking_done = blocking_done || cuStreamQuery(blocking) == CUDA_SUCCESS;
+        polls++;
+    }
+    CHECK(nb_done && blocking_done && polls > 1, "alternate polling: %d polls", polls);
+
+    // shared memory does not carry a value from one block to the next
+    CUfunction leak = function(test, "emu_test_shared_between_blocks");
+    OK(launch(leak, 2, 1, nb, {&b}));
+    OK(cuStreamSynchronize(nb));
+    OK(cuMemcpyDtoH_v2(pinned, b, 8));
+    CHECK(pinned[0] == 42 && pinned[1] != 42, "block 1 read block 0's shared value: %d %d", pinned[0], pinned[1]);
+
     // memory: OOM by the configured size (not a violation), fault injection, double free
     CUdeviceptr big;
     v0 = violations();
@@ -304,6 +329,18 @@ int main(int argc, char** argv) {
     CUfunction off = function(test, "emu_test_off_by_one");
     CUfunction mis = function(test, "emu_test_misaligned");
     CUfunction undeclared = function(test, "emu_test_undeclared_sync");
+    CUfunction partial = function(test, "emu_test_partial_barrier");
+    v0 = violations();
+    OK(launch(partial, 1, 64, nb, {&a}));
+    CHECK(cuStreamSynchronize(nb) == CUDA_ERROR_LAUNCH_FAILED, "a barrier only half the block reaches");
+    CHECK(violations() == v0 + 1, "counted");
+    OK(cuDevicePrimaryCtxReset_v2(0));
+    OK(cuDevicePrimaryCtxRetain(&c0, 0));
+    OK(cuCtxSetCurrent(c0));
+    OK(cuModuleLoadData(&test, fat.data()));
+    undeclared = function(test, "emu_test_undeclared_sync");
+    OK(cuMemAlloc_v2(&a, n * 4));
+    OK(cuStreamCreate(&nb, CU_STREAM_NON_BLOCKING));
     v0 = violations();
     OK(launch(undeclared, 1, 32, nb, {&a}));
     CHECK(cuStreamSynchronize(nb) == CUDA_ERROR_LAUNCH_FAILED, "__syncthreads in a kernel not declared EMU_KERNEL_SYNC");

@@ -40,7 +40,23 @@ extern "C" __global__ void emu_test_undeclared_sync(int* p) {
     p[threadIdx.x] = 1;
 }
 
+// Half the threads leave before the barrier the others wait at.
+extern "C" __global__ void emu_test_partial_barrier(int* p) {
+    if (threadIdx.x < blockDim.x / 2) return;
+    __syncthreads();
+    p[threadIdx.x] = 1;
+}
+
+// Block 0 leaves a value in shared memory; block 1 reads it without writing first (uninitialised on a GPU).
+extern "C" __global__ void emu_test_shared_between_blocks(int* out) {
+    __shared__ int cell;
+    if (blockIdx.x == 0) cell = 42;
+    out[blockIdx.x] = cell;
+}
+
 static const cuda_emu::KernelEntry test_table[] = {
+    EMU_KERNEL_SYNC(emu_test_partial_barrier),
+    EMU_KERNEL(emu_test_shared_between_blocks),
     EMU_KERNEL_SYNC(emu_test_block_sum),
     EMU_KERNEL(emu_test_copy),
     EMU_KERNEL(emu_test_off_by_one),

@@ -211,8 +211,8 @@ public final class CudaContext implements AutoCloseable {
     }
 
     /**
-     * Waits for the device, then frees what is still open (device allocations, pinned blocks, streams).
-     * Idempotent.
+     * Waits for the device, then frees the device allocations and streams still open (pinned blocks are
+     * freed by the Arena that owns them). Idempotent.
      *
      * @throws IllegalStateException after freeing, naming what was still open: each owner (collator, device
      *                               store, batch) must be closed before its context
@@ -230,9 +230,8 @@ public final class CudaContext implements AutoCloseable {
                 m.freeForContextClose();
             }
             live.clear();
-            for (Long address : List.copyOf(pinned.keySet())) {
-                freePinned(address);
-            }
+            // pinned blocks are reported, not freed: their Arena owns them and frees them when it closes
+            // (freeing here would leave its segments pointing at unmapped memory)
             for (CUstream s : streams) {
                 JCudaDriver.cuStreamDestroy(s);
             }
@@ -242,7 +241,8 @@ public final class CudaContext implements AutoCloseable {
         }
         if (leaked != null) {
             throw new IllegalStateException("CUDA context of device " + ordinal() + " closed with " + leaked
-                    + " still open (now freed): close every collator, device store and batch before their context");
+                    + " still open (device memory and streams now freed, pinned blocks when their Arena closes): close"
+                    + " every collator, device store and batch before their context");
         }
     }
 

@@ -238,7 +238,9 @@ public final class CudaSlot implements BatchSlot {
                 MemorySegment.copy(store.values(), idx[b] * rowBytes, staged, b * rowBytes, rowBytes);
             }
         });
-        output = grow(output, outBytes);
+        DeviceMemory old = output;
+        output = null;
+        output = grow(old, outBytes);
         clearErrorWords();
         byte[] args = KernelArgs.stack(in.address(), store.dtype().ordinal(), rowElems, 0, idx.length, dtype.ordinal(),
                 output.address());
@@ -262,7 +264,9 @@ public final class CudaSlot implements BatchSlot {
     private DeviceMemory send(long bytes, Consumer<MemorySegment> write) {
         MemorySegment staged = host(bytes).asSlice(HOST_HEADER, bytes);
         write.accept(staged);
-        input = grow(input, bytes);
+        DeviceMemory old = input;
+        input = null;   // a failed growth must not leave a closed area behind
+        input = grow(old, bytes);
         context.makeCurrent();
         CudaException.check(JCudaDriver.cuEventRecord(start, stream), "cuEventRecord");
         if (bytes > 0) {
@@ -325,7 +329,9 @@ public final class CudaSlot implements BatchSlot {
                                   long fixedLen, long indices, long limit, int trunc, long sent, long realTokens,
                                   LongFunction<RuntimeException> valueDoesNotFit) {
         long[] at = outputLayout(shape);
-        output = grow(output, at[4]);
+        DeviceMemory old = output;
+        output = null;
+        output = grow(old, at[4]);
         long o = output.address();
         long padAt = words.address() + 16;
         clearErrorWords();
@@ -392,6 +398,13 @@ public final class CudaSlot implements BatchSlot {
         checkOpen();
         context.makeCurrent();
         CudaException.check(JCudaDriver.cuEventSynchronize(done), "cuEventSynchronize");
+    }
+
+    /** Waits (host) for all work on the slot's stream, the caller's too; leaves the context current. */
+    synchronized void synchronizeStream() {
+        checkOpen();
+        context.makeCurrent();
+        CudaException.check(JCudaDriver.cuStreamSynchronize(stream), "cuStreamSynchronize");
     }
 
     /** The consumer's stream finishes with this slot's output at this point of its work. */

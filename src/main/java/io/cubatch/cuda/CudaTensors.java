@@ -65,6 +65,11 @@ public final class CudaTensors implements DeviceTensors {
         return output.address() + at[0];
     }
 
+    /** The data as a JCuda pointer, for cuMemcpy calls. */
+    public CUdeviceptr dataPointer() {
+        return output.at(at[0]);
+    }
+
     @Override
     public long lengths() {
         return output.address() + at[1];
@@ -138,7 +143,7 @@ public final class CudaTensors implements DeviceTensors {
                     + shape);
         }
         await();
-        slot.context().makeCurrent();
+        slot.synchronizeStream();   // and whatever the caller enqueued on the batch's stream since
         copyToHost(out.data(), output.at(at[0]), shape.dataBytes());
         copyToHost(out.lengths(), output.at(at[1]), shape.lengthsBytes());
         copyToHost(out.attentionMask(), output.at(at[2]), shape.maskBytes());

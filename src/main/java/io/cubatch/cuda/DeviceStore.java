@@ -67,9 +67,14 @@ public final class DeviceStore implements ResidentStore {
             context.synchronize();
             return new DeviceStore(store, v, o, context.ordinal());
         } catch (RuntimeException e) {
-            v.close();
-            if (o != null) {
-                o.close();
+            for (DeviceMemory m : new DeviceMemory[] {o, v}) {
+                try {
+                    if (m != null) {
+                        m.close();
+                    }
+                } catch (RuntimeException suppressed) {
+                    e.addSuppressed(suppressed);
+                }
             }
             throw e;
         }
@@ -111,9 +116,12 @@ public final class DeviceStore implements ResidentStore {
 
     @Override
     public void close() {
-        values.close();
-        if (offsets != null) {
-            offsets.close();
+        try {
+            values.close();
+        } finally {
+            if (offsets != null) {
+                offsets.close();
+            }
         }
     }
 }

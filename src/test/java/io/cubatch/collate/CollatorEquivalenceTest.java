@@ -28,8 +28,23 @@ import org.junit.jupiter.api.Test;
 @net.jqwik.api.Tag("backends")
 class CollatorEquivalenceTest {
 
-    /** Runs the reference and every backend; asserts identical bytes, or identical errors. Returns the outcome. */
+    /**
+     * Runs the reference and every backend; asserts identical bytes, or identical errors. Returns the outcome.
+     * On the CUDA driver emulator, also that the backends left no violation and no live device resource.
+     */
     static String assertAllBackendsMatch(SampleStore store, long[] indices, Padding padding, Arena arena) {
+        io.cubatch.cuda.CudaEmulator.Counters before = io.cubatch.cuda.CudaEmulator.present()
+                ? io.cubatch.cuda.CudaEmulator.counters() : null;
+        String outcome = compareBackends(store, indices, padding, arena);
+        if (before != null) {
+            io.cubatch.cuda.CudaEmulator.Counters after = io.cubatch.cuda.CudaEmulator.counters();
+            assertEquals(before.violations(), after.violations(), "CUDA driver violations (see cuda-emu: on stderr)");
+            assertEquals(before.liveResources(), after.liveResources(), "device resources left alive: " + after);
+        }
+        return outcome;
+    }
+
+    private static String compareBackends(SampleStore store, long[] indices, Padding padding, Arena arena) {
         PaddedShape shape;
         try {
             shape = Collation.shape(store, indices, padding);

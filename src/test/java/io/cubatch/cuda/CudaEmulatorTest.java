@@ -103,15 +103,19 @@ class CudaEmulatorTest {
         long live = CudaEmulator.counters().liveResources();
         CudaContext context = CudaContext.open(0);
         context.allocate(100);
-        context.allocatePinned(4096, Arena.global());
         CUstream s = context.newStream();
-        assertEquals(live + 3, CudaEmulator.counters().liveResources());
-        IllegalStateException e = assertThrows(IllegalStateException.class, context::close);
-        assertTrue(e.getMessage().contains("1 device allocation(s) of 100 bytes, 1 pinned block(s) of 4096 bytes,"
-                + " 1 stream(s)"), e.getMessage());
-        assertEquals(live, CudaEmulator.counters().liveResources(), "the context freed them");
-        assertTrue(context.isClosed());
-        assertTrue(s != null);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment pinned = context.allocatePinned(4096, arena);
+            assertEquals(live + 3, CudaEmulator.counters().liveResources());
+            IllegalStateException e = assertThrows(IllegalStateException.class, context::close);
+            assertTrue(e.getMessage().contains("1 device allocation(s) of 100 bytes, 1 pinned block(s) of 4096 bytes,"
+                    + " 1 stream(s)"), e.getMessage());
+            assertEquals(live + 1, CudaEmulator.counters().liveResources(), "freed: the allocation and the stream");
+            pinned.set(ValueLayout.JAVA_BYTE, 4095, (byte) 1);   // still mapped: its Arena owns it
+            assertTrue(context.isClosed());
+            assertTrue(s != null);
+        }
+        assertEquals(live, CudaEmulator.counters().liveResources(), "the Arena freed the pinned block");
     }
 
     /** Pinned staging beyond 2 GiB (a direct ByteBuffer's limit) is one segment, usable to its last byte. */
@@ -126,6 +130,38 @@ class CudaEmulatorTest {
             assertEquals(1, CudaEmulator.counters().pinnedBlocks(), "one pinned block");
         }
         assertEquals(0, CudaEmulator.counters().pinnedBlocks(), "the slot freed its pinned block");
+    }
+
+    /**
+     * A slot is refilled only after its previous batch's device work, and after the consumer stream that was
+     * given that batch ({@code closeAfter}) has finished with it: the consumer's copy of batch A must hold A's
+     * bytes although batch B reused the slot before the consumer's stream ran.
+     */
+    @Test
+    void aReusedSlotWaitsForTheConsumerOfItsLastBatch() {
+        try (SampleStore s = SampleStore.of(new int[][] {{1, 2, 3, 4}, {5, 6, 7, 8}, {9, 10, 11, 12}, {13, 14, 15, 16}});
+             CudaCollator cuda = CudaCollator.open(0, 1); Collator java = Backends.create("java");
+             Arena arena = Arena.ofConfined()) {
+            cuda.context().makeCurrent();
+            CUstream consumer = cuda.context().newStream();
+            DeviceMemory copy = cuda.context().allocate(4 * 8);
+            DeviceBatch a = cuda.padOnDevice(s, new long[] {0, 1}, PADDING);
+            jcuda.driver.JCudaDriver.cuStreamWaitEvent(consumer, a.readyEvent(), 0);
+            CudaException.check(jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync(copy.at(0), a.tensors().dataPointer(), 32,
+                    consumer), "cuMemcpyDtoDAsync");
+            a.closeAfter(consumer);
+            PaddedBatch b = PaddedBatch.allocate(java.shape(s, new long[] {2, 3}, PADDING), arena);
+            cuda.pad(s, new long[] {2, 3}, PADDING, b);   // reuses the only slot, runs its stream to the end
+            cuda.context().makeCurrent();
+            CudaException.check(jcuda.driver.JCudaDriver.cuStreamSynchronize(consumer), "cuStreamSynchronize");
+            MemorySegment got = arena.allocate(32);
+            CudaException.check(jcuda.driver.JCudaDriver.cuMemcpyDtoH(HostPointer.to(got), copy.at(0), 32), "cuMemcpyDtoH");
+            assertEquals(1, got.getAtIndex(ValueLayout.JAVA_INT, 0), "the consumer's copy of batch A holds A's bytes");
+            assertEquals(8, got.getAtIndex(ValueLayout.JAVA_INT, 7));
+            assertEquals(9, b.data().getAtIndex(ValueLayout.JAVA_INT, 0));
+            copy.close();
+            cuda.context().destroyStream(consumer);
+        }
     }
 
     /** A failed launch or copy returns the slot: the collator goes on working and nothing leaks. */
