@@ -33,10 +33,12 @@ public final class Batch implements AutoCloseable {
     private final MemorySegment cuSeqlens;
     private final long realTokens;
     private final Runnable release;
+    private final java.util.function.BooleanSupplier ringFreed;
     private volatile boolean closed;
 
     Batch(PlannedBatch planned, PaddedBatch padded, DeviceTensors device, int rows, MemorySegment cuSeqlens,
-          long realTokens, Runnable release) {
+          long realTokens, Runnable release, java.util.function.BooleanSupplier ringFreed) {
+        this.ringFreed = ringFreed;
         if ((padded == null) == (device == null)) {
             throw new IllegalArgumentException("a batch is on the host or on a device");
         }
@@ -52,6 +54,10 @@ public final class Batch implements AutoCloseable {
     private void checkOpen() {
         if (closed) {
             throw new IllegalStateException("batch of step " + planned.step() + " is closed; its slot is being reused");
+        }
+        if (ringFreed.getAsBoolean()) {
+            throw new IllegalStateException("batch of step " + planned.step() + " belongs to a closed loader: its memory"
+                    + " is freed");
         }
     }
 

@@ -87,7 +87,7 @@ public final class BatchLoader implements AutoCloseable {
     private long firstRequest = -1;
     private long lastDelivery;
     private Epoch current;
-    private boolean closed;
+    private volatile boolean closed;
 
     private BatchLoader(Builder b) {
         this.store = b.store;
@@ -331,7 +331,8 @@ public final class BatchLoader implements AutoCloseable {
                     MemorySegment cu = h.cuSeqlens().asSlice(0, 4L * (indices.length + 1));
                     PaddedShape sh = p.view().shape();
                     count(indices.length, p.realTokens(), sh, cu.byteSize(), 0);
-                    return new Batch(planned, p.view(), null, p.rows(), cu, p.realTokens(), () -> free.add(slot));
+                    return new Batch(planned, p.view(), null, p.rows(), cu, p.realTokens(), () -> free.add(slot),
+                            () -> closed);
                 }
                 Collator c = collator.get();
                 FilledBatch f = resident != null ? c.fill(slot, resident, indices, padding)
@@ -339,7 +340,7 @@ public final class BatchLoader implements AutoCloseable {
                 long sent = f.device().map(io.cubatch.collate.DeviceTensors::h2dBytes).orElse(0L);
                 count(indices.length, f.realTokens(), f.shape(), 0, sent);
                 return new Batch(planned, f.host().orElse(null), f.device().orElse(null), indices.length, null,
-                        f.realTokens(), () -> free.add(slot));
+                        f.realTokens(), () -> free.add(slot), () -> closed);
             } catch (RuntimeException e) {
                 free.add(slot);
                 String ids = planned == null ? "" : ", samples " + describe(planned.samples());
@@ -397,7 +398,7 @@ public final class BatchLoader implements AutoCloseable {
                 cu = own.allocate(b.cuSeqlens().byteSize(), 4);
                 MemorySegment.copy(b.cuSeqlens(), 0, cu, 0, cu.byteSize());
             }
-            Batch copy = new Batch(b.planned(), dst, null, b.rows(), cu, b.realTokens(), own::close);
+            Batch copy = new Batch(b.planned(), dst, null, b.rows(), cu, b.realTokens(), own::close, () -> false);
             b.close();
             return copy;
         } catch (RuntimeException | Error e) {

@@ -179,6 +179,56 @@ class CudaCliTest {
         }
     }
 
+    /** Device mode end to end: only real tokens and offsets cross PCIe, nothing comes back. */
+    @Test
+    void runOnTheDeviceSendsOnlyRealTokensAndOffsets() throws Exception {
+        Path in = dir.resolve("seqs.jsonl");
+        StringBuilder text = new StringBuilder();
+        SplittableRandom rng = new SplittableRandom(11);
+        long tokens = 0;
+        int samples = 300;
+        for (int i = 0; i < samples; i++) {
+            int len = 1 + rng.nextInt(60);
+            tokens += len;
+            List<String> v = new ArrayList<>();
+            for (int t = 0; t < len; t++) {
+                v.add(Integer.toString(rng.nextInt(1000)));
+            }
+            text.append('[').append(String.join(", ", v)).append("]\n");
+        }
+        Files.writeString(in, text);
+        int device = Cuda.availability().devices().size() - 1;
+        PlanCommandTest.Result r = run("run", "--input", in.toString(), "--batch-size", "16", "--last-batch", "partial",
+                "--padding", "post", "--dtype", "int32", "--device", Integer.toString(device), "--format", "json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = JSON.readTree(r.out());
+        assertEquals(device, j.get("device").asInt());
+        assertEquals(0, j.get("d2h_bytes").asLong());
+        long batches = j.get("batches").asLong();
+        assertEquals(19, batches);
+        long tokenAndOffsetBytes = 8 * tokens + 8 * (samples + batches);   // JSONL integers are int64
+        assertEquals(tokenAndOffsetBytes, j.get("h2d_bytes").asLong(), "h2d bytes: exactly tokens + offsets");
+        assertEquals(16 * batches, j.get("d2h_status_bytes").asLong());
+        assertTrue(j.get("device_ms_per_batch").asDouble() >= 0);
+        assertTrue(j.has("stall_s"));
+
+        r = run("run", "--input", in.toString(), "--batch-size", "16", "--last-batch", "partial", "--padding", "post",
+                "--dtype", "int32", "--resident", "--format", "json");
+        assertEquals(0, r.code(), r.err());
+        j = JSON.readTree(r.out());
+        assertEquals(8L * samples, j.get("h2d_bytes").asLong(), "resident: only the indices travel");
+        assertEquals(0, j.get("d2h_bytes").asLong());
+
+        r = run("run", "--input", in.toString(), "--batch-size", "16", "--last-batch", "partial", "--padding", "post",
+                "--device", "99");
+        assertEquals(2, r.code(), r.out() + r.err());
+        assertTrue(r.err().contains("device 99 does not exist"), r.err());
+        r = run("run", "--input", in.toString(), "--batch-size", "16", "--last-batch", "partial", "--padding", "post",
+                "--device", "0", "--backend", "java");
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("--backend java runs on the host"), r.err());
+    }
+
     private static String[] with(List<String> args, String... more) {
         List<String> all = new ArrayList<>(args);
         all.addAll(List.of(more));

@@ -122,4 +122,17 @@ class RunCommandTest {
                 : "gpu:     none usable: " + a.reason()), r.out());
         assertTrue(r.out().contains("kernels:"), r.out());
     }
+
+    @org.junit.jupiter.api.Test
+    void deviceModeWithoutAGpuIsExitCode3WithTheReason() {
+        io.cubatch.cuda.Cuda.Availability a = io.cubatch.cuda.Cuda.availability();
+        org.junit.jupiter.api.Assumptions.assumeFalse(a.available(), "a GPU is usable here: CudaCliTest covers --device");
+        for (String[] args : new String[][] {{"run", "--device", "0"}, {"run", "--resident"}, {"run", "--backend", "cuda"}}) {
+            PlanCommandTest.Result r = PlanCommandTest.run(args);
+            org.junit.jupiter.api.Assertions.assertEquals(3, r.code(), String.join(" ", args) + ": " + r.err());
+            org.junit.jupiter.api.Assertions.assertEquals("run: device mode needs a usable GPU: " + a.reason(),
+                    r.err().strip());
+            org.junit.jupiter.api.Assertions.assertEquals("", r.out());
+        }
+    }
 }
