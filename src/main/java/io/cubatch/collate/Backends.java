@@ -81,14 +81,7 @@ public final class Backends {
      *                                  here (with the reason)
      */
     public static Collator create(String name) {
-        String n = name.toLowerCase(Locale.ROOT);
-        BackendProvider p = providers().stream().filter(x -> x.name().equals(n)).findFirst().orElseThrow(() ->
-                new IllegalArgumentException("unknown backend '" + name + "': choose " + names()));
-        String reason = p.unavailableReason().orElse("");
-        if (!reason.isEmpty()) {
-            throw new IllegalArgumentException("backend " + n + " is unavailable: " + reason);
-        }
-        return p.open();
+        return create(name, -1);
     }
 
     /**
@@ -98,9 +91,6 @@ public final class Backends {
      * @throws IllegalArgumentException for an unknown or unavailable backend, or a device it does not have
      */
     public static Collator create(String name, int device) {
-        if (device == -1) {
-            return create(name);
-        }
         String n = name.toLowerCase(Locale.ROOT);
         BackendProvider p = providers().stream().filter(x -> x.name().equals(n)).findFirst().orElseThrow(() ->
                 new IllegalArgumentException("unknown backend '" + name + "': choose " + names()));
@@ -108,7 +98,7 @@ public final class Backends {
         if (!reason.isEmpty()) {
             throw new IllegalArgumentException("backend " + n + " is unavailable: " + reason);
         }
-        return p.open(device);
+        return device == -1 ? p.open() : p.open(device);
     }
 
     private static String names() {
