@@ -153,7 +153,7 @@ flags=(--enable-native-access=ALL-UNNAMED)
 # the log folder, so whatever a JVM drops in its working folder (hs_err files) is packed with the logs
 cd "$logs" || exit 1
 limited "$t_tests" "$logs/gpu-tests.log" "$java" "${flags[@]}" -jar "$launcher" execute --class-path "$cp" \
-    --disable-banner --details=summary --select-package io.cubatch.cuda --select-package io.cubatch.cli \
+    --disable-banner --details=summary --select-package io.cubatch.cuda --select-package io.cubatch.cli --select-package io.cubatch.loader \
     --include-tag gpu --reports-dir "$logs/junit-gpu"
 count() { grep -oE "\[ *[0-9]+ tests $1" "$2" | grep -oE "[0-9]+" || echo 0; }
 found=$(count found "$logs/gpu-tests.log")
