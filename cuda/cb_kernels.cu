@@ -6,7 +6,6 @@
 //        -gencode arch=compute_90,code=compute_90 -o cubatch.fatbin cb_kernels.cu
 #include "cb_pad.cuh"
 #include "cb_collate.cuh"
-#include "cb_scatter.cuh"
 
 __device__ __forceinline__ void cb_report(unsigned long long* error, int64_t where) {
     atomicMin(error, (unsigned long long) where);
@@ -85,15 +84,5 @@ extern "C" __global__ void cb_stack_kernel(cb_stack_args a, unsigned long long* 
         if (cb_stack_element(&a, e) != CB_OK) {
             cb_report(value_error, e);
         }
-    }
-}
-
-// out[o] = in[cb_scatter_source_row(o)]: reorders a plan-order index list to rank-major.
-extern "C" __global__ void cb_scatter_indices_kernel(const int64_t* in, int64_t* out, int64_t world,
-                                                     int64_t local_batch) {
-    int64_t total = world * local_batch;
-    for (int64_t o = (int64_t) blockIdx.x * blockDim.x + threadIdx.x; o < total;
-         o += (int64_t) gridDim.x * blockDim.x) {
-        out[o] = in[cb_scatter_source_row(o, world, local_batch)];
     }
 }

@@ -19,7 +19,6 @@ const KernelEntry table[] = {
     EMU_KERNEL(cb_pad_kernel),
     EMU_KERNEL(cb_pad_kernel16),
     EMU_KERNEL(cb_stack_kernel),
-    EMU_KERNEL(cb_scatter_indices_kernel),
     EMU_KERNEL_END,
 };
 

@@ -12,7 +12,6 @@
 #include "cubatch.h"
 #include "cb_collate.cuh"
 #include "cb_pad.cuh"
-#include "cb_scatter.cuh"
 
 static int failures = 0;
 #define CHECK(cond, ...)                                                       \
@@ -315,21 +314,6 @@ static void test_chunk16() {
 }
 
 // Rank-major row o = r * B + i takes plan-order row i * W + r: every source row exactly once.
-static void test_scatter() {
-    for (int64_t world = 1; world <= 8; world++) {
-        for (int64_t b = 1; b <= 5; b++) {
-            std::vector<int> seen(world * b, 0);
-            for (int64_t o = 0; o < world * b; o++) {
-                int64_t src = cb_scatter_source_row(o, world, b);
-                CHECK(src == (o % b) * world + o / b, "scatter W=%lld B=%lld o=%lld", (long long) world, (long long) b, (long long) o);
-                CHECK(src >= 0 && src < world * b, "in range");
-                if (src >= 0 && src < world * b) seen[src]++;
-            }
-            for (int v : seen) CHECK(v == 1, "a permutation");
-        }
-    }
-}
-
 // indices == NULL means row b is sample b (the CUDA backend's compact layout): the same bytes as 0..B-1.
 static void test_null_indices() {
     std::mt19937_64 rng(11);
@@ -369,7 +353,6 @@ int main() {
     test_padding();
     test_conversion_in_pad_reports_first_bad_element();
     test_threads();
-    test_scatter();
     test_chunk16();
     test_null_indices();
     if (failures) {

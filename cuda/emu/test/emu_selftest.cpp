@@ -145,7 +145,7 @@ int main(int argc, char** argv) {
             img.resize(n);
             OK(cuModuleLoadData(&real, img.data()));
             function(real, "cb_pad_kernel");
-            function(real, "cb_scatter_indices_kernel");
+            function(real, "cb_stack_kernel");
             CUfunction none;
             CHECK(cuModuleGetFunction(&none, real, "emu_test_copy") == CUDA_ERROR_NOT_FOUND, "not in the fatbin");
             OK(cuModuleUnload(real));
