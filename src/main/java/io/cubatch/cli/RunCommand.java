@@ -18,6 +18,7 @@ import io.cubatch.store.SampleStore;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Iterator;
+import java.util.List;
 import java.util.concurrent.Callable;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
@@ -77,6 +78,11 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--resident", description = "Device mode with the dataset uploaded to the GPU once: each batch sends only its indices.")
     boolean resident;
 
+    @Option(names = "--devices", paramLabel = "N,N,...", split = ",", description = "Several ranks in this process, one per GPU"
+            + " listed (rank --rank + i on the i-th; world size: --world-size, the launcher's, or the number of GPUs):"
+            + " each step lands every rank's batch on its own GPU.")
+    int[] devices;
+
     @Option(names = "--bucket", paramLabel = "N", defaultValue = "0",
             description = "Length bucketing over windows of N batches (0: off).")
     int bucket;
@@ -104,7 +110,19 @@ final class RunCommand implements Callable<Integer> {
             throw new IllegalArgumentException("the batch size has no default for your data: pass --batch-size B"
                     + " (per rank) or --global-batch-size G");
         }
-        boolean deviceMode = device != null || resident || "cuda".equalsIgnoreCase(backend);
+        if (devices != null) {
+            if (devices.length == 0 || device != null) {
+                throw new IllegalArgumentException(devices.length == 0 ? "--devices needs at least one GPU number"
+                        : "--device and --devices both given: use --devices N,N,... alone for several GPUs");
+            }
+            for (int d : devices) {
+                if (d < 0) {
+                    throw new IllegalArgumentException("--devices " + d + " is not a GPU number: use 0, 1, ... (cubatch"
+                            + " info lists them)");
+                }
+            }
+        }
+        boolean deviceMode = device != null || devices != null || resident || "cuda".equalsIgnoreCase(backend);
         if (deviceMode && backend != null && !"cuda".equalsIgnoreCase(backend)) {
             throw new IllegalArgumentException("--backend " + backend + " runs on the host, but --device or --resident"
                     + " asks for device mode: drop --backend, or use --backend cuda");
@@ -129,6 +147,9 @@ final class RunCommand implements Callable<Integer> {
             }
         }
         WorldRank world = options.world();
+        if (devices != null && devices.length > 1 && options.worldSize == null && world.worldSize() == 1) {
+            world = new WorldRank(devices.length, world.rank(), world.localRank(), "--devices");
+        }
         int myRank = world.rank().orElse(0);
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
@@ -148,6 +169,9 @@ final class RunCommand implements Callable<Integer> {
             }
             if (multiple != null) {
                 padb.padToMultipleOf(multiple);
+            }
+            if (devices != null) {
+                return runLocalRanks(store, plan, padb.build(), world, myRank, out, err, text);
             }
             BatchLoader.Builder lb = BatchLoader.builder().store(store).plan(plan).rank(myRank).padding(padb.build())
                     .backend(deviceMode ? "cuda" : backend).prefetch(prefetch).bucket(bucket).pack(pack);
@@ -197,6 +221,124 @@ final class RunCommand implements Callable<Integer> {
         }
         out.flush();
         return Main.EXIT_OK;
+    }
+
+    /** --devices: ranks myRank.. on the listed GPUs, stepped together; stats per rank and summed. */
+    private int runLocalRanks(SampleStore store, BatchPlan plan, Padding pad, WorldRank world, int myRank,
+                              PrintWriter out, PrintWriter err, boolean text) throws java.io.IOException {
+        io.cubatch.loader.LocalRanks.Builder rb = io.cubatch.loader.LocalRanks.builder().store(store).plan(plan)
+                .padding(pad).devices(devices).firstRank(myRank).prefetch(prefetch).bucket(bucket)
+                .workers(workers == null ? 1 : workers);
+        if (resident) {
+            rb.residentOnDevice(Long.MAX_VALUE);
+        }
+        try (io.cubatch.loader.LocalRanks ranks = rb.build()) {
+            if (text) {
+                out.printf("dataset:  %s, %d samples%n", store.source(), store.size());
+                out.printf("plan:     %d ranks (%s), batch %d per rank = global %d; ranks %d..%d here on GPUs %s%n",
+                        plan.worldSize(), world.source(), plan.batchSize(), plan.globalBatchSize(), myRank,
+                        myRank + devices.length - 1, java.util.Arrays.toString(devices));
+                out.flush();
+            }
+            long steps = 0;
+            for (int e = 0; e < epochs; e++) {
+                Iterator<List<Batch>> it = ranks.epoch(e);
+                while (it.hasNext()) {
+                    for (Batch b : it.next()) {
+                        if (b != null) {
+                            b.close();
+                        }
+                    }
+                    steps++;
+                    if (text && steps % 1000 == 0) {
+                        err.printf("progress: %d steps%n", steps);
+                        err.flush();
+                    }
+                }
+            }
+            List<LoaderStats> stats = ranks.stats();
+            if (text) {
+                for (int i = 0; i < stats.size(); i++) {
+                    out.printf("%nrank %d on GPU %d:%n", myRank + i, devices[i]);
+                    table(out, stats.get(i));
+                }
+            } else {
+                jsonRanks(out, stats, plan, myRank, epochs);
+            }
+        }
+        out.flush();
+        return Main.EXIT_OK;
+    }
+
+    private void jsonRanks(PrintWriter out, List<LoaderStats> stats, BatchPlan plan, int firstRank, int epochs)
+            throws java.io.IOException {
+        long samples = 0, tokens = 0, batches = 0, padded = 0, moved = 0, staging = 0, h2d = 0, d2h = 0, status = 0;
+        double wait = 0, elapsed = 0;
+        for (LoaderStats s : stats) {
+            samples += s.samples();
+            tokens += s.tokens();
+            batches += s.batches();
+            padded += s.paddedTokens();
+            moved += s.bytesMoved();
+            staging += s.stagingBytes();
+            h2d += s.h2dBytes();
+            d2h += s.d2hBytes();
+            status += s.statusBytes();
+            wait = Math.max(wait, s.waitSeconds());
+            elapsed = Math.max(elapsed, s.seconds());
+        }
+        try (JsonGenerator g = JSON.createGenerator(out)) {
+            g.disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
+            g.writeStartObject();
+            g.writeNumberField("samples", samples);
+            g.writeNumberField("tokens", tokens);
+            g.writeNumberField("batches", batches);
+            g.writeNumberField("samples_per_s", elapsed == 0 ? 0 : samples / elapsed);
+            g.writeNumberField("tokens_per_s", elapsed == 0 ? 0 : tokens / elapsed);
+            g.writeNumberField("padding_ratio", padded == 0 ? 0 : 1.0 - (double) tokens / padded);
+            g.writeNumberField("bytes_moved", moved);
+            g.writeNumberField("staging_bytes", staging);
+            g.writeNumberField("wait_s", wait);
+            g.writeStringField("backend", "cuda");
+            g.writeNumberField("elapsed_s", elapsed);
+            g.writeNumberField("epochs", epochs);
+            g.writeNumberField("rank", firstRank);
+            g.writeNumberField("world_size", plan.worldSize());
+            g.writeNumberField("batch_size", plan.batchSize());
+            g.writeNullField("device");
+            g.writeNumberField("h2d_bytes", h2d);
+            g.writeNumberField("d2h_bytes", d2h);
+            g.writeNumberField("d2h_status_bytes", status);
+            g.writeNullField("device_ms_per_batch");
+            g.writeNumberField("stall_s", wait);
+            g.writeArrayFieldStart("devices");
+            for (int d : devices) {
+                g.writeNumber(d);
+            }
+            g.writeEndArray();
+            g.writeArrayFieldStart("ranks");
+            for (int i = 0; i < stats.size(); i++) {
+                LoaderStats s = stats.get(i);
+                g.writeStartObject();
+                g.writeNumberField("rank", firstRank + i);
+                g.writeNumberField("device", s.device());
+                g.writeNumberField("samples", s.samples());
+                g.writeNumberField("tokens", s.tokens());
+                g.writeNumberField("batches", s.batches());
+                g.writeNumberField("h2d_bytes", s.h2dBytes());
+                g.writeNumberField("d2h_bytes", s.d2hBytes());
+                if (Double.isNaN(s.deviceMillisPerBatch())) {
+                    g.writeNullField("device_ms_per_batch");
+                } else {
+                    g.writeNumberField("device_ms_per_batch", s.deviceMillisPerBatch());
+                }
+                g.writeNumberField("stall_s", s.stallSeconds());
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+            g.writeEndObject();
+        }
+        out.println();
     }
 
     /** A redrawing bar on a terminal; null otherwise (then plain progress lines are printed). */

@@ -229,6 +229,37 @@ class CudaCliTest {
         assertTrue(r.err().contains("--backend java runs on the host"), r.err());
     }
 
+    @Test
+    void runWithSeveralDevicesReportsEveryRank() throws Exception {
+        int gpus = Cuda.availability().devices().size();
+        String list = gpus > 1 ? "0,1" : "0,0";
+        Path in = dir.resolve("ranks.jsonl");
+        StringBuilder text = new StringBuilder();
+        for (int i = 0; i < 2000; i++) {
+            text.append("[").append("7, ".repeat(i % 40)).append("1]\n");
+        }
+        Files.writeString(in, text);
+        PlanCommandTest.Result r = run("run", "--input", in.toString(), "--batch-size", "16", "--last-batch", "partial", "--devices", list,
+                "--format", "json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = JSON.readTree(r.out());
+        assertEquals(2, j.get("world_size").asInt());
+        assertEquals(2, j.get("ranks").size());
+        long h2d = 0;
+        for (int i = 0; i < 2; i++) {
+            JsonNode rank = j.get("ranks").get(i);
+            assertEquals(i, rank.get("rank").asInt());
+            assertEquals(Integer.parseInt(list.split(",")[i]), rank.get("device").asInt());
+            assertEquals(0, rank.get("d2h_bytes").asLong());
+            h2d += rank.get("h2d_bytes").asLong();
+        }
+        assertEquals(h2d, j.get("h2d_bytes").asLong());
+        assertEquals(2000, j.get("samples").asLong());
+        r = run("run", "--devices", "0", "--device", "0");
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("--device and --devices both given"), r.err());
+    }
+
     private static String[] with(List<String> args, String... more) {
         List<String> all = new ArrayList<>(args);
         all.addAll(List.of(more));

@@ -224,4 +224,65 @@ class DeviceLoaderTest {
             assertTrue(e.getMessage().contains("packing runs on the host backends only"), e.getMessage());
         }
     }
+
+    /** Four ranks in one process over the GPUs: each step lands every rank's own batch on its own GPU. */
+    @Test
+    void localRanksLandEachRanksBatchOnItsGpu() {
+        int gpus = Cuda.availability().devices().size();
+        int world = 4;
+        int[] devices = new int[world];
+        for (int r = 0; r < world; r++) {
+            devices[r] = r % gpus;
+        }
+        try (Arena arena = Arena.ofShared()) {
+            SampleStore store = CollateTestSupport.randomStore(new SplittableRandom(8), arena, DType.INT32, 195, 90, 1,
+                    true);
+            BatchPlan plan = BatchPlan.builder().samples(store.size()).batchSize(8).worldSize(world).shuffle(4)
+                    .rankRemainder(RankRemainder.PARTIAL).lastBatch(LastBatch.PARTIAL).build();
+            Padding padding = Padding.builder().side(PadSide.PRE).dtype(DType.INT32).positions(true).build();
+            List<BatchLoader> hosts = new ArrayList<>();
+            List<Iterator<Batch>> expected = new ArrayList<>();
+            int steps = 0;
+            int empty = 0;
+            try (LocalRanks ranks = LocalRanks.builder().store(store).plan(plan).padding(padding).devices(devices)
+                    .prefetch(2).build()) {
+                for (int r = 0; r < world; r++) {
+                    BatchLoader h = BatchLoader.builder().store(store).plan(plan).rank(r).padding(padding)
+                            .backend("java").prefetch(2).workers(1).build();
+                    hosts.add(h);
+                    expected.add(h.epoch(0));
+                }
+                Iterator<List<Batch>> it = ranks.epoch(0);
+                while (it.hasNext()) {
+                    List<Batch> step = it.next();
+                    assertEquals(world, step.size());
+                    for (int r = 0; r < world; r++) {
+                        Batch d = step.get(r);
+                        if (d == null) {
+                            assertFalse(expected.get(r).hasNext(), "rank " + r + " has a step the device side skipped");
+                            empty++;
+                            continue;
+                        }
+                        try (d; Batch h = expected.get(r).next()) {
+                            assertEquals(r, d.rank());
+                            assertEquals(devices[r], d.device(), "rank " + r + "'s GPU");
+                            PaddedBatch back = PaddedBatch.allocate(d.shape(), arena);
+                            CudaTensors.of(d.deviceTensors()).copyTo(back);
+                            assertEquals(-1, h.padded().data().mismatch(back.data()), "rank " + r + " step " + d.step());
+                            assertEquals(-1, h.padded().positions().mismatch(back.positions()));
+                        }
+                    }
+                    steps++;
+                }
+                for (Iterator<Batch> e : expected) {
+                    assertFalse(e.hasNext());
+                }
+                assertEquals(world, ranks.stats().size());
+            } finally {
+                hosts.forEach(BatchLoader::close);
+            }
+            assertEquals(plan.maxSteps(), steps);
+            assertTrue(empty > 0, "PARTIAL over 195 samples leaves rank 3 a step short");
+        }
+    }
 }
