@@ -5,13 +5,10 @@ import io.cubatch.collate.Collator;
 import java.util.Optional;
 
 /**
- * The {@code cuda} backend: batches padded on a GPU. {@link #open()} gives a {@link CudaCollator} on device 0
- * with a ring of {@link #SLOTS} slots; {@link CudaCollator#open(int, int)} chooses both.
+ * The {@code cuda} backend: batches padded on a GPU. {@link #open()} gives a {@link CudaCollator} on device 0,
+ * {@link #open(int)} on another.
  */
 public final class CudaBackendProvider implements BackendProvider {
-    /** Ring slots of a collator made by name: one batch in use while the next one fills. */
-    public static final int SLOTS = 2;
-
     @Override
     public String name() {
         return "cuda";
@@ -35,7 +32,7 @@ public final class CudaBackendProvider implements BackendProvider {
 
     @Override
     public Collator open() {
-        return CudaCollator.open(0, SLOTS);
+        return CudaCollator.open(0);
     }
 
     @Override
@@ -45,6 +42,6 @@ public final class CudaBackendProvider implements BackendProvider {
 
     @Override
     public Collator open(int device) {
-        return CudaCollator.open(device, SLOTS);
+        return CudaCollator.open(device);
     }
 }

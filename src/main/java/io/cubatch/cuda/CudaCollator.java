@@ -11,7 +11,6 @@ import io.cubatch.collate.ResidentStore;
 import io.cubatch.store.DType;
 import io.cubatch.store.SampleStore;
 import java.lang.foreign.MemorySegment;
-import java.time.Duration;
 import java.util.Optional;
 
 /**
@@ -23,49 +22,35 @@ import java.util.Optional;
  * only the indices travel.
  *
  * <p>In a {@link io.cubatch.loader.BatchLoader} the loader's ring holds {@link CudaSlot}s ({@link #newSlot})
- * and its workers {@link #fill} them. Used on its own, {@link #padOnDevice} returns a {@link DeviceBatch} from
- * a pool of K slots of the collator's, without waiting: up to K batches are in flight at once. {@link #pad} and
- * {@link #stack} implement {@link Collator} by copying the result back into caller memory, so every backend is
- * compared byte for byte with the {@code java} one. Validation (indices, maxlen, pad value) is the shared
- * {@link Collation} code: the kernels only see checked arguments. Single-threaded, like every collator; owns
- * its slots, and its context when made by {@link #open} (cheap: the device's primary context and kernels are
- * registered once per process).
+ * and its workers {@link #fill} them: the one ring. {@link #pad} and {@link #stack} implement {@link Collator}
+ * with a slot of the collator's own, synchronously, copying the result back into caller memory, so every
+ * backend is compared byte for byte with the {@code java} one. Validation (indices, maxlen, pad value) is the
+ * shared {@link Collation} code: the kernels only see checked arguments. Single-threaded, like every
+ * collator; owns its slot, and its context when made by {@link #open} (cheap: the device's primary context
+ * and kernels are registered once per process).
  */
 public final class CudaCollator implements Collator {
     private final CudaContext context;
     private final boolean ownsContext;
-    private final SlotPool pool;
-    private final CudaSlot[] slots;
-    private Duration slotTimeout = SlotPool.defaultTimeout();
+    private CudaSlot own;
     private long batches;
     private long h2dBytes;
     private long lastH2dBytes;
     private boolean closed;
 
-    /**
-     * A collator on {@code context} (which the caller keeps owning) with a pool of {@code slots} slots for
-     * {@link #padOnDevice}, made on first use.
-     */
-    public CudaCollator(CudaContext context, int slots) {
-        this(context, slots, false);
+    /** A collator on {@code context}, which the caller keeps owning. */
+    public CudaCollator(CudaContext context) {
+        this(context, false);
     }
 
-    private CudaCollator(CudaContext context, int slots, boolean ownsContext) {
-        this.pool = new SlotPool(slots);
+    private CudaCollator(CudaContext context, boolean ownsContext) {
         this.context = context;
         this.ownsContext = ownsContext;
-        this.slots = new CudaSlot[slots];
     }
 
-    /** A collator with its own context on device {@code device} and a pool of {@code slots} slots. */
-    public static CudaCollator open(int device, int slots) {
-        CudaContext c = CudaContext.open(device);
-        try {
-            return new CudaCollator(c, slots, true);
-        } catch (RuntimeException e) {
-            c.close();
-            throw e;
-        }
+    /** A collator with its own context on device {@code device}. */
+    public static CudaCollator open(int device) {
+        return new CudaCollator(CudaContext.open(device), true);
     }
 
     @Override
@@ -77,17 +62,7 @@ public final class CudaCollator implements Collator {
         return context;
     }
 
-    /** The slot accounting of {@link #padOnDevice}. */
-    public SlotPool slots() {
-        return pool;
-    }
-
-    /** How long {@link #padOnDevice} waits for a slot when all are held by open batches (default 30 s). */
-    public void slotTimeout(Duration timeout) {
-        this.slotTimeout = timeout;
-    }
-
-    /** Batches built so far by {@link #padOnDevice}, {@link #pad} and {@link #stack}. */
+    /** Batches built so far by {@link #pad}, {@link #stack} and {@link #fill}. */
     public long batches() {
         return batches;
     }
@@ -108,78 +83,18 @@ public final class CudaCollator implements Collator {
         }
     }
 
-    /** A free slot of the pool (made on first use), waiting up to the slot timeout. */
-    private int acquire() {
-        int i;
-        try {
-            i = pool.acquire(slotTimeout);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while waiting for a ring slot", e);
-        }
-        try {
-            if (slots[i] == null) {
-                slots[i] = new CudaSlot(context.ordinal());
-            }
-            return i;
-        } catch (RuntimeException e) {
-            pool.release(i);
-            throw e;
-        }
-    }
-
-    void release(int slot) {
-        pool.release(slot);
-    }
-
-    private DeviceBatch counted(int slot, CudaTensors t) {
+    private void count(long sent) {
         batches++;
-        h2dBytes += t.h2dBytes();
-        lastH2dBytes = t.h2dBytes();
-        return new DeviceBatch(this, slot, t);
+        h2dBytes += sent;
+        lastH2dBytes = sent;
     }
 
-    /**
-     * Pads {@code indices} of a host store on the device: compact H2D of real tokens and offsets, then the
-     * fused kernel. Does not wait; the caller closes the batch.
-     *
-     * @throws IndexOutOfBoundsException naming an index outside the store
-     * @throws io.cubatch.collate.CollateException for a sequence over maxlen without truncation, or a pad
-     *                                             value the dtype cannot hold (a value that does not fit is
-     *                                             reported by {@link DeviceBatch#await()})
-     */
-    public DeviceBatch padOnDevice(SampleStore store, long[] indices, Padding padding) {
-        checkOpen();
-        return padOnDevice(store, indices, padding, Collation.shape(store, indices, padding));
-    }
-
-    private DeviceBatch padOnDevice(SampleStore store, long[] indices, Padding padding, PaddedShape shape) {
-        Collation.padValue(padding, MemorySegment.ofArray(new long[1]));   // throws for a value the dtype cannot hold
-        int i = acquire();
-        try {
-            return counted(i, slots[i].padCompact(store, indices, padding, shape));
-        } catch (RuntimeException e) {
-            pool.release(i);
-            throw e;
+    /** The collator's own slot for {@link #pad} and {@link #stack}, made on first use. */
+    private CudaSlot own() {
+        if (own == null) {
+            own = new CudaSlot(context.ordinal());
         }
-    }
-
-    /** Pads {@code indices} of a device-resident dataset: only the indices cross PCIe. */
-    public DeviceBatch padOnDevice(DeviceStore store, long[] indices, Padding padding) {
-        checkOpen();
-        if (store.device() != context.ordinal()) {
-            throw new IllegalArgumentException("dataset is resident on device " + store.device()
-                    + ", this collator runs on device " + context.ordinal());
-        }
-        PaddedShape shape = Collation.shape(store.host(), indices, padding);
-        Collation.padValue(padding, MemorySegment.ofArray(new long[1]));
-        int i = acquire();
-        try {
-            return counted(i, slots[i].padResident(store, indices, padding, shape));
-        } catch (RuntimeException e) {
-            pool.release(i);
-            throw e;
-        }
+        return own;
     }
 
     /** A slot of this collator's device for a loader's ring; the caller closes it. */
@@ -197,10 +112,7 @@ public final class CudaCollator implements Collator {
     public FilledBatch fill(BatchSlot slot, SampleStore store, long[] indices, Padding padding) {
         checkOpen();
         CudaSlot s = cudaSlot(slot);
-        PaddedShape shape = Collation.shape(store, indices, padding);
-        Collation.padValue(padding, MemorySegment.ofArray(new long[1]));
-        CudaTensors t = s.padCompact(store, indices, padding, shape);
-        return filled(s, t, shape);
+        return filled(s, s.enqueue(store, indices, padding));
     }
 
     @Override
@@ -210,9 +122,11 @@ public final class CudaCollator implements Collator {
         if (!(store instanceof DeviceStore d)) {
             throw new IllegalArgumentException("not a dataset resident on a GPU: " + store.getClass().getName());
         }
-        PaddedShape shape = Collation.shape(d.host(), indices, padding);
-        Collation.padValue(padding, MemorySegment.ofArray(new long[1]));
-        return filled(s, s.padResident(d, indices, padding, shape), shape);
+        if (d.device() != s.device()) {
+            throw new IllegalArgumentException("dataset is resident on device " + d.device() + ", the slot is on device "
+                    + s.device());
+        }
+        return filled(s, s.enqueue(d, indices, padding));
     }
 
     private static CudaSlot cudaSlot(BatchSlot slot) {
@@ -223,10 +137,11 @@ public final class CudaCollator implements Collator {
         return s;
     }
 
-    private static FilledBatch filled(CudaSlot s, CudaTensors t, PaddedShape shape) {
+    private FilledBatch filled(CudaSlot s, CudaTensors t) {
         t.await();
         s.measureIfDone();
-        return new FilledBatch(shape, Optional.empty(), Optional.of(t), t.realTokens());
+        count(t.h2dBytes());
+        return new FilledBatch(t.shape(), Optional.empty(), Optional.of(t), t.realTokens());
     }
 
     /** Uploads {@code store} to this collator's GPU if it fits {@code budgetBytes}; the caller closes it. */
@@ -236,70 +151,39 @@ public final class CudaCollator implements Collator {
         return DeviceStore.upload(context, store, budgetBytes);
     }
 
+    /** Pads on the device in the collator's own slot and copies the batch into {@code out}. */
     @Override
     public void pad(SampleStore store, long[] indices, Padding padding, PaddedBatch out) {
         checkOpen();
-        PaddedShape shape = Collation.checkOutput(store, indices, padding, out);
-        try (DeviceBatch b = padOnDevice(store, indices, padding, shape)) {
-            b.copyTo(out);
-        }
+        Collation.checkOutput(store, indices, padding, out);
+        CudaTensors t = own().enqueue(store, indices, padding);
+        t.copyTo(out);
+        count(t.h2dBytes());
     }
 
     @Override
     public void stack(SampleStore store, long[] indices, DType dtype, MemorySegment out) {
         checkOpen();
         long rowElems = Collation.checkStack(store, indices, dtype, out);
-        int i = acquire();
-        try {
-            slots[i].stack(store, indices, dtype, rowElems, out);
-            batches++;
-            long bytes = rowElems * store.dtype().byteSize() * indices.length;
-            h2dBytes += bytes;
-            lastH2dBytes = bytes;
-        } finally {
-            pool.release(i);
-        }
+        own().stack(store, indices, dtype, rowElems, out);
+        count(rowElems * store.dtype().byteSize() * indices.length);
     }
 
-    /**
-     * Frees the slots (pinned and device memory, streams, events; each waits for its stream first) and closes
-     * the context if this owns it. Every step runs even when one fails; the first failure is thrown.
-     */
+    /** Frees the collator's slot, and closes the context if this owns it; the first failure is thrown. */
     @Override
     public void close() {
         if (closed) {
             return;
         }
         closed = true;
-        pool.close();
-        RuntimeException first = null;
-        for (CudaSlot s : slots) {
-            if (s == null) {
-                continue;
+        try {
+            if (own != null) {
+                own.close();
             }
-            try {
-                s.close();
-            } catch (RuntimeException e) {
-                if (first == null) {
-                    first = e;
-                } else {
-                    first.addSuppressed(e);
-                }
-            }
-        }
-        if (ownsContext) {
-            try {
+        } finally {
+            if (ownsContext) {
                 context.close();
-            } catch (RuntimeException e) {
-                if (first == null) {
-                    first = e;
-                } else {
-                    first.addSuppressed(e);
-                }
             }
-        }
-        if (first != null) {
-            throw first;
         }
     }
 }

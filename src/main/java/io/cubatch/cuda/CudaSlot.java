@@ -30,9 +30,10 @@ import jcuda.driver.JCudaDriver;
  * consumer's stream when it gives the batch back without a host wait. Areas grow when a bigger batch comes.
  *
  * <p>The one slot type of the cuda backend: a {@link io.cubatch.loader.BatchLoader}'s ring holds K of them
- * ({@link CudaCollator#newSlot}), and a {@link CudaCollator} used on its own keeps a pool of them. A slot
- * holds one batch at a time; before it is refilled, its previous work has finished on the device and the
- * consumer's release (if any) is waited for on the device. Not thread-safe: one filler at a time.
+ * ({@link CudaCollator#newSlot}); code that drives the GPU itself can hold its own and {@link #enqueue} into
+ * them (K slots used round robin keep K batches in flight). A slot holds one batch at a time; before it is
+ * refilled, its previous work has finished on the device and the consumer's release (if any) is waited for
+ * on the device. Not thread-safe: one filler at a time.
  */
 public final class CudaSlot implements BatchSlot {
     /** Host bytes before the staged batch: the error words read back from the device. */
@@ -185,10 +186,29 @@ public final class CudaSlot implements BatchSlot {
     }
 
     /**
-     * Pads {@code indices} of a host store: gathers only the batch's real (truncated) tokens and their offsets
-     * into the pinned staging ({@link CompactLayout}), one async H2D copy, then the fused kernel. Returns
-     * without waiting for the device.
+     * Pads {@code indices} of a host store on the device: gathers only the batch's real (truncated) tokens and
+     * their offsets into the pinned staging ({@link CompactLayout}), one async H2D copy, then the fused
+     * kernel. Returns without waiting for the device ({@link CudaTensors#await()} waits); the previous batch
+     * of this slot must no longer be in use.
+     *
+     * @throws IndexOutOfBoundsException naming an index outside the store
+     * @throws io.cubatch.collate.CollateException for a sequence over maxlen without truncation, or a pad value
+     *                                             the dtype cannot hold (a value that does not fit is reported
+     *                                             by {@link CudaTensors#await()})
      */
+    public CudaTensors enqueue(SampleStore store, long[] indices, Padding padding) {
+        PaddedShape shape = Collation.shape(store, indices, padding);
+        Collation.padValue(padding, MemorySegment.ofArray(new long[1]));
+        return padCompact(store, indices, padding, shape);
+    }
+
+    /** {@link #enqueue(SampleStore, long[], Padding)} from a device-resident dataset: only the indices travel. */
+    public CudaTensors enqueue(DeviceStore store, long[] indices, Padding padding) {
+        PaddedShape shape = Collation.shape(store.host(), indices, padding);
+        Collation.padValue(padding, MemorySegment.ofArray(new long[1]));
+        return padResident(store, indices, padding, shape);
+    }
+
     synchronized CudaTensors padCompact(SampleStore store, long[] indices, Padding padding, PaddedShape shape) {
         checkOpen();
         CompactLayout layout = CompactLayout.of(store, indices, padding, shape);
@@ -398,6 +418,11 @@ public final class CudaSlot implements BatchSlot {
         checkOpen();
         context.makeCurrent();
         CudaException.check(JCudaDriver.cuEventSynchronize(done), "cuEventSynchronize");
+    }
+
+    /** Waits (host) for all work on the slot's stream, the caller's too. */
+    public void synchronize() {
+        synchronizeStream();
     }
 
     /** Waits (host) for all work on the slot's stream, the caller's too; leaves the context current. */

@@ -49,9 +49,8 @@ class CudaEmulatorTest {
         long modules = CudaEmulator.counters().modules();
         try (SampleStore s = SampleStore.of(new int[][] {{1, 2, 3}, {4}})) {
             for (int i = 0; i < 50; i++) {
-                try (CudaCollator c = (CudaCollator) Backends.create("cuda");
-                     DeviceBatch b = c.padOnDevice(s, new long[] {0, 1}, PADDING)) {
-                    b.await();
+                try (CudaCollator c = (CudaCollator) Backends.create("cuda"); Arena a = Arena.ofConfined()) {
+                    c.pad(s, new long[] {0, 1}, PADDING, PaddedBatch.allocate(c.shape(s, new long[] {0, 1}, PADDING), a));
                 }
             }
         }
@@ -59,18 +58,19 @@ class CudaEmulatorTest {
         assertEquals(modules, CudaEmulator.counters().modules(), "modules loaded by 50 collators");
     }
 
-    /** A collator's slots own their streams: closing the collator destroys them, while the context lives on. */
+    /** Slots own their streams: closing the collator (and a loader's slot) destroys them; the context lives on. */
     @Test
     void aCollatorDestroysItsSlotsStreams() {
         long streams = CudaEmulator.counters().streams();
-        try (CudaContext context = CudaContext.open(0); SampleStore s = SampleStore.of(new int[][] {{1, 2, 3}, {4}})) {
-            CudaCollator c = new CudaCollator(context, 2);
-            assertEquals(streams, CudaEmulator.counters().streams(), "slots are made on first use");
-            try (DeviceBatch a = c.padOnDevice(s, new long[] {0}, PADDING);
-                 DeviceBatch b = c.padOnDevice(s, new long[] {1}, PADDING)) {
+        try (CudaContext context = CudaContext.open(0); SampleStore s = SampleStore.of(new int[][] {{1, 2, 3}, {4}});
+             Arena arena = Arena.ofConfined()) {
+            CudaCollator c = new CudaCollator(context);
+            assertEquals(streams, CudaEmulator.counters().streams(), "the collator's slot is made on first use");
+            c.pad(s, new long[] {0, 1}, PADDING, PaddedBatch.allocate(c.shape(s, new long[] {0, 1}, PADDING), arena));
+            assertEquals(streams + 1, CudaEmulator.counters().streams(), "one stream for its slot");
+            try (CudaSlot slot = c.newSlot(null, 2, PADDING)) {
+                c.fill(slot, s, new long[] {1}, PADDING);
                 assertEquals(streams + 2, CudaEmulator.counters().streams(), "one stream per slot");
-                a.await();
-                b.await();
             }
             c.close();
             assertEquals(streams, CudaEmulator.counters().streams(), "stream left alive by a closed collator");
@@ -140,18 +140,18 @@ class CudaEmulatorTest {
     @Test
     void aReusedSlotWaitsForTheConsumerOfItsLastBatch() {
         try (SampleStore s = SampleStore.of(new int[][] {{1, 2, 3, 4}, {5, 6, 7, 8}, {9, 10, 11, 12}, {13, 14, 15, 16}});
-             CudaCollator cuda = CudaCollator.open(0, 1); Collator java = Backends.create("java");
-             Arena arena = Arena.ofConfined()) {
+             CudaCollator cuda = CudaCollator.open(0); CudaSlot slot = new CudaSlot(0);
+             Collator java = Backends.create("java"); Arena arena = Arena.ofConfined()) {
             cuda.context().makeCurrent();
             CUstream consumer = cuda.context().newStream();
             DeviceMemory copy = cuda.context().allocate(4 * 8);
-            DeviceBatch a = cuda.padOnDevice(s, new long[] {0, 1}, PADDING);
+            CudaTensors a = slot.enqueue(s, new long[] {0, 1}, PADDING);   // not waited for: still queued
             jcuda.driver.JCudaDriver.cuStreamWaitEvent(consumer, a.readyEvent(), 0);
-            CudaException.check(jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync(copy.at(0), a.tensors().dataPointer(), 32,
+            CudaException.check(jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync(copy.at(0), a.dataPointer(), 32,
                     consumer), "cuMemcpyDtoDAsync");
-            a.closeAfter(consumer);
+            a.releaseAfter(consumer);
             PaddedBatch b = PaddedBatch.allocate(java.shape(s, new long[] {2, 3}, PADDING), arena);
-            cuda.pad(s, new long[] {2, 3}, PADDING, b);   // reuses the only slot, runs its stream to the end
+            slot.enqueue(s, new long[] {2, 3}, PADDING).copyTo(b);   // reuses the slot, runs its stream to the end
             cuda.context().makeCurrent();
             CudaException.check(jcuda.driver.JCudaDriver.cuStreamSynchronize(consumer), "cuStreamSynchronize");
             MemorySegment got = arena.allocate(32);
@@ -164,20 +164,18 @@ class CudaEmulatorTest {
         }
     }
 
-    /** A failed launch or copy returns the slot: the collator goes on working and nothing leaks. */
+    /** After a failed launch or copy the collator goes on working, and nothing leaks. */
     @Test
     void driverFailuresMidBatchReturnTheSlot() {
         try (SampleStore s = SampleStore.of(new int[][] {{1, 2, 3}, {4}});
-             CudaCollator cuda = CudaCollator.open(0, 1); Collator java = Backends.create("java");
+             CudaCollator cuda = CudaCollator.open(0); Collator java = Backends.create("java");
              Arena arena = Arena.ofConfined()) {
-            cuda.slotTimeout(Duration.ofMillis(200));
             for (String call : new String[] {"cuLaunchKernel", "cuMemcpyHtoDAsync", "cuEventRecord", "cuMemcpyDtoH"}) {
                 CudaEmulator.fail(call, 1, 0);
                 PaddedBatch out = PaddedBatch.allocate(java.shape(s, new long[] {0, 1}, PADDING), arena);
                 CudaException e = assertThrows(CudaException.class, () -> cuda.pad(s, new long[] {0, 1}, PADDING, out),
                         call);
                 assertTrue(e.getMessage().startsWith(call), e.getMessage());
-                assertEquals(0, cuda.slots().inUse(), "slot held after a failed " + call);
                 PaddedBatch expected = PaddedBatch.allocate(out.shape(), arena);
                 java.pad(s, new long[] {0, 1}, PADDING, expected);
                 cuda.pad(s, new long[] {0, 1}, PADDING, out);

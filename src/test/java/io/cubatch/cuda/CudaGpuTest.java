@@ -69,7 +69,7 @@ class CudaGpuTest {
         SplittableRandom rng = new SplittableRandom(20261122);
         DType[] types = DType.values();
         int wide = 0;
-        try (CudaCollator cuda = CudaCollator.open(0, 2); Collator java = Backends.create("java");
+        try (CudaCollator cuda = CudaCollator.open(0); Collator java = Backends.create("java");
              Arena arena = Arena.ofConfined()) {
             for (int trial = 0; trial < 300; trial++) {
                 DType src = types[rng.nextInt(types.length)];
@@ -110,16 +110,17 @@ class CudaGpuTest {
         long[] indices = {0, 2, 3, 0};
         // SampleStore.of copies the arrays off-heap, which the H2D copy needs
         try (SampleStore store = SampleStore.of(new int[][] {{1, 2, 3, 4, 5}, {6}, {}, {7, 8}});
-             CudaCollator cuda = CudaCollator.open(0, 2)) {
-            try (DeviceBatch b = cuda.padOnDevice(store, indices, padding)) {
-                b.await();
-                assertEquals(8 * 5 + 4 * (3 + 0 + 2 + 3), b.h2dBytes());
-                assertEquals(b.h2dBytes(), cuda.lastH2dBytes());
-            }
-            try (DeviceStore resident = cuda.upload(store, 1 << 20);
-                 DeviceBatch b = cuda.padOnDevice(resident, indices, padding)) {
-                b.await();
-                assertEquals(8 * 4, b.h2dBytes(), "resident: only the indices travel");
+             CudaCollator cuda = CudaCollator.open(0)) {
+            try (CudaSlot slot = new CudaSlot(0)) {
+                CudaTensors t = slot.enqueue(store, indices, padding);
+                t.await();
+                assertEquals(8 * 5 + 4 * (3 + 0 + 2 + 3), t.h2dBytes());
+                assertEquals(t.h2dBytes(), slot.h2dBytes());
+                try (DeviceStore resident = cuda.upload(store, 1 << 20)) {
+                    t = slot.enqueue(resident, indices, padding);
+                    t.await();
+                    assertEquals(8 * 4, t.h2dBytes(), "resident: only the indices travel");
+                }
             }
         }
     }
@@ -127,7 +128,7 @@ class CudaGpuTest {
     @Test
     void residentStoreGathersOnTheDeviceToTheSameBytes() {
         SplittableRandom rng = new SplittableRandom(9);
-        try (CudaCollator cuda = CudaCollator.open(0, 3); Collator java = Backends.create("java");
+        try (CudaCollator cuda = CudaCollator.open(0); CudaSlot slot = new CudaSlot(0); Collator java = Backends.create("java");
              Arena arena = Arena.ofConfined()) {
             SampleStore store = CollateTestSupport.randomStore(rng, arena, DType.INT32, 500, 200, 1, true);
             try (DeviceStore resident = cuda.upload(store, 1L << 30)) {
@@ -138,19 +139,20 @@ class CudaGpuTest {
                     PaddedBatch expected = PaddedBatch.allocate(shape, arena);
                     PaddedBatch actual = PaddedBatch.allocate(shape, arena);
                     java.pad(store, indices, padding, expected);
-                    try (DeviceBatch b = cuda.padOnDevice(resident, indices, padding)) {
-                        b.copyTo(actual);
-                    }
+                    slot.enqueue(resident, indices, padding).copyTo(actual);
                     assertSame(expected, actual, "resident trial " + trial);
                 }
             }
         }
     }
 
-    /** K = 3 batches in flight before any is read, two threads each with its own collator on one context. */
+    /**
+     * K = 3 batches enqueued in 3 slots before any is read, on two threads at once (each with its own slots,
+     * all on one device): every batch keeps its own bytes.
+     */
     @Test
-    void theRingKeepsBatchesApartUnderConcurrentUse() throws Exception {
-        try (CudaContext context = CudaContext.open(0); Arena arena = Arena.ofShared()) {
+    void slotsKeepBatchesApartUnderConcurrentUse() throws Exception {
+        try (Arena arena = Arena.ofShared()) {
             SampleStore store = CollateTestSupport.randomStore(new SplittableRandom(4), arena, DType.INT64, 300,
                     300, 1, true);
             ExecutorService ex = Executors.newFixedThreadPool(2);
@@ -160,43 +162,31 @@ class CudaGpuTest {
                 fs.add(ex.submit(() -> {
                     SplittableRandom rng = new SplittableRandom(seed);
                     int compared = 0;
-                    try (CudaCollator cuda = new CudaCollator(context, 3); Collator java = Backends.create("java");
-                         Arena local = Arena.ofConfined()) {
-                        cuda.slotTimeout(Duration.ofSeconds(5));
+                    CudaSlot[] slots = {new CudaSlot(0), new CudaSlot(0), new CudaSlot(0)};
+                    try (Collator java = Backends.create("java"); Arena local = Arena.ofConfined()) {
                         for (int round = 0; round < 40; round++) {
                             List<long[]> batches = new ArrayList<>();
-                            List<DeviceBatch> inFlight = new ArrayList<>();
+                            List<CudaTensors> inFlight = new ArrayList<>();
                             Padding padding = randomPadding(rng, DType.INT32);
                             for (int k = 0; k < 3; k++) {
                                 long[] idx = rng.longs(1 + rng.nextInt(48), 0, store.size()).toArray();
                                 batches.add(idx);
-                                inFlight.add(cuda.padOnDevice(store, idx, padding));
+                                inFlight.add(slots[k].enqueue(store, idx, padding));
                             }
-                            assertEquals(3, cuda.slots().inUse());
                             for (int k = 0; k < 3; k++) {
                                 PaddedShape shape = Collation.shape(store, batches.get(k), padding);
                                 PaddedBatch expected = PaddedBatch.allocate(shape, local);
                                 PaddedBatch actual = PaddedBatch.allocate(shape, local);
                                 java.pad(store, batches.get(k), padding, expected);
-                                try (DeviceBatch b = inFlight.get(k)) {
-                                    b.copyTo(actual);
-                                }
+                                inFlight.get(k).copyTo(actual);
                                 assertSame(expected, actual, "round " + round + " slot " + k);
                                 compared++;
                             }
                         }
-                        assertEquals(3, cuda.slots().maxInUse());
-                        assertThrows(IllegalStateException.class, () -> {
-                            List<DeviceBatch> held = new ArrayList<>();
-                            cuda.slotTimeout(Duration.ofMillis(50));
-                            try {
-                                for (int k = 0; k < 4; k++) {
-                                    held.add(cuda.padOnDevice(store, new long[] {0}, randomPadding(rng, DType.INT32)));
-                                }
-                            } finally {
-                                held.forEach(DeviceBatch::close);
-                            }
-                        });
+                    } finally {
+                        for (CudaSlot s : slots) {
+                            s.close();
+                        }
                     }
                     return compared;
                 }));
@@ -205,14 +195,13 @@ class CudaGpuTest {
                 assertEquals(120, f.get(120, TimeUnit.SECONDS));
             }
             ex.shutdown();
-            assertEquals(0, context.openAllocations(), "every collator freed its ring");
         }
     }
 
     @Test
     void stackMatchesTheJavaBackend() {
         SplittableRandom rng = new SplittableRandom(8);
-        try (CudaCollator cuda = CudaCollator.open(0, 2); Collator java = Backends.create("java");
+        try (CudaCollator cuda = CudaCollator.open(0); Collator java = Backends.create("java");
              Arena arena = Arena.ofConfined()) {
             for (int trial = 0; trial < 50; trial++) {
                 int n = 1 + rng.nextInt(30);
@@ -248,10 +237,9 @@ class CudaGpuTest {
         try (SampleStore s = SampleStore.of(new int[][] {{1, 2, 3}, {4}})) {
             Padding padding = Padding.builder().side(PadSide.POST).dtype(DType.INT32).build();
             for (int i = 0; i < 200; i++) {
-                try (CudaCollator cuda = (CudaCollator) Backends.create("cuda")) {
-                    try (DeviceBatch b = cuda.padOnDevice(s, new long[] {0, 1}, padding)) {
-                        b.await();
-                    }
+                try (CudaCollator cuda = (CudaCollator) Backends.create("cuda"); Arena a = Arena.ofConfined()) {
+                    PaddedBatch out = PaddedBatch.allocate(Collation.shape(s, new long[] {0, 1}, padding), a);
+                    cuda.pad(s, new long[] {0, 1}, padding, out);
                     if (i == 0) {
                         assertTrue(cuda.context().memoryInfo()[0] < before, "a used slot holds device memory while open");
                     }
@@ -284,66 +272,6 @@ class CudaGpuTest {
                 assertTrue((r.largestBatch() + 1) * bytesEach > r.freeBytes() - r.marginBytes() - (256L << 20),
                         "probe stopped early: " + r);
             }
-        }
-    }
-
-    @Test
-    void scatterGivesEachRankItsShardOnItsDevice() {
-        int devices = Cuda.availability().devices().size();
-        int world = 4;
-        int slots = (world + devices - 1) / devices;
-        List<CudaCollator> collators = new ArrayList<>();
-        try (Arena arena = Arena.ofConfined(); Collator java = Backends.create("java")) {
-            for (int d = 0; d < devices; d++) {
-                collators.add(CudaCollator.open(d, slots));
-            }
-            SampleStore store = CollateTestSupport.randomStore(new SplittableRandom(2), arena, DType.INT32, 64,
-                    30, 1, true);
-            long[] global = new SplittableRandom(3).longs(world * 6, 0, 64).toArray();
-            Padding padding = Padding.builder().side(PadSide.POST).dtype(DType.INT32).build();
-            for (int step = 0; step < 3; step++) {
-                List<DeviceBatch> ranks = CudaScatter.scatter(collators, store, global, world, padding);
-                for (int r = 0; r < world; r++) {
-                    long[] shard = CudaScatter.shard(global, world, r);
-                    PaddedShape shape = Collation.shape(store, shard, padding);
-                    PaddedBatch expected = PaddedBatch.allocate(shape, arena);
-                    PaddedBatch actual = PaddedBatch.allocate(shape, arena);
-                    java.pad(store, shard, padding, expected);
-                    try (DeviceBatch b = ranks.get(r)) {
-                        assertEquals(r % devices, b.device());
-                        b.copyTo(actual);
-                    }
-                    assertSame(expected, actual, "step " + step + " rank " + r);
-                }
-            }
-        } finally {
-            collators.forEach(CudaCollator::close);
-        }
-    }
-
-    /** Too few ring slots for the ranks a collator serves: refused before anything is sent, not a 30 s wait. */
-    @Test
-    void scatterRefusesTooFewSlotsUpFront() {
-        int devices = Cuda.availability().devices().size();
-        int world = 2 * devices + 1;   // some collator serves 3 ranks
-        List<CudaCollator> collators = new ArrayList<>();
-        try (SampleStore store = SampleStore.of(new int[][] {{1, 2}, {3}, {4, 5, 6}})) {
-            for (int d = 0; d < devices; d++) {
-                collators.add(CudaCollator.open(d, 2));
-            }
-            long[] global = new long[world];
-            Padding padding = Padding.builder().side(PadSide.POST).dtype(DType.INT32).build();
-            long t0 = System.nanoTime();
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                    () -> CudaScatter.scatter(collators, store, global, world, padding));
-            assertTrue(System.nanoTime() - t0 < 5_000_000_000L, "refused only after waiting");
-            assertTrue(e.getMessage().contains("3 ranks' batches") && e.getMessage().contains("2 free ring slot(s)"),
-                    e.getMessage());
-            for (CudaCollator c : collators) {
-                assertEquals(0, c.slots().inUse(), "nothing was sent");
-            }
-        } finally {
-            collators.forEach(CudaCollator::close);
         }
     }
 }

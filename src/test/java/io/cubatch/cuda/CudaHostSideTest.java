@@ -129,7 +129,7 @@ class CudaHostSideTest {
             System.out.println("cuda backend unavailable here: " + here.reason());
             IllegalStateException e = assertThrows(IllegalStateException.class, () -> CudaContext.open(0));
             assertEquals("the cuda backend is unavailable: " + here.reason(), e.getMessage());
-            assertThrows(IllegalStateException.class, () -> CudaCollator.open(0, 2));
+            assertThrows(IllegalStateException.class, () -> CudaCollator.open(0));
             assertEquals(here, Cuda.availability(), "the verdict is stable");
         }
     }
@@ -151,24 +151,6 @@ class CudaHostSideTest {
         assertTrue(e.getMessage().contains("needs 48 bytes") && e.getMessage().contains("budget of 47 bytes"),
                 e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> DeviceStore.checkBudget(store, -1));
-    }
-
-    @Test
-    void shardsAreTheRankMajorSlices() {
-        SplittableRandom rng = new SplittableRandom(3);
-        for (int world = 1; world <= 8; world++) {
-            int local = rng.nextInt(1, 20);
-            long[] global = rng.longs(world * local, 0, 1000).toArray();
-            long[] rankMajor = Scatter.toRankMajor(global, world, local);
-            for (int r = 0; r < world; r++) {
-                long[] expected = java.util.Arrays.copyOfRange(rankMajor, r * local, (r + 1) * local);
-                assertArrayEquals(expected, CudaScatter.shard(global, world, r), "rank " + r + " of " + world);
-            }
-        }
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> CudaScatter.shard(new long[10], 4, 0));
-        assertTrue(e.getMessage().contains("10 samples does not split over 4 ranks"), e.getMessage());
-        assertThrows(IllegalArgumentException.class, () -> CudaScatter.shard(new long[8], 4, 4));
     }
 
     @Test

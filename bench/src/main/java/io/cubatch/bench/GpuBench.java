@@ -8,7 +8,8 @@ import io.cubatch.cuda.Cuda;
 import io.cubatch.cuda.CudaCollator;
 import io.cubatch.cuda.CudaContext;
 import io.cubatch.cuda.CudaException;
-import io.cubatch.cuda.DeviceBatch;
+import io.cubatch.cuda.CudaSlot;
+import io.cubatch.cuda.CudaTensors;
 import io.cubatch.cuda.DeviceMemory;
 import io.cubatch.cuda.DeviceStore;
 import io.cubatch.cuda.HostPointer;
@@ -62,28 +63,30 @@ public final class GpuBench {
             out.printf("%-6s %12s %12s %12s %9s %14s %14s%n", "batch", "resident", "d2d copy", "compact", "vs copy",
                     "PCIe B/batch", "output B");
             for (int batch : new int[] {8, 64, 256, 1024}) {
+                // 4 slots used round robin: up to 4 batches in flight, as in a loader's ring
                 try (Workload w = new Workload("lognormal", batch, DType.INT32);
-                     CudaCollator cuda = new CudaCollator(context, 4);
-                     DeviceStore resident = cuda.upload(w.store, Long.MAX_VALUE)) {
+                     CudaCollator cuda = new CudaCollator(context);
+                     DeviceStore resident = cuda.upload(w.store, Long.MAX_VALUE);
+                     Slots slots = new Slots(4)) {
                     double outBytes = w.averageOutputBytes();
                     double residentSeconds = wallSeconds(context, () -> {
                         for (int r = 0; r < REPS; r++) {
-                            cuda.padOnDevice(resident, w.batches[r % Workload.BATCHES], w.padding).close();
+                            slots.next().enqueue(resident, w.batches[r % Workload.BATCHES], w.padding);
                         }
+                        slots.synchronize();
                     }) / REPS;
                     double copySeconds = copySeconds(context, w.maxOutputBytes(), (long) outBytes);
                     long h2d = 0;
                     for (int k = 0; k < Workload.BATCHES; k++) {   // warm up, and the bytes each batch sends
-                        try (DeviceBatch b = cuda.padOnDevice(w.store, w.batches[k], w.padding)) {
-                            b.await();
-                            h2d += b.h2dBytes();
-                        }
+                        CudaTensors t = slots.next().enqueue(w.store, w.batches[k], w.padding);
+                        t.await();
+                        h2d += t.h2dBytes();
                     }
                     long t0 = System.nanoTime();
                     for (int r = 0; r < REPS; r++) {
-                        cuda.padOnDevice(w.store, w.batches[r % Workload.BATCHES], w.padding).close();
+                        slots.next().enqueue(w.store, w.batches[r % Workload.BATCHES], w.padding);
                     }
-                    context.synchronize();
+                    slots.synchronize();
                     double compactSeconds = (System.nanoTime() - t0) / 1e9 / REPS;
                     PaddedShape s0 = Collation.shape(w.store, w.batches[0], w.padding);
                     g.writeStartObject();
@@ -116,6 +119,44 @@ public final class GpuBench {
             }
             g.writeEndArray();
             g.writeEndObject();
+        }
+    }
+
+    /** K slots of device 0 used round robin; closing frees them. */
+    private static final class Slots implements AutoCloseable {
+        private final CudaSlot[] slots;
+        private int next;
+
+        Slots(int k) {
+            slots = new CudaSlot[k];
+            try {
+                for (int i = 0; i < k; i++) {
+                    slots[i] = new CudaSlot(0);
+                }
+            } catch (RuntimeException e) {
+                close();
+                throw e;
+            }
+        }
+
+        CudaSlot next() {
+            return slots[next++ % slots.length];
+        }
+
+        /** Waits for every slot's stream. */
+        void synchronize() {
+            for (CudaSlot s : slots) {
+                s.synchronize();
+            }
+        }
+
+        @Override
+        public void close() {
+            for (CudaSlot s : slots) {
+                if (s != null) {
+                    s.close();
+                }
+            }
         }
     }
 
