@@ -27,6 +27,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
 
 /**
  * Plan + store + collator: the batches of one rank, epoch by epoch, prepared ahead on worker threads.
@@ -39,10 +40,26 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p><b>Order and determinism.</b> Batches come in step order, exactly the plan's (or, with bucketing,
  * its deterministic reordering), whatever the number of workers or the backend.
  *
- * <p><b>Failures.</b> A worker's exception reaches the consumer from {@link Iterator#next()} as a
- * {@link LoaderException} naming the step, rank and samples. {@link #close()} mid-epoch cancels the
- * workers, waits for them (at most a second), closes their collators and frees the ring; a closed loader
- * refuses to iterate with {@link IllegalStateException}.
+ * <p><b>Failures.</b> A worker's failure of any kind (an exception, or an {@link Error} such as the
+ * {@link InternalError} of a read from a memory-mapped file that shrank) reaches the consumer from
+ * {@link Iterator#next()} as a {@link LoaderException} naming the step, rank and samples, and its ring slot
+ * is returned. The failure ends the epoch: afterwards {@link Iterator#hasNext()} is {@code false} and every
+ * further {@code next()} throws the same {@code LoaderException}; {@link #state()} stays after the last
+ * batch delivered, so a resume from it retries the failed step; {@link #epoch} or {@link #resume} start
+ * again with the whole ring.
+ *
+ * <p><b>Files that change.</b> Before each batch the loader checks that the files the store maps have not
+ * shrunk ({@link SampleStore#checkMappedFiles()}), and fails that step with a {@code LoaderException}
+ * naming the file. A file that shrinks <em>while</em> a batch is being read is not caught by that check:
+ * the {@code java} backend then fails the step with the JDK's {@code InternalError}, but the {@code native}
+ * backend's read in C is a SIGBUS that ends the JVM. Do not truncate or rewrite a dataset in place while it
+ * is open: write a new file and rename it over the old one (an open mapping keeps the old file).
+ *
+ * <p><b>Closing.</b> {@link #close()} returns within a second, even mid-epoch with batches in flight: it
+ * stops the workers, and frees the ring and closes their collators at once when they have stopped, or
+ * else as soon as the last batch in flight ends (a batch in native code cannot be interrupted; the ring
+ * memory it writes stays allocated until it returns). A closed loader refuses to iterate with
+ * {@link IllegalStateException}.
  *
  * <p><b>Checkpoints.</b> {@link #state()} after each batch; {@link #resume(LoaderState)} continues with the
  * batches the uninterrupted loader would have produced.
@@ -50,6 +67,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Not thread-safe: one consumer thread per loader.
  */
 public final class BatchLoader implements AutoCloseable {
+    /** How long {@link #close()} waits for the batches in flight before it leaves the rest to a closer thread. */
+    private static final long CLOSE_WAIT_MILLIS = 500;
+
     private final SampleStore store;
     private final BatchPlan plan0;
     private final int rank;
@@ -92,6 +112,7 @@ public final class BatchLoader implements AutoCloseable {
         this.pack = b.pack;
         this.ownedCopies = b.ownedCopies;
         Backends.create(backend).close();   // fail now, with the reason, when the backend is unavailable
+        Supplier<Collator> factory = b.collators != null ? b.collators : () -> Backends.create(backend);
         this.lengths = LengthStats.of(store);
         long longest = padding.limit(lengths.max());
         PaddedShape largest = new PaddedShape(plan0.batchSize(), padding.outputLength(pack ? padding.limit(0)
@@ -115,7 +136,7 @@ public final class BatchLoader implements AutoCloseable {
             return t;
         });
         this.collator = ThreadLocal.withInitial(() -> {
-            Collator c = Backends.create(backend);
+            Collator c = factory.get();
             synchronized (collators) {
                 collators.add(c);
             }
@@ -137,7 +158,10 @@ public final class BatchLoader implements AutoCloseable {
         return plan0.forEpoch(e);
     }
 
-    /** The batches of epoch {@code e} from its start. Starting an epoch ends the previous one. */
+    /**
+     * The batches of epoch {@code e} from its start. Starting an epoch ends the previous one, and waits for
+     * its batches in flight to give their slots back.
+     */
     public Iterator<Batch> epoch(long e) {
         return start(plan(e), 0);
     }
@@ -148,6 +172,7 @@ public final class BatchLoader implements AutoCloseable {
      * @throws IllegalArgumentException when the state comes from another plan, or does not fall on a step
      */
     public Iterator<Batch> resume(LoaderState state) {
+        checkOpen();
         BatchPlan p = plan(state.epoch());
         if (state.planHash() != p.configHash()) {
             throw new IllegalArgumentException("checkpoint plan hash " + Long.toHexString(state.planHash())
@@ -182,7 +207,7 @@ public final class BatchLoader implements AutoCloseable {
     private Iterator<Batch> start(BatchPlan p, long fromStep) {
         checkOpen();
         if (current != null) {
-            current.cancel();
+            current.drain();
         }
         current = new Epoch(p, fromStep);
         return current;
@@ -202,6 +227,10 @@ public final class BatchLoader implements AutoCloseable {
         long submitted;
         long delivered;
         final ArrayDeque<Future<Batch>> pending = new ArrayDeque<>();
+        /** Set when the epoch ends early (failure, another epoch, close): steps not yet started give their slot back. */
+        volatile boolean stopped;
+        /** The failure that ended the epoch, thrown again by every later next(). */
+        LoaderException failure;
 
         Epoch(BatchPlan plan, long fromStep) {
             this.plan = plan;
@@ -214,11 +243,15 @@ public final class BatchLoader implements AutoCloseable {
         @Override
         public boolean hasNext() {
             checkOpen();
-            return current == this && delivered < steps;
+            return current == this && failure == null && delivered < steps;
         }
 
         @Override
         public Batch next() {
+            checkOpen();
+            if (failure != null) {
+                throw failure;
+            }
             if (!hasNext()) {
                 if (current != this) {
                     throw new IllegalStateException("this epoch was replaced by a later epoch() or resume()");
@@ -233,7 +266,7 @@ public final class BatchLoader implements AutoCloseable {
             while (submitted < steps && (slot = free.poll()) != null) {
                 long step = submitted++;
                 Slot s = slot;
-                pending.add(workers.submit(() -> prepare(step, s)));
+                pending.add(workers.submit(() -> run(step, s)));
             }
             if (pending.isEmpty()) {
                 throw new IllegalStateException("all " + prefetch + " prefetch slots are held by batches not yet"
@@ -244,18 +277,15 @@ public final class BatchLoader implements AutoCloseable {
             try {
                 b = head.get();
             } catch (ExecutionException e) {
-                cancel();
                 Throwable cause = e.getCause();
-                if (cause instanceof LoaderException le) {
-                    throw le;
-                }
-                throw new LoaderException("worker failed: " + cause, cause);
+                throw fail(cause instanceof LoaderException le ? le
+                        : new LoaderException("step " + delivered + ", rank " + rank + " of epoch " + plan.epoch()
+                                + ": worker failed: " + cause, cause));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                cancel();
-                throw new LoaderException("interrupted while waiting for step " + delivered, e);
-            } catch (CancellationException e) {
-                throw new IllegalStateException("loader was closed while waiting for step " + delivered, e);
+                pending.addFirst(head);   // drain() still waits for it, so its slot comes back
+                throw fail(new LoaderException("step " + delivered + ", rank " + rank + " of epoch " + plan.epoch()
+                        + ": interrupted while waiting for the batch", e));
             }
             long now = System.nanoTime();
             waitNanos += now - t0;
@@ -265,11 +295,28 @@ public final class BatchLoader implements AutoCloseable {
             return ownedCopies ? copyOf(b) : b;
         }
 
+        /** Ends the epoch with {@code e}: no more steps start; the ones in flight finish and wait for drain(). */
+        private LoaderException fail(LoaderException e) {
+            failure = e;
+            stop();
+            return e;
+        }
+
+        /** A worker's step: skipped (slot given back) once the epoch has stopped. */
+        private Batch run(long step, Slot slot) {
+            if (stopped) {
+                free.add(slot);
+                throw new CancellationException("epoch " + plan.epoch() + " stopped before step " + step);
+            }
+            return prepare(step, slot);
+        }
+
         private Batch prepare(long step, Slot slot) {
             PlannedBatch planned = null;
             try {
                 planned = bucketing != null ? bucketing.batch(rank, step) : plan.batch(rank, step);
                 long[] indices = planned.samples();
+                store.checkMappedFiles();   // a shrunk file read past its end is a SIGBUS: refuse it first
                 PaddedBatch view;
                 int rows;
                 long real;
@@ -298,31 +345,58 @@ public final class BatchLoader implements AutoCloseable {
                 bytesMoved.addAndGet(sh.dataBytes() + 4L * indices.length + sh.maskBytes() + sh.positionsBytes()
                         + (cu == null ? 0 : cu.byteSize()));
                 return new Batch(planned, view, rows, cu, real, () -> free.add(slot));
-            } catch (RuntimeException e) {
+            } catch (Throwable e) {
+                // any failure, Errors included (the InternalError of a read past the end of a shrunk mapping)
                 free.add(slot);
                 String ids = planned == null ? "" : ", samples " + describe(planned.samples());
                 throw new LoaderException("step " + step + ", rank " + rank + " of epoch " + plan.epoch() + ids
-                        + ": " + e.getMessage(), e);
+                        + ": " + why(e), e);
             }
         }
 
-        /** Waits for the steps in flight (each takes milliseconds) and gives their slots back. */
-        void cancel() {
+        /** Stops the epoch without waiting: no step starts any more; those running finish. */
+        void stop() {
+            stopped = true;
+            submitted = steps;
+        }
+
+        /**
+         * Stops the epoch and waits for the steps in flight (each takes milliseconds), closing the batches
+         * they made, so that every slot is back for the next epoch.
+         */
+        void drain() {
+            stop();
+            boolean interrupted = false;
             for (Future<Batch> f : pending) {
-                try {
-                    f.get(1, TimeUnit.SECONDS).close();
-                } catch (ExecutionException | CancellationException failed) {
-                    // a failed step gave its slot back itself
-                } catch (java.util.concurrent.TimeoutException stuck) {
-                    f.cancel(true);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    f.cancel(true);
+                while (true) {
+                    try {
+                        f.get().close();
+                        break;
+                    } catch (ExecutionException | CancellationException failed) {
+                        break;   // a failed or skipped step gave its slot back itself
+                    } catch (InterruptedException e) {
+                        interrupted = true;   // the slot must come back: wait on, and keep the interrupt
+                    }
                 }
             }
             pending.clear();
-            submitted = steps;
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
+    }
+
+    /** A failure's message; for an Error from reading a mapping, which file shrank, when one did. */
+    private String why(Throwable e) {
+        if (e instanceof RuntimeException && e.getMessage() != null) {
+            return e.getMessage();
+        }
+        try {
+            store.checkMappedFiles();
+        } catch (RuntimeException shrunk) {
+            return shrunk.getMessage() + " (" + e + ")";
+        }
+        return e.toString();
     }
 
     private static String describe(long[] ids) {
@@ -357,29 +431,88 @@ public final class BatchLoader implements AutoCloseable {
     }
 
     /**
-     * Stops the workers (waiting at most a second), closes their collators and frees the ring. Batches
-     * still open become invalid. Idempotent.
+     * Stops the workers and frees the ring, returning within a second. Steps not started are dropped; the
+     * loader waits half a second for the steps in flight, then frees the ring and closes the workers'
+     * collators. When a step is still running after that (a slow batch), the ring is freed at once if no
+     * native call holds it (a Java worker still writing into it then fails, safely), and whatever is still
+     * in use is freed by a daemon thread as soon as the last step ends. Batches still open become invalid.
+     * Idempotent.
      */
     @Override
     public void close() {
         if (closed) {
             return;
         }
-        if (current != null) {
-            current.cancel();
-        }
         closed = true;
+        if (current != null) {
+            current.stop();
+        }
         workers.shutdownNow();
+        boolean stopped = false;
         try {
-            workers.awaitTermination(1, TimeUnit.SECONDS);
+            stopped = workers.awaitTermination(CLOSE_WAIT_MILLIS, TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        if (stopped) {
+            try {
+                closeCollators();
+            } finally {
+                ring.close();
+            }
+            return;
+        }
+        boolean ringClosed = closeRingUnlessHeld();
+        Thread closer = new Thread(() -> {
+            try {
+                while (!workers.awaitTermination(1, TimeUnit.MINUTES)) {
+                    // a step still running: its memory must outlive it
+                }
+            } catch (InterruptedException e) {
+                return;   // only this thread's owner could interrupt it, and no one does
+            }
+            try {
+                closeCollators();   // a failure here goes to the thread's uncaught-exception handler (stderr)
+            } finally {
+                if (!ringClosed) {
+                    ring.close();
+                }
+            }
+        }, "cubatch-loader-closer");
+        closer.setDaemon(true);
+        closer.start();
+    }
+
+    /** Frees the ring unless a native call still holds it (then the arena refuses, and nothing changes). */
+    private boolean closeRingUnlessHeld() {
+        try {
+            ring.close();
+            return true;
+        } catch (IllegalStateException heldByANativeCall) {
+            return false;
+        }
+    }
+
+    /** Closes every worker's collator, all of them even when one fails; then throws the first failure. */
+    private void closeCollators() {
+        RuntimeException first = null;
         synchronized (collators) {
-            collators.forEach(Collator::close);
+            for (Collator c : collators) {
+                try {
+                    c.close();
+                } catch (RuntimeException e) {
+                    if (first == null) {
+                        first = e;
+                    } else {
+                        first.addSuppressed(e);
+                    }
+                }
+            }
             collators.clear();
         }
-        ring.close();
+        if (first != null) {
+            throw first;
+        }
     }
 
     public static final class Builder {
@@ -393,6 +526,7 @@ public final class BatchLoader implements AutoCloseable {
         private int bucketWindow;
         private boolean pack;
         private boolean ownedCopies;
+        private Supplier<Collator> collators;
 
         private Builder() {
         }
@@ -452,6 +586,12 @@ public final class BatchLoader implements AutoCloseable {
         /** Hand out batches that own their memory (a copy), instead of ring slots. */
         public Builder ownedCopies(boolean owned) {
             this.ownedCopies = owned;
+            return this;
+        }
+
+        /** Tests: where each worker's collator comes from, instead of {@link Backends#create} of the backend. */
+        Builder collators(Supplier<Collator> factory) {
+            this.collators = factory;
             return this;
         }
 
