@@ -62,7 +62,9 @@ import java.util.function.Supplier;
  * {@link IllegalStateException}.
  *
  * <p><b>Checkpoints.</b> {@link #state()} after each batch; {@link #resume(LoaderState)} continues with the
- * batches the uninterrupted loader would have produced.
+ * batches the uninterrupted loader would have produced. A plan built with
+ * {@link BatchPlan.Builder#resumeAt resumeAt(consumed)} starts its own epoch at that point (the way to
+ * resume with another world size); the other epochs start from their beginning.
  *
  * <p>Not thread-safe: one consumer thread per loader.
  */
@@ -153,13 +155,17 @@ public final class BatchLoader implements AutoCloseable {
         return lengths;
     }
 
-    /** The plan of epoch {@code e} (the loader's plan, re-seeded for the epoch). */
+    /**
+     * The plan of epoch {@code e}: the loader's plan as given for its own epoch (with its resume point), and
+     * re-seeded from the start of the epoch for the others.
+     */
     public BatchPlan plan(long e) {
-        return plan0.forEpoch(e);
+        return e == plan0.epoch() ? plan0 : plan0.forEpoch(e);
     }
 
     /**
-     * The batches of epoch {@code e} from its start. Starting an epoch ends the previous one, and waits for
+     * The batches of epoch {@code e}: from the plan's resume point ({@link BatchPlan#resumeAt()}) for the
+     * plan's own epoch, from the start for the others. Starting an epoch ends the previous one, and waits for
      * its batches in flight to give their slots back.
      */
     public Iterator<Batch> epoch(long e) {
@@ -182,19 +188,23 @@ public final class BatchLoader implements AutoCloseable {
         }
         long g = p.globalBatchSize();
         long consumed = state.consumedSamples();
-        long step = consumed == p.samples() ? p.maxSteps() : consumed / g;
-        if (consumed != p.samples() && consumed % g != 0 || consumed < 0 || consumed > p.samples()) {
-            throw new IllegalArgumentException("consumed samples " + consumed + " is not a whole number of global"
-                    + " batches of " + g + " (or " + p.samples() + " for a finished epoch): not a state this loader wrote");
+        if (consumed < 0 || consumed > p.samples() || consumed != p.samples() && (consumed - p.resumeAt()) % g != 0) {
+            throw new IllegalArgumentException("consumed samples " + consumed + " is not " + p.resumeAt()
+                    + " plus a whole number of global batches of " + g + " (or " + p.samples()
+                    + " for a finished epoch): not a state this loader wrote");
         }
-        return start(p, step);
+        if (consumed == p.samples() || consumed >= p.resumeAt()) {
+            return start(p, consumed == p.samples() ? p.maxSteps() : (consumed - p.resumeAt()) / g);
+        }
+        // a checkpoint before this plan's resume point: the plan's batches from there
+        return start(p.toBuilder().resumeAt(consumed).build(), 0);
     }
 
     /** The checkpoint after the last batch handed out. */
     public LoaderState state() {
         checkOpen();
         if (current == null) {
-            return new LoaderState(plan0.epoch(), 0, plan0.configHash());
+            return new LoaderState(plan0.epoch(), plan0.resumeAt(), plan0.configHash());
         }
         return new LoaderState(current.plan.epoch(), current.plan.consumedAfter(current.delivered), current.plan.configHash());
     }
@@ -536,7 +546,10 @@ public final class BatchLoader implements AutoCloseable {
             return this;
         }
 
-        /** The plan; its epoch is replaced by each {@link #epoch} call. */
+        /**
+         * The plan. {@link BatchLoader#epoch} of the plan's own epoch starts at the plan's resume point; other
+         * epochs get the plan re-seeded for them, from their start.
+         */
         public Builder plan(BatchPlan plan) {
             this.plan = plan;
             return this;
