@@ -3,6 +3,7 @@ package io.cubatch.tooling;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -50,6 +51,8 @@ class CubatchScriptTest {
 
     @Test
     void fourRanksStartingAtOnceOnAFreshCloneBuildOnceAndAllRun() throws Exception {
+        assumeTrue(new ProcessBuilder("sh", "-c", "command -v flock").start().waitFor() == 0,
+                "flock (util-linux) is not installed: ./cubatch builds without a lock here");
         Path repo = Path.of(System.getProperty("user.dir"));
         Path clone = Files.createDirectories(tmp.resolve("a clone").resolve("cubatch"));
         Files.copy(repo.resolve("cubatch"), clone.resolve("cubatch"));
