@@ -67,11 +67,17 @@ public final class HostSlot implements BatchSlot {
         return bytes;
     }
 
+    /**
+     * Frees the slot's memory; idempotent.
+     *
+     * @throws IllegalStateException while a native call still uses the memory (then nothing is freed, and a
+     *                               later close frees it)
+     */
     @Override
     public synchronized void close() {
         if (!closed) {
-            closed = true;
             arena.close();
+            closed = true;
         }
     }
 }

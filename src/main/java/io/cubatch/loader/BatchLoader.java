@@ -31,6 +31,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
 
 /**
  * Plan + store + collator: the batches of one rank, epoch by epoch, prepared ahead on worker threads.
@@ -48,17 +49,38 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p><b>Order and determinism.</b> Batches come in step order, exactly the plan's (or, with bucketing,
  * its deterministic reordering), whatever the number of workers or the backend.
  *
- * <p><b>Failures.</b> A worker's exception reaches the consumer from {@link Iterator#next()} as a
- * {@link LoaderException} naming the step, rank and samples. {@link #close()} mid-epoch cancels the
- * workers, waits for them (at most a second), closes their collators and frees the ring; a closed loader
- * refuses to iterate with {@link IllegalStateException}.
+ * <p><b>Failures.</b> A worker's failure of any kind (an exception, or an {@link Error} such as the
+ * {@link InternalError} of a read from a memory-mapped file that shrank) reaches the consumer from
+ * {@link Iterator#next()} as a {@link LoaderException} naming the step, rank and samples, and its ring slot
+ * is returned. The failure ends the epoch: afterwards {@link Iterator#hasNext()} is {@code false} and every
+ * further {@code next()} throws the same {@code LoaderException}; {@link #state()} stays after the last
+ * batch delivered, so a resume from it retries the failed step; {@link #epoch} or {@link #resume} start
+ * again with the whole ring.
+ *
+ * <p><b>Files that change.</b> Before each batch the loader checks that the files the store maps have not
+ * shrunk ({@link SampleStore#checkMappedFiles()}), and fails that step with a {@code LoaderException}
+ * naming the file. A file that shrinks <em>while</em> a batch is being read is not caught by that check:
+ * the {@code java} backend then fails the step with the JDK's {@code InternalError}, but the {@code native}
+ * backend's read in C is a SIGBUS that ends the JVM. Do not truncate or rewrite a dataset in place while it
+ * is open: write a new file and rename it over the old one (an open mapping keeps the old file).
+ *
+ * <p><b>Closing.</b> {@link #close()} returns within a second, even mid-epoch with batches in flight: it
+ * stops the workers, and frees the ring and closes their collators at once when they have stopped, or
+ * else as soon as the last batch in flight ends (a batch in native code cannot be interrupted; the ring
+ * memory it writes stays allocated until it returns). A closed loader refuses to iterate with
+ * {@link IllegalStateException}.
  *
  * <p><b>Checkpoints.</b> {@link #state()} after each batch; {@link #resume(LoaderState)} continues with the
- * batches the uninterrupted loader would have produced.
+ * batches the uninterrupted loader would have produced. A plan built with
+ * {@link BatchPlan.Builder#resumeAt resumeAt(consumed)} starts its own epoch at that point (the way to
+ * resume with another world size); the other epochs start from their beginning.
  *
  * <p>Not thread-safe: one consumer thread per loader.
  */
 public final class BatchLoader implements AutoCloseable {
+    /** How long {@link #close()} waits for the batches in flight before it leaves the rest to a closer thread. */
+    private static final long CLOSE_WAIT_MILLIS = 500;
+
     private final SampleStore store;
     private final BatchPlan plan0;
     private final int rank;
@@ -87,7 +109,7 @@ public final class BatchLoader implements AutoCloseable {
     private long firstRequest = -1;
     private long lastDelivery;
     private Epoch current;
-    private volatile boolean closed;
+    private boolean closed;
 
     private BatchLoader(Builder b) {
         this.store = b.store;
@@ -143,8 +165,9 @@ public final class BatchLoader implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
+        Supplier<Collator> factory = b.collators != null ? b.collators : () -> Backends.create(backend, device);
         this.collator = ThreadLocal.withInitial(() -> {
-            Collator c = Backends.create(backend, device);
+            Collator c = factory.get();
             synchronized (collators) {
                 collators.add(c);
             }
@@ -161,12 +184,19 @@ public final class BatchLoader implements AutoCloseable {
         return lengths;
     }
 
-    /** The plan of epoch {@code e} (the loader's plan, re-seeded for the epoch). */
+    /**
+     * The plan of epoch {@code e}: the loader's plan as given for its own epoch (with its resume point), and
+     * re-seeded from the start of the epoch for the others.
+     */
     public BatchPlan plan(long e) {
-        return plan0.forEpoch(e);
+        return e == plan0.epoch() ? plan0 : plan0.forEpoch(e);
     }
 
-    /** The batches of epoch {@code e} from its start. Starting an epoch ends the previous one. */
+    /**
+     * The batches of epoch {@code e}: from the plan's resume point ({@link BatchPlan#resumeAt()}) for the
+     * plan's own epoch, from the start for the others. Starting an epoch ends the previous one, and waits for
+     * its batches in flight to give their slots back.
+     */
     public Iterator<Batch> epoch(long e) {
         return start(plan(e), 0);
     }
@@ -177,6 +207,7 @@ public final class BatchLoader implements AutoCloseable {
      * @throws IllegalArgumentException when the state comes from another plan, or does not fall on a step
      */
     public Iterator<Batch> resume(LoaderState state) {
+        checkOpen();
         BatchPlan p = plan(state.epoch());
         if (state.planHash() != p.configHash()) {
             throw new IllegalArgumentException("checkpoint plan hash " + Long.toHexString(state.planHash())
@@ -186,19 +217,23 @@ public final class BatchLoader implements AutoCloseable {
         }
         long g = p.globalBatchSize();
         long consumed = state.consumedSamples();
-        long step = consumed == p.samples() ? p.maxSteps() : consumed / g;
-        if (consumed != p.samples() && consumed % g != 0 || consumed < 0 || consumed > p.samples()) {
-            throw new IllegalArgumentException("consumed samples " + consumed + " is not a whole number of global"
-                    + " batches of " + g + " (or " + p.samples() + " for a finished epoch): not a state this loader wrote");
+        if (consumed < 0 || consumed > p.samples() || consumed != p.samples() && (consumed - p.resumeAt()) % g != 0) {
+            throw new IllegalArgumentException("consumed samples " + consumed + " is not " + p.resumeAt()
+                    + " plus a whole number of global batches of " + g + " (or " + p.samples()
+                    + " for a finished epoch): not a state this loader wrote");
         }
-        return start(p, step);
+        if (consumed == p.samples() || consumed >= p.resumeAt()) {
+            return start(p, consumed == p.samples() ? p.maxSteps() : (consumed - p.resumeAt()) / g);
+        }
+        // a checkpoint before this plan's resume point: the plan's batches from there
+        return start(p.toBuilder().resumeAt(consumed).build(), 0);
     }
 
     /** The checkpoint after the last batch handed out. */
     public LoaderState state() {
         checkOpen();
         if (current == null) {
-            return new LoaderState(plan0.epoch(), 0, plan0.configHash());
+            return new LoaderState(plan0.epoch(), plan0.resumeAt(), plan0.configHash());
         }
         return new LoaderState(current.plan.epoch(), current.plan.consumedAfter(current.delivered), current.plan.configHash());
     }
@@ -237,7 +272,7 @@ public final class BatchLoader implements AutoCloseable {
     private Iterator<Batch> start(BatchPlan p, long fromStep) {
         checkOpen();
         if (current != null) {
-            current.cancel();
+            current.drain();
         }
         current = new Epoch(p, fromStep);
         return current;
@@ -257,6 +292,10 @@ public final class BatchLoader implements AutoCloseable {
         long submitted;
         long delivered;
         final ArrayDeque<Future<Batch>> pending = new ArrayDeque<>();
+        /** Set when the epoch ends early (failure, another epoch, close): steps not yet started give their slot back. */
+        volatile boolean stopped;
+        /** The failure that ended the epoch, thrown again by every later next(). */
+        LoaderException failure;
 
         Epoch(BatchPlan plan, long fromStep) {
             this.plan = plan;
@@ -269,11 +308,15 @@ public final class BatchLoader implements AutoCloseable {
         @Override
         public boolean hasNext() {
             checkOpen();
-            return current == this && delivered < steps;
+            return current == this && failure == null && delivered < steps;
         }
 
         @Override
         public Batch next() {
+            checkOpen();
+            if (failure != null) {
+                throw failure;
+            }
             if (!hasNext()) {
                 if (current != this) {
                     throw new IllegalStateException("this epoch was replaced by a later epoch() or resume()");
@@ -288,7 +331,7 @@ public final class BatchLoader implements AutoCloseable {
             while (submitted < steps && (slot = free.poll()) != null) {
                 long step = submitted++;
                 BatchSlot s = slot;
-                pending.add(workers.submit(() -> prepare(step, s)));
+                pending.add(workers.submit(() -> run(step, s)));
             }
             if (pending.isEmpty()) {
                 throw new IllegalStateException("all " + prefetch + " prefetch slots are held by batches not yet"
@@ -299,18 +342,15 @@ public final class BatchLoader implements AutoCloseable {
             try {
                 b = head.get();
             } catch (ExecutionException e) {
-                cancel();
                 Throwable cause = e.getCause();
-                if (cause instanceof LoaderException le) {
-                    throw le;
-                }
-                throw new LoaderException("worker failed: " + cause, cause);
+                throw fail(cause instanceof LoaderException le ? le
+                        : new LoaderException("step " + delivered + ", rank " + rank + " of epoch " + plan.epoch()
+                                + ": worker failed: " + cause, cause));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                cancel();
-                throw new LoaderException("interrupted while waiting for step " + delivered, e);
-            } catch (CancellationException e) {
-                throw new IllegalStateException("loader was closed while waiting for step " + delivered, e);
+                pending.addFirst(head);   // drain() still waits for it, so its slot comes back
+                throw fail(new LoaderException("step " + delivered + ", rank " + rank + " of epoch " + plan.epoch()
+                        + ": interrupted while waiting for the batch", e));
             }
             long now = System.nanoTime();
             waitNanos += now - t0;
@@ -320,11 +360,28 @@ public final class BatchLoader implements AutoCloseable {
             return ownedCopies ? copyOf(b) : b;
         }
 
+        /** Ends the epoch with {@code e}: no more steps start; the ones in flight finish and wait for drain(). */
+        private LoaderException fail(LoaderException e) {
+            failure = e;
+            stop();
+            return e;
+        }
+
+        /** A worker's step: skipped (slot given back) once the epoch has stopped. */
+        private Batch run(long step, BatchSlot slot) {
+            if (stopped) {
+                free.add(slot);
+                throw new CancellationException("epoch " + plan.epoch() + " stopped before step " + step);
+            }
+            return prepare(step, slot);
+        }
+
         private Batch prepare(long step, BatchSlot slot) {
             PlannedBatch planned = null;
             try {
                 planned = bucketing != null ? bucketing.batch(rank, step) : plan.batch(rank, step);
                 long[] indices = planned.samples();
+                store.checkMappedFiles();   // a shrunk file read past its end is a SIGBUS: refuse it first
                 if (pack) {
                     HostSlot h = (HostSlot) slot;
                     Packing.Packed p = Packing.pack(store, indices, padding, h.buffers(), h.cuSeqlens(), h.padValue());
@@ -341,11 +398,12 @@ public final class BatchLoader implements AutoCloseable {
                 count(indices.length, f.realTokens(), f.shape(), 0, sent);
                 return new Batch(planned, f.host().orElse(null), f.device().orElse(null), indices.length, null,
                         f.realTokens(), () -> free.add(slot), () -> closed);
-            } catch (RuntimeException e) {
+            } catch (Throwable e) {
+                // any failure, Errors included (the InternalError of a read past the end of a shrunk mapping)
                 free.add(slot);
                 String ids = planned == null ? "" : ", samples " + describe(planned.samples());
                 throw new LoaderException("step " + step + ", rank " + rank + " of epoch " + plan.epoch() + ids
-                        + ": " + e.getMessage(), e);
+                        + ": " + why(e), e);
             }
         }
 
@@ -357,23 +415,49 @@ public final class BatchLoader implements AutoCloseable {
             h2dBytes.addAndGet(sent);
         }
 
-        /** Waits for the steps in flight (each takes milliseconds) and gives their slots back. */
-        void cancel() {
+        /** Stops the epoch without waiting: no step starts any more; those running finish. */
+        void stop() {
+            stopped = true;
+            submitted = steps;
+        }
+
+        /**
+         * Stops the epoch and waits for the steps in flight (each takes milliseconds), closing the batches
+         * they made, so that every slot is back for the next epoch.
+         */
+        void drain() {
+            stop();
+            boolean interrupted = false;
             for (Future<Batch> f : pending) {
-                try {
-                    f.get(1, TimeUnit.SECONDS).close();
-                } catch (ExecutionException | CancellationException failed) {
-                    // a failed step gave its slot back itself
-                } catch (java.util.concurrent.TimeoutException stuck) {
-                    f.cancel(true);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    f.cancel(true);
+                while (true) {
+                    try {
+                        f.get().close();
+                        break;
+                    } catch (ExecutionException | CancellationException failed) {
+                        break;   // a failed or skipped step gave its slot back itself
+                    } catch (InterruptedException e) {
+                        interrupted = true;   // the slot must come back: wait on, and keep the interrupt
+                    }
                 }
             }
             pending.clear();
-            submitted = steps;
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
+    }
+
+    /** A failure's message; for an Error from reading a mapping, which file shrank, when one did. */
+    private String why(Throwable e) {
+        if (e instanceof RuntimeException && e.getMessage() != null) {
+            return e.getMessage();
+        }
+        try {
+            store.checkMappedFiles();
+        } catch (RuntimeException shrunk) {
+            return shrunk.getMessage() + " (" + e + ")";
+        }
+        return e.toString();
     }
 
     private static String describe(long[] ids) {
@@ -408,34 +492,87 @@ public final class BatchLoader implements AutoCloseable {
     }
 
     /**
-     * Stops the workers (waiting at most a second), closes their collators, frees the ring and the
-     * device-resident dataset. Batches still open become invalid. Idempotent.
+     * Stops the workers and frees the ring, returning within a second. Steps not started are dropped; the
+     * loader waits half a second for the steps in flight, then frees the ring and closes the workers'
+     * collators. When a step is still running after that (a slow batch), the ring is freed at once if no
+     * native call holds it (a Java worker still writing into it then fails, safely), and whatever is still
+     * in use is freed by a daemon thread as soon as the last step ends. Batches still open become invalid.
+     * Idempotent.
      */
     @Override
     public void close() {
         if (closed) {
             return;
         }
-        if (current != null) {
-            current.cancel();
-        }
         closed = true;
+        if (current != null) {
+            current.stop();
+        }
         workers.shutdownNow();
+        boolean stopped = false;
         try {
-            workers.awaitTermination(1, TimeUnit.SECONDS);
+            stopped = workers.awaitTermination(CLOSE_WAIT_MILLIS, TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        List<AutoCloseable> owned = new ArrayList<>();
-        synchronized (collators) {
-            owned.addAll(collators);
-            collators.clear();
+        if (stopped) {
+            List<AutoCloseable> all = new ArrayList<>(ring);
+            if (resident != null) {
+                all.add(resident);
+            }
+            all.add(main);
+            try {
+                closeCollators();
+            } finally {
+                closeAll(all);
+            }
+            return;
         }
-        owned.addAll(ring);
+        List<AutoCloseable> rest = closeSlotsUnlessHeld();
+        Thread closer = new Thread(() -> {
+            try {
+                while (!workers.awaitTermination(1, TimeUnit.MINUTES)) {
+                    // a step still running: its memory must outlive it
+                }
+            } catch (InterruptedException e) {
+                return;   // only this thread's owner could interrupt it, and no one does
+            }
+            try {
+                closeCollators();   // a failure here goes to the thread's uncaught-exception handler (stderr)
+            } finally {
+                closeAll(rest);
+            }
+        }, "cubatch-loader-closer");
+        closer.setDaemon(true);
+        closer.start();
+    }
+
+    /**
+     * Frees the host slots no native call holds (their arena refuses otherwise); returns what must wait for
+     * the steps still running: the held host slots, the device slots, the resident dataset, the main collator.
+     */
+    private List<AutoCloseable> closeSlotsUnlessHeld() {
+        List<AutoCloseable> rest = new ArrayList<>();
+        for (BatchSlot s : ring) {
+            if (s instanceof HostSlot h) {
+                try {
+                    h.close();
+                    continue;
+                } catch (IllegalStateException heldByANativeCall) {
+                    // falls through: closed later
+                }
+            }
+            rest.add(s);
+        }
         if (resident != null) {
-            owned.add(resident);
+            rest.add(resident);
         }
-        owned.add(main);
+        rest.add(main);
+        return rest;
+    }
+
+    /** Closes each, all of them even when one fails; then throws the first failure. */
+    private static void closeAll(List<AutoCloseable> owned) {
         RuntimeException first = null;
         for (AutoCloseable c : owned) {
             try {
@@ -448,6 +585,28 @@ public final class BatchLoader implements AutoCloseable {
                     first.addSuppressed(r);
                 }
             }
+        }
+        if (first != null) {
+            throw first;
+        }
+    }
+
+    /** Closes every worker's collator, all of them even when one fails; then throws the first failure. */
+    private void closeCollators() {
+        RuntimeException first = null;
+        synchronized (collators) {
+            for (Collator c : collators) {
+                try {
+                    c.close();
+                } catch (RuntimeException e) {
+                    if (first == null) {
+                        first = e;
+                    } else {
+                        first.addSuppressed(e);
+                    }
+                }
+            }
+            collators.clear();
         }
         if (first != null) {
             throw first;
@@ -468,6 +627,7 @@ public final class BatchLoader implements AutoCloseable {
         private int device = -1;
         private boolean resident;
         private long residentBudget;
+        private Supplier<Collator> collators;
 
         private Builder() {
         }
@@ -477,7 +637,10 @@ public final class BatchLoader implements AutoCloseable {
             return this;
         }
 
-        /** The plan; its epoch is replaced by each {@link #epoch} call. */
+        /**
+         * The plan. {@link BatchLoader#epoch} of the plan's own epoch starts at the plan's resume point; other
+         * epochs get the plan re-seeded for them, from their start.
+         */
         public Builder plan(BatchPlan plan) {
             this.plan = plan;
             return this;
@@ -546,6 +709,12 @@ public final class BatchLoader implements AutoCloseable {
         /** Hand out batches that own their memory (a copy), instead of ring slots. */
         public Builder ownedCopies(boolean owned) {
             this.ownedCopies = owned;
+            return this;
+        }
+
+        /** Tests: where each worker's collator comes from, instead of {@link Backends#create} of the backend. */
+        Builder collators(Supplier<Collator> factory) {
+            this.collators = factory;
             return this;
         }
 

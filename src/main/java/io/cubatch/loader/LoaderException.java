@@ -1,6 +1,10 @@
 package io.cubatch.loader;
 
-/** A worker failed while preparing a batch; the message says which step, rank and samples, the cause why. */
+/**
+ * A worker failed while preparing a batch: the message says which step, rank and samples, and why; the cause
+ * is the original failure (an exception, or an {@link Error} such as the {@link InternalError} of a read from
+ * a file that shrank under its mapping). It ends the epoch: see {@link BatchLoader}.
+ */
 public class LoaderException extends RuntimeException {
     public LoaderException(String message, Throwable cause) {
         super(message, cause);

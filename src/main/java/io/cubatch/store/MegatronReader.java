@@ -60,7 +60,8 @@ public final class MegatronReader {
         try {
             MemorySegment index = map(idx, arena);
             MemorySegment tokens = map(bin, arena);
-            return read(idx, index, bin, tokens, arena);
+            MappedFile[] watched = {MappedFile.of(idx, index.byteSize()), MappedFile.of(bin, tokens.byteSize())};
+            return read(idx, index, bin, tokens, arena).mapping(watched);
         } catch (IOException | RuntimeException | Error e) {
             arena.close();
             throw e;

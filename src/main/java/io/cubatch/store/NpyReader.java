@@ -47,7 +47,8 @@ public final class NpyReader {
             try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
                 mapped = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
             }
-            return read(file, mapped, arena);
+            MappedFile watched = MappedFile.of(file, mapped.byteSize());
+            return read(file, mapped, arena).mapping(watched);
         } catch (IOException | RuntimeException | Error e) {
             arena.close();
             throw e;

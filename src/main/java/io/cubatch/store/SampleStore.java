@@ -36,6 +36,7 @@ public final class SampleStore implements AutoCloseable {
     private final MemorySegment documents;   // int64 [D+1] sequence indices, or null
     private final String source;
     private final Arena owner;               // null when borrowed
+    private MappedFile[] mappedFiles = {};   // the files a reader mapped, set once before the store is shared
     private volatile boolean closed;
 
     private SampleStore(DType dtype, long samples, long[] featureShape, long fixedTimesteps, MemorySegment values,
@@ -317,6 +318,31 @@ public final class SampleStore implements AutoCloseable {
             throw new IndexOutOfBoundsException("document " + d + " outside [0, " + count + "]");
         }
         return documents.get(OFFSET, d * 8);
+    }
+
+    /** Records the files this store maps, for {@link #checkMappedFiles()}; readers call it once. */
+    SampleStore mapping(MappedFile... files) {
+        this.mappedFiles = files.clone();
+        return this;
+    }
+
+    /**
+     * Checks that the files this store maps still hold every byte they held when opened (a stat per file,
+     * about a microsecond). A read from a mapping past the end of a file that shrank (truncated, or rewritten
+     * in place) raises SIGBUS: the JDK turns it into an {@link InternalError} in Java code, but in native
+     * code (the {@code native} backend) it kills the JVM. The loader calls this before every batch. It
+     * cannot see a file that shrinks after the check, during the read: do not modify a dataset in place while
+     * it is open; write a new file and rename it over the old one (the open mapping keeps the old file).
+     * Stores not read from files pass.
+     *
+     * @throws java.io.UncheckedIOException wrapping a {@link DatasetFormatException} that names the file, its
+     *                                      size now and when it was opened
+     */
+    public void checkMappedFiles() {
+        checkOpen();
+        for (MappedFile f : mappedFiles) {
+            f.check();
+        }
     }
 
     /** Where the samples came from (a path and format, or "Java arrays"). */

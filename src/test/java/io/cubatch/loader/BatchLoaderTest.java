@@ -139,6 +139,98 @@ class BatchLoaderTest {
         }
     }
 
+    /** The samples of a batch that the plan did not repeat to pad the ranks, sorted. */
+    static long[] firstSeen(Batch b) {
+        var planned = b.planned();
+        long[] ids = planned.samples();
+        return java.util.stream.IntStream.range(0, ids.length).filter(i -> !planned.isRepeat(i))
+                .mapToLong(i -> ids[i]).sorted().toArray();
+    }
+
+    /** Every rank's batches of {@code p}'s epoch: step, then the first-seen samples of all ranks together. */
+    static List<long[]> stepsAcrossRanks(BatchPlan p, java.util.function.Function<Integer, BatchLoader> loaders) {
+        List<long[]> steps = new ArrayList<>();
+        for (int r = 0; r < p.worldSize(); r++) {
+            try (BatchLoader l = loaders.apply(r)) {
+                Iterator<Batch> it = l.epoch(p.epoch());
+                for (int step = 0; it.hasNext(); step++) {
+                    try (Batch b = it.next()) {
+                        assertEquals(step, b.step());
+                        if (steps.size() == step) {
+                            steps.add(new long[0]);
+                        }
+                        steps.set(step, java.util.stream.LongStream.concat(Arrays.stream(steps.get(step)),
+                                Arrays.stream(firstSeen(b))).sorted().toArray());
+                    }
+                }
+            }
+        }
+        return steps;
+    }
+
+    @Test
+    void aPlanResumedWithAnotherWorldSizeYieldsTheTailOfTheUninterruptedPlan() {
+        BatchPlan two = plan(2).forEpoch(1);                 // 2 ranks x 16 = 32 samples per step
+        List<long[]> uninterrupted = stepsAcrossRanks(two, r -> loader("java", 2, r).plan(two).build());
+        int done = 7;
+        long consumed = two.consumedAfter(done);             // 224: not a multiple of the new global batch
+        BatchPlan four = two.toBuilder().worldSize(4).resumeAt(consumed).build();   // 4 ranks x 16 = 64 per step
+        List<long[]> resumed = stepsAcrossRanks(four, r -> loader("native", 4, r).plan(four).build());
+        // a step of 64 from position 224 on covers exactly two steps of 32 of the uninterrupted run
+        List<long[]> expected = new ArrayList<>();
+        for (int s = done; s < uninterrupted.size(); s += 2) {
+            long[] pair = s + 1 < uninterrupted.size() ? concat(uninterrupted.get(s), uninterrupted.get(s + 1)) : uninterrupted.get(s);
+            expected.add(Arrays.stream(pair).sorted().toArray());
+        }
+        assertEquals(expected.size(), resumed.size(), "steps after the resume point");
+        for (int s = 0; s < expected.size(); s++) {
+            assertArrayEquals(expected.get(s), resumed.get(s), "step " + s + " of the resumed run");
+        }
+    }
+
+    static long[] concat(long[] a, long[] b) {
+        return java.util.stream.LongStream.concat(Arrays.stream(a), Arrays.stream(b)).toArray();
+    }
+
+    @Test
+    void aResumedPlanStartsAtItsResumePointAndCheckpointsFromThere() {
+        List<Seen> full;
+        try (BatchLoader l = loader("native", 3, 2).build()) {
+            full = drain(l.epoch(1), Integer.MAX_VALUE);
+        }
+        BatchPlan p = plan(3).forEpoch(1);
+        BatchPlan resumedAt23 = p.toBuilder().resumeAt(p.consumedAfter(23)).build();
+        LoaderState state;
+        try (BatchLoader l = loader("java", 3, 2).plan(resumedAt23).build()) {
+            assertEquals(new LoaderState(1, p.consumedAfter(23), p.configHash()), l.state(), "before the first batch");
+            List<Seen> tail = drain(l.epoch(1), 10);
+            for (int i = 0; i < tail.size(); i++) {
+                assertArrayEquals(full.get(23 + i).samples(), tail.get(i).samples(), "step " + (23 + i));
+                assertArrayEquals(full.get(23 + i).bytes(), tail.get(i).bytes(), "step " + (23 + i));
+            }
+            state = l.state();
+            assertEquals(new LoaderState(1, p.consumedAfter(33), p.configHash()), state);
+            // the loader's own checkpoints resume within the resumed epoch ...
+            List<Seen> again = drain(l.resume(state), Integer.MAX_VALUE);
+            assertEquals(full.size() - 33, again.size());
+            assertArrayEquals(full.get(33).bytes(), again.get(0).bytes());
+            // ... and so do checkpoints from before its resume point
+            List<Seen> earlier = drain(l.resume(new LoaderState(1, p.consumedAfter(20), p.configHash())), 5);
+            for (int i = 0; i < earlier.size(); i++) {
+                assertArrayEquals(full.get(20 + i).bytes(), earlier.get(i).bytes(), "step " + (20 + i));
+            }
+            // ... and the next epoch starts from its beginning
+            assertEquals(plan(3).forEpoch(2).steps(2), drain(l.epoch(2), Integer.MAX_VALUE).size());
+        }
+        try (BatchLoader l = loader("java", 3, 2).build()) {   // the checkpoint also fits the plan without resumeAt
+            List<Seen> rest = drain(l.resume(state), Integer.MAX_VALUE);
+            assertEquals(full.size() - 33, rest.size());
+            for (int i = 0; i < rest.size(); i++) {
+                assertArrayEquals(full.get(33 + i).bytes(), rest.get(i).bytes(), "step " + (33 + i));
+            }
+        }
+    }
+
     @Test
     void resumeWithAnotherPlanIsRefused() {
         LoaderState state;
