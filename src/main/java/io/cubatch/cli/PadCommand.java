@@ -172,25 +172,12 @@ final class PadCommand implements Callable<Integer> {
             g.writeArray(dims, 0, dims.length);
             g.writeStringField("dtype", s.dtype().cliName());
             g.writeFieldName("data");
-            long features = s.features();
-            g.writeStartArray();
-            for (int b = 0; b < s.batch(); b++) {
-                g.writeStartArray();
-                for (long t = 0; t < s.length(); t++) {
-                    long base = (b * s.length() + t) * features;
-                    if (dims.length == 2) {
-                        writeElement(g, out.data(), s.dtype(), base);
-                    } else {
-                        g.writeStartArray();
-                        for (long f = 0; f < features; f++) {
-                            writeElement(g, out.data(), s.dtype(), base + f);
-                        }
-                        g.writeEndArray();
-                    }
-                }
-                g.writeEndArray();
+            long[] strides = new long[dims.length];
+            strides[dims.length - 1] = 1;
+            for (int d = dims.length - 2; d >= 0; d--) {
+                strides[d] = strides[d + 1] * dims[d + 1];
             }
-            g.writeEndArray();
+            writeNested(g, out.data(), s.dtype(), dims, strides, 0, 0);
             g.writeFieldName("lengths");
             int[] lengths = out.lengths().toArray(ValueLayout.JAVA_INT);
             g.writeArray(lengths, 0, lengths.length);
@@ -202,6 +189,20 @@ final class PadCommand implements Callable<Integer> {
             g.writeEndObject();
         }
         w.write(System.lineSeparator());
+    }
+
+    /** The elements under {@code base} at dimension {@code level}, nested as {@code dims} says (C order). */
+    private static void writeNested(JsonGenerator g, MemorySegment data, DType t, long[] dims, long[] strides, int level,
+                                    long base) throws IOException {
+        g.writeStartArray();
+        for (long i = 0; i < dims[level]; i++) {
+            if (level == dims.length - 1) {
+                writeElement(g, data, t, base + i);
+            } else {
+                writeNested(g, data, t, dims, strides, level + 1, base + i * strides[level]);
+            }
+        }
+        g.writeEndArray();
     }
 
     private static void writeMatrix(JsonGenerator g, String field, MemorySegment m, PaddedShape s, boolean ints)
