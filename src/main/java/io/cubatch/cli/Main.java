@@ -24,7 +24,8 @@ public final class Main implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required (run, plan, pad, info, bench, probe)");
+        throw new CommandLine.ParameterException(spec.commandLine(),
+                "a command is required: run, plan, pad, info, bench or probe");
     }
 
     public static void main(String[] args) {
@@ -37,6 +38,7 @@ public final class Main implements Runnable {
         cli.setOut(out);
         cli.setErr(err);
         cli.setCaseInsensitiveEnumValuesAllowed(true);
+        cli.setParameterExceptionHandler(new ParseErrors(err));
         cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
             String name = commandLine.getCommandSpec().qualifiedName();
             if (ex instanceof IllegalArgumentException || ex instanceof io.cubatch.store.DatasetFormatException

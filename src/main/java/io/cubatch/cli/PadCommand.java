@@ -4,7 +4,6 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import io.cubatch.collate.Backends;
 import io.cubatch.collate.Collator;
-import io.cubatch.collate.PadSide;
 import io.cubatch.collate.PaddedBatch;
 import io.cubatch.collate.PaddedShape;
 import io.cubatch.collate.Padding;
@@ -41,31 +40,8 @@ final class PadCommand implements Callable<Integer> {
             description = "JSONL (one JSON array per line), .npy, or a Megatron prefix (or its .idx/.bin).")
     Path input;
 
-    @Option(names = "--padding", required = true, paramLabel = "SIDE",
-            description = "Where padding goes: ${COMPLETION-CANDIDATES}. No default (Keras: pre; PyTorch, HF: post).")
-    PadSide padding;
-
-    @Option(names = "--truncating", paramLabel = "SIDE",
-            description = "Needed only when a sequence is longer than --maxlen: pre keeps the tail, post the head.")
-    PadSide truncating;
-
-    @Option(names = "--maxlen", paramLabel = "L", description = "Fixed length; default: the longest sequence.")
-    Long maxlen;
-
-    @Option(names = "--pad-to-multiple-of", paramLabel = "M", description = "Round the length up to a multiple of M.")
-    Integer multiple;
-
-    @Option(names = "--value", paramLabel = "V", defaultValue = "0",
-            description = "Pad value; must fit --dtype (default: ${DEFAULT-VALUE}).")
-    double value;
-
-    @Option(names = "--dtype", required = true, paramLabel = "D", converter = DTypeConverter.class,
-            description = "Output dtype: bool, int8, int16, int32, int64, uint8, uint16, float16, bfloat16, float32,"
-                    + " float64. Values that do not fit are an error.")
-    DType dtype;
-
-    @Option(names = "--positions", description = "Also output position_ids (0, 1, ... over real tokens, 0 on padding).")
-    boolean positions;
+    @CommandLine.Mixin
+    PaddingOptions options;
 
     @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "json",
             description = "Output: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}); npy needs --output.")
@@ -83,21 +59,13 @@ final class PadCommand implements Callable<Integer> {
 
     enum Format { json, npy }
 
-    static final class DTypeConverter implements CommandLine.ITypeConverter<DType> {
-        @Override
-        public DType convert(String value) {
-            return DType.fromName(value).orElseThrow(() -> new CommandLine.TypeConversionException(
-                    "unknown dtype '" + value + "': choose bool, int8, int16, int32, int64, uint8, uint16, float16,"
-                            + " bfloat16, float32 or float64"));
-        }
-    }
-
     @Override
     public Integer call() throws Exception {
+        Padding pad = options.padding(spec, null, null, false);
         if (format == Format.npy && output == null) {
             throw new IllegalArgumentException("--format npy writes files: add --output PATH (e.g. --output batch.npy)");
         }
-        if (format == Format.npy && dtype == DType.BFLOAT16) {
+        if (format == Format.npy && pad.dtype() == DType.BFLOAT16) {
             throw new IllegalArgumentException("NumPy has no bfloat16 dtype, so --format npy cannot hold it: use"
                     + " --format json, or --dtype float16 or float32");
         }
@@ -108,18 +76,6 @@ final class PadCommand implements Callable<Integer> {
                         + " does not exist; create it first");
             }
         }
-        if (multiple != null && multiple < 1) {
-            throw new IllegalArgumentException("--pad-to-multiple-of must be at least 1, got " + multiple);
-        }
-        Padding.Builder pb = Padding.builder().side(padding).truncation(truncating).value(value).dtype(dtype)
-                .positions(positions);
-        if (maxlen != null) {
-            pb.maxlen(maxlen);
-        }
-        if (multiple != null) {
-            pb.padToMultipleOf(multiple);
-        }
-        Padding pad = pb.build();
         String backendName = backend == null ? Backends.bestName() : backend;
         try (SampleStore store = Datasets.open(input); Collator collator = Backends.create(backendName);
              Arena arena = Arena.ofConfined()) {
