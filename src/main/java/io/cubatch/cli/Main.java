@@ -41,6 +41,13 @@ public final class Main implements Runnable {
         cli.setParameterExceptionHandler(new ParseErrors(err));
         cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
             String name = commandLine.getCommandSpec().qualifiedName();
+            if (ex instanceof io.cubatch.loader.LoaderException le && le.getCause() instanceof IllegalArgumentException) {
+                // a worker refused the data or the options (a value that does not fit --dtype, a sequence longer
+                // than --maxlen): the user's input, not a bug; the message names step, rank, samples and the fix
+                err.println(name + ": " + le.getMessage());
+                err.flush();
+                return EXIT_USAGE;
+            }
             if (ex instanceof IllegalArgumentException || ex instanceof io.cubatch.store.DatasetFormatException
                     || ex instanceof java.nio.file.NoSuchFileException || ex instanceof java.nio.file.AccessDeniedException) {
                 String message = ex instanceof java.nio.file.NoSuchFileException nsf

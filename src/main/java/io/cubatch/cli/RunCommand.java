@@ -99,6 +99,7 @@ final class RunCommand implements Callable<Integer> {
                 lb.workers(workers);
             }
             try (BatchLoader loader = lb.build()) {
+                RunPreflight.check(store, loader, myRank, epochs, padding);   // bad data: exit 2, nothing printed
                 if (text) {
                     summary(out, store, plan, loader, padding, world, myRank, buildSeconds);
                 }
