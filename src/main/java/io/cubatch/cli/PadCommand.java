@@ -10,16 +10,22 @@ import io.cubatch.collate.Padding;
 import io.cubatch.collate.internal.Conversions;
 import io.cubatch.store.DType;
 import io.cubatch.store.Datasets;
+import io.cubatch.store.MegatronReader;
 import io.cubatch.store.NpyWriter;
 import io.cubatch.store.SampleStore;
+import io.cubatch.store.internal.FileSet;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.Writer;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -75,6 +81,7 @@ final class PadCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--output " + output + ": directory " + dir
                         + " does not exist; create it first");
             }
+            checkOutputs(format == Format.npy ? npyTargets(pad.positions()) : List.of(output));
         }
         String backendName = backend == null ? Backends.bestName() : backend;
         try (SampleStore store = Datasets.open(input); Collator collator = Backends.create(backendName);
@@ -89,11 +96,18 @@ final class PadCommand implements Callable<Integer> {
             collator.pad(store, indices, pad, out);
             long[] dims = store.featureShape().length == 0 ? new long[] {shape.batch(), shape.length()}
                     : concat(new long[] {shape.batch(), shape.length()}, store.featureShape());
-            if (format == Format.npy) {
-                writeNpy(out, dims);
-            } else if (output != null) {
-                try (Writer w = Files.newBufferedWriter(output)) {
-                    writeJson(out, dims, collator.name(), w);
+            if (output != null) {
+                try {
+                    if (format == Format.npy) {
+                        writeNpy(out, dims);
+                    } else {
+                        writeJsonFile(out, dims, collator.name());
+                    }
+                } catch (IOException e) {
+                    String reason = e instanceof FileSystemException f && f.getReason() != null ? f.getReason()
+                            : e.getMessage();
+                    throw new IllegalArgumentException("--output " + output + ": cannot write it: " + reason
+                            + "; check the path, its permissions and the free space", e);
                 }
             } else {
                 PrintWriter w = spec.commandLine().getOut();
@@ -104,18 +118,83 @@ final class PadCommand implements Callable<Integer> {
         return Main.EXIT_OK;
     }
 
-    private void writeNpy(PaddedBatch out, long[] dims) throws IOException {
-        PaddedShape s = out.shape();
+    /** The files --format npy writes: PATH, then STEM.lengths.npy, STEM.attention_mask.npy (STEM.position_ids.npy). */
+    private List<Path> npyTargets(boolean positions) {
         String name = output.getFileName().toString();
         String stem = name.endsWith(".npy") ? name.substring(0, name.length() - 4) : name;
-        NpyWriter.write(output, s.dtype(), dims, out.data());
-        NpyWriter.write(output.resolveSibling(stem + ".lengths.npy"), DType.INT32, new long[] {s.batch()}, out.lengths());
-        NpyWriter.write(output.resolveSibling(stem + ".attention_mask.npy"), DType.UINT8,
-                new long[] {s.batch(), s.length()}, out.attentionMask());
-        if (s.positions()) {
-            NpyWriter.write(output.resolveSibling(stem + ".position_ids.npy"), DType.INT32,
-                    new long[] {s.batch(), s.length()}, out.positions());
+        List<Path> t = new ArrayList<>(List.of(output, output.resolveSibling(stem + ".lengths.npy"),
+                output.resolveSibling(stem + ".attention_mask.npy")));
+        if (positions) {
+            t.add(output.resolveSibling(stem + ".position_ids.npy"));
         }
+        return t;
+    }
+
+    /**
+     * Before anything is read: every file pad would write must be writable without replacing what it must not.
+     * A directory is refused; for npy, anything but a regular file (a device, a pipe), as the files are renamed
+     * into place; and any output that is one of the input's files (by file identity, so another name or a hard
+     * link of the input is caught too).
+     */
+    private void checkOutputs(List<Path> targets) throws IOException {
+        List<Path> inputs = new ArrayList<>();
+        if (Datasets.formatOf(input) == Datasets.Format.MEGATRON) {
+            Path prefix = MegatronReader.prefixOf(input);
+            inputs.add(prefix.resolveSibling(prefix.getFileName() + ".idx"));
+            inputs.add(prefix.resolveSibling(prefix.getFileName() + ".bin"));
+        } else {
+            inputs.add(input);
+        }
+        for (Path t : targets) {
+            // "--output X is ..." or "--output X: its sibling Y is ...": the messages below start with the path
+            String which = t.equals(output) ? "--output " : "--output " + output + ": its sibling ";
+            try {
+                if (format == Format.npy) {
+                    FileSet.checkTarget(t);
+                } else if (Files.isDirectory(t)) {
+                    throw new IllegalArgumentException(t + " is a directory: name a file to write the JSON to");
+                }
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(which + e.getMessage(), e);
+            }
+            for (Path in : inputs) {
+                if (Files.exists(t) && Files.exists(in) && Files.isSameFile(t, in)) {
+                    throw new IllegalArgumentException(which + t + " is the input dataset " + in + " (the same"
+                            + " file): pad would replace what it reads; name another path");
+                }
+            }
+        }
+    }
+
+    private void writeNpy(PaddedBatch out, long[] dims) throws IOException {
+        PaddedShape s = out.shape();
+        List<Path> t = npyTargets(s.positions());
+        List<NpyWriter.Array> set = new ArrayList<>(List.of(
+                new NpyWriter.Array(t.get(0), s.dtype(), dims, out.data()),
+                new NpyWriter.Array(t.get(1), DType.INT32, new long[] {s.batch()}, out.lengths()),
+                new NpyWriter.Array(t.get(2), DType.UINT8, new long[] {s.batch(), s.length()}, out.attentionMask())));
+        if (s.positions()) {
+            set.add(new NpyWriter.Array(t.get(3), DType.INT32, new long[] {s.batch(), s.length()}, out.positions()));
+        }
+        NpyWriter.writeAll(set);   // all the files or none
+    }
+
+    /**
+     * JSON to --output: a regular file (or a new one) is written whole or not at all (a temporary renamed into
+     * place, with the umask's mode); a device or a pipe ({@code /dev/stdout}, a fifo) is written in place.
+     */
+    private void writeJsonFile(PaddedBatch out, long[] dims, String backendName) throws IOException {
+        if (Files.exists(output) && !Files.isRegularFile(output)) {
+            try (Writer w = Files.newBufferedWriter(output)) {
+                writeJson(out, dims, backendName, w);
+            }
+            return;
+        }
+        FileSet.writeAll(List.of(new FileSet.Entry(output, ch -> {
+            Writer w = new java.io.BufferedWriter(java.nio.channels.Channels.newWriter(ch, StandardCharsets.UTF_8));
+            writeJson(out, dims, backendName, w);
+            w.flush();
+        })));
     }
 
     /** The DESIGN.md contract: shape, dtype, data, lengths, attention_mask (+ position_ids, backend). */
