@@ -6,7 +6,9 @@ import picocli.CommandLine.Command;
 
 /**
  * The {@code cubatch} command line. Exit codes: 0 success; 2 invalid arguments or input (the message on
- * stderr names the value and the fix); 1 an internal error (a bug: please report it).
+ * stderr names the value and the fix; a parse error is one line, see {@link ParseErrors}); 3 the command
+ * needs a GPU this machine lacks; 1 an internal error (a bug: please report it), or standard output could not
+ * be written (a closed pipe, a full disk: see {@link Stdout}).
  */
 @Command(name = "cubatch", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "GPU batching for JVM trainers: explicit batch plans, padding and collation.",
