@@ -1,6 +1,7 @@
 package io.cubatch.cli;
 
 import io.cubatch.bench.Summary;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.Writer;
 import java.nio.file.Files;
@@ -75,7 +76,19 @@ final class BenchCommand implements Callable<Integer> {
         }
         Path dir = output;
         if (dir != null) {
-            Files.createDirectories(dir);
+            if (Files.exists(dir) && !Files.isDirectory(dir)) {
+                throw new IllegalArgumentException("--output " + dir + " is not a directory (a file or a device is"
+                        + " there): bench writes jmh.json, jmh.log, summary.json, summary.md and chart.png into a"
+                        + " directory; name one (it is created when absent)");
+            }
+            try {
+                Files.createDirectories(dir);
+            } catch (java.nio.file.AccessDeniedException e) {
+                throw e;
+            } catch (IOException e) {
+                throw new IllegalArgumentException("--output " + dir + ": cannot create the directory: "
+                        + e.getMessage() + "; name a directory bench can create", e);
+            }
         }
         Path log = dir != null ? dir.resolve("jmh.log") : Files.createTempFile("cubatch-jmh", ".log");
         ChainedOptionsBuilder o = new OptionsBuilder()

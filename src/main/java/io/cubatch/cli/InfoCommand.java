@@ -16,7 +16,8 @@ import picocli.CommandLine.Option;
 /** {@code cubatch info}: what a dataset holds, or, without --input, what this machine runs cubatch on. */
 @Command(name = "info", mixinStandardHelpOptions = true,
         description = {"With --input: a dataset's format, dtype, samples, documents, lengths and tokens.",
-                "Without: the JDK and the machine."},
+                "Without: the backends (and why any is unavailable), the kernels, the GPUs, the JDK and the machine,",
+                "as text or, with --format json, as one object."},
         footer = {"", "Exit codes: 0 ok, 2 invalid arguments or dataset (the message names the file, where and what), 1 internal error."})
 final class InfoCommand implements Callable<Integer> {
     private static final JsonFactory JSON = JsonFactory.builder().build();
@@ -36,7 +37,12 @@ final class InfoCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         if (input == null) {
-            machine(out);
+            if (format == PlanCommand.Format.json) {
+                machineJson(out);
+            } else {
+                machine(out);
+            }
+            out.flush();
             return Main.EXIT_OK;
         }
         Datasets.Format kind = Datasets.formatOf(input);
@@ -94,6 +100,71 @@ final class InfoCommand implements Callable<Integer> {
                 System.getProperty("os.arch"));
         out.printf("cpus:   %d%n", Runtime.getRuntime().availableProcessors());
         out.printf("memory: %d MiB max heap%n", Runtime.getRuntime().maxMemory() >> 20);
+    }
+
+    /**
+     * The machine as one JSON object: {@code backends[{name, available, reason}], kernels{packaged,
+     * description}, cuda{available, reason, devices[{ordinal, name, total_bytes, compute_capability}]},
+     * jdk{vm, version, home}, os{name, version, arch}, cpus, memory{max_heap_bytes}}; a reason is null when
+     * the thing is available.
+     */
+    private static void machineJson(PrintWriter out) throws java.io.IOException {
+        try (JsonGenerator g = JSON.createGenerator(out)) {
+            g.disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
+            g.writeStartObject();
+            g.writeArrayFieldStart("backends");
+            for (io.cubatch.collate.Backends.Backend b : io.cubatch.collate.Backends.all()) {
+                g.writeStartObject();
+                g.writeStringField("name", b.name());
+                g.writeBooleanField("available", b.available());
+                writeReason(g, b.available(), b.reason());
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+            g.writeObjectFieldStart("kernels");
+            g.writeBooleanField("packaged", io.cubatch.cuda.Cuda.kernelsPackaged());
+            g.writeStringField("description", kernels());
+            g.writeEndObject();
+            io.cubatch.cuda.Cuda.Availability a = io.cubatch.cuda.Cuda.availability();
+            g.writeObjectFieldStart("cuda");
+            g.writeBooleanField("available", a.available());
+            writeReason(g, a.available(), a.reason());
+            g.writeArrayFieldStart("devices");
+            for (io.cubatch.cuda.Cuda.Device d : a.devices()) {
+                g.writeStartObject();
+                g.writeNumberField("ordinal", d.ordinal());
+                g.writeStringField("name", d.name());
+                g.writeNumberField("total_bytes", d.totalBytes());
+                g.writeStringField("compute_capability", d.computeMajor() + "." + d.computeMinor());
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+            g.writeEndObject();
+            g.writeObjectFieldStart("jdk");
+            g.writeStringField("vm", System.getProperty("java.vm.name"));
+            g.writeStringField("version", Runtime.version().toString());
+            g.writeStringField("home", System.getProperty("java.home"));
+            g.writeEndObject();
+            g.writeObjectFieldStart("os");
+            g.writeStringField("name", System.getProperty("os.name"));
+            g.writeStringField("version", System.getProperty("os.version"));
+            g.writeStringField("arch", System.getProperty("os.arch"));
+            g.writeEndObject();
+            g.writeNumberField("cpus", Runtime.getRuntime().availableProcessors());
+            g.writeObjectFieldStart("memory");
+            g.writeNumberField("max_heap_bytes", Runtime.getRuntime().maxMemory());
+            g.writeEndObject();
+            g.writeEndObject();
+        }
+        out.println();
+    }
+
+    private static void writeReason(JsonGenerator g, boolean available, String reason) throws java.io.IOException {
+        if (available || reason == null || reason.isEmpty()) {
+            g.writeNullField("reason");
+        } else {
+            g.writeStringField("reason", reason);
+        }
     }
 
     /** Whether the jar carries the CUDA fatbin, or why not. */

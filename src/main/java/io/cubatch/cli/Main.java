@@ -6,7 +6,9 @@ import picocli.CommandLine.Command;
 
 /**
  * The {@code cubatch} command line. Exit codes: 0 success; 2 invalid arguments or input (the message on
- * stderr names the value and the fix); 1 an internal error (a bug: please report it).
+ * stderr names the value and the fix; a parse error is one line, see {@link ParseErrors}); 3 the command
+ * needs a GPU this machine lacks; 1 an internal error (a bug: please report it), or standard output could not
+ * be written (a closed pipe, a full disk: see {@link Stdout}).
  */
 @Command(name = "cubatch", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "GPU batching for JVM trainers: explicit batch plans, padding and collation.",
@@ -24,21 +26,51 @@ public final class Main implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required (run, plan, pad, info, bench, probe)");
+        throw new CommandLine.ParameterException(spec.commandLine(),
+                "a command is required: run, plan, pad, info, bench or probe");
     }
 
     public static void main(String[] args) {
-        System.exit(execute(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+        PrintWriter out = Stdout.of(new java.io.FileOutputStream(java.io.FileDescriptor.out), System.out.charset());
+        System.exit(execute(args, out, new PrintWriter(System.err, true)));
     }
 
-    /** Runs the CLI with the given streams and returns the exit code; used by {@link #main} and tests. */
+    /**
+     * Runs the CLI with the given streams and returns the exit code; used by {@link #main} and tests. A write
+     * to {@code out} that fails is exit code 1 with one line on {@code err}: at once when {@code out} throws
+     * (as {@link #main}'s does), else when the command ends ({@link PrintWriter#checkError}).
+     */
     public static int execute(String[] args, PrintWriter out, PrintWriter err) {
         CommandLine cli = new CommandLine(new Main());
         cli.setOut(out);
         cli.setErr(err);
         cli.setCaseInsensitiveEnumValuesAllowed(true);
+        cli.setParameterExceptionHandler(new ParseErrors(err));
+        CommandLine.IExecutionStrategy runLast = new CommandLine.RunLast();
+        cli.setExecutionStrategy(parseResult -> {
+            try {
+                return runLast.execute(parseResult);
+            } catch (Stdout.WriteFailedException e) {   // printing --help or --version (picocli would dump a trace)
+                err.println(Stdout.message(commandName(cli), e.getMessage()));
+                err.flush();
+                return EXIT_INTERNAL;
+            }
+        });
         cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
             String name = commandLine.getCommandSpec().qualifiedName();
+            Stdout.WriteFailedException stdout = Stdout.find(ex);
+            if (stdout != null) {
+                err.println(Stdout.message(name, stdout.getMessage()));
+                err.flush();
+                return EXIT_INTERNAL;
+            }
+            if (ex instanceof io.cubatch.loader.LoaderException le && le.getCause() instanceof IllegalArgumentException) {
+                // a worker refused the data or the options (a value that does not fit --dtype, a sequence longer
+                // than --maxlen): the user's input, not a bug; the message names step, rank, samples and the fix
+                err.println(name + ": " + le.getMessage());
+                err.flush();
+                return EXIT_USAGE;
+            }
             if (ex instanceof IllegalArgumentException || ex instanceof io.cubatch.store.DatasetFormatException
                     || ex instanceof java.nio.file.NoSuchFileException || ex instanceof java.nio.file.AccessDeniedException) {
                 String message = ex instanceof java.nio.file.NoSuchFileException nsf
@@ -56,7 +88,30 @@ public final class Main implements Runnable {
             err.flush();
             return EXIT_INTERNAL;
         });
-        return cli.execute(args);
+        int code;
+        try {
+            code = cli.execute(args);
+            out.flush();
+        } catch (Stdout.WriteFailedException e) {      // while printing help or usage, or at the last flush
+            err.println(Stdout.message(commandName(cli), e.getMessage()));
+            err.flush();
+            return EXIT_INTERNAL;
+        }
+        if (out.checkError()) {                        // a PrintWriter that keeps its errors to itself
+            err.println(Stdout.message(commandName(cli), "the stream reported an error"));
+            err.flush();
+            return EXIT_INTERNAL;
+        }
+        return code;
+    }
+
+    /** "cubatch CMD" for the command that ran, or "cubatch" before one was parsed. */
+    private static String commandName(CommandLine cli) {
+        CommandLine.ParseResult r = cli.getParseResult();
+        while (r != null && r.subcommand() != null) {
+            r = r.subcommand();
+        }
+        return r == null ? "cubatch" : r.commandSpec().qualifiedName();
     }
 
     static final class Version implements CommandLine.IVersionProvider {

@@ -4,23 +4,28 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import io.cubatch.collate.Backends;
 import io.cubatch.collate.Collator;
-import io.cubatch.collate.PadSide;
 import io.cubatch.collate.PaddedBatch;
 import io.cubatch.collate.PaddedShape;
 import io.cubatch.collate.Padding;
 import io.cubatch.collate.Values;
 import io.cubatch.store.DType;
 import io.cubatch.store.Datasets;
+import io.cubatch.store.MegatronReader;
 import io.cubatch.store.NpyWriter;
 import io.cubatch.store.SampleStore;
+import io.cubatch.store.FileSet;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.Writer;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -41,31 +46,8 @@ final class PadCommand implements Callable<Integer> {
             description = "JSONL (one JSON array per line), .npy, or a Megatron prefix (or its .idx/.bin).")
     Path input;
 
-    @Option(names = "--padding", required = true, paramLabel = "SIDE",
-            description = "Where padding goes: ${COMPLETION-CANDIDATES}. No default (Keras: pre; PyTorch, HF: post).")
-    PadSide padding;
-
-    @Option(names = "--truncating", paramLabel = "SIDE",
-            description = "Needed only when a sequence is longer than --maxlen: pre keeps the tail, post the head.")
-    PadSide truncating;
-
-    @Option(names = "--maxlen", paramLabel = "L", description = "Fixed length; default: the longest sequence.")
-    Long maxlen;
-
-    @Option(names = "--pad-to-multiple-of", paramLabel = "M", description = "Round the length up to a multiple of M.")
-    Integer multiple;
-
-    @Option(names = "--value", paramLabel = "V", defaultValue = "0",
-            description = "Pad value; must fit --dtype (default: ${DEFAULT-VALUE}).")
-    double value;
-
-    @Option(names = "--dtype", required = true, paramLabel = "D", converter = DTypeConverter.class,
-            description = "Output dtype: bool, int8, int16, int32, int64, uint8, uint16, float16, bfloat16, float32,"
-                    + " float64. Values that do not fit are an error.")
-    DType dtype;
-
-    @Option(names = "--positions", description = "Also output position_ids (0, 1, ... over real tokens, 0 on padding).")
-    boolean positions;
+    @CommandLine.Mixin
+    PaddingOptions options;
 
     @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "json",
             description = "Output: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}); npy needs --output.")
@@ -83,21 +65,13 @@ final class PadCommand implements Callable<Integer> {
 
     enum Format { json, npy }
 
-    static final class DTypeConverter implements CommandLine.ITypeConverter<DType> {
-        @Override
-        public DType convert(String value) {
-            return DType.fromName(value).orElseThrow(() -> new CommandLine.TypeConversionException(
-                    "unknown dtype '" + value + "': choose bool, int8, int16, int32, int64, uint8, uint16, float16,"
-                            + " bfloat16, float32 or float64"));
-        }
-    }
-
     @Override
     public Integer call() throws Exception {
+        Padding pad = options.padding(spec, null, null, false);
         if (format == Format.npy && output == null) {
             throw new IllegalArgumentException("--format npy writes files: add --output PATH (e.g. --output batch.npy)");
         }
-        if (format == Format.npy && dtype == DType.BFLOAT16) {
+        if (format == Format.npy && pad.dtype() == DType.BFLOAT16) {
             throw new IllegalArgumentException("NumPy has no bfloat16 dtype, so --format npy cannot hold it: use"
                     + " --format json, or --dtype float16 or float32");
         }
@@ -107,19 +81,8 @@ final class PadCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--output " + output + ": directory " + dir
                         + " does not exist; create it first");
             }
+            checkOutputs(format == Format.npy ? npyTargets(pad.positions()) : List.of(output));
         }
-        if (multiple != null && multiple < 1) {
-            throw new IllegalArgumentException("--pad-to-multiple-of must be at least 1, got " + multiple);
-        }
-        Padding.Builder pb = Padding.builder().side(padding).truncation(truncating).value(value).dtype(dtype)
-                .positions(positions);
-        if (maxlen != null) {
-            pb.maxlen(maxlen);
-        }
-        if (multiple != null) {
-            pb.padToMultipleOf(multiple);
-        }
-        Padding pad = pb.build();
         String backendName = backend == null ? Backends.bestName() : backend;
         try (SampleStore store = Datasets.open(input); Collator collator = Backends.create(backendName);
              Arena arena = Arena.ofConfined()) {
@@ -133,11 +96,18 @@ final class PadCommand implements Callable<Integer> {
             collator.pad(store, indices, pad, out);
             long[] dims = store.featureShape().length == 0 ? new long[] {shape.batch(), shape.length()}
                     : concat(new long[] {shape.batch(), shape.length()}, store.featureShape());
-            if (format == Format.npy) {
-                writeNpy(out, dims);
-            } else if (output != null) {
-                try (Writer w = Files.newBufferedWriter(output)) {
-                    writeJson(out, dims, collator.name(), w);
+            if (output != null) {
+                try {
+                    if (format == Format.npy) {
+                        writeNpy(out, dims);
+                    } else {
+                        writeJsonFile(out, dims, collator.name());
+                    }
+                } catch (IOException e) {
+                    String reason = e instanceof FileSystemException f && f.getReason() != null ? f.getReason()
+                            : e.getMessage();
+                    throw new IllegalArgumentException("--output " + output + ": cannot write it: " + reason
+                            + "; check the path, its permissions and the free space", e);
                 }
             } else {
                 PrintWriter w = spec.commandLine().getOut();
@@ -148,18 +118,83 @@ final class PadCommand implements Callable<Integer> {
         return Main.EXIT_OK;
     }
 
-    private void writeNpy(PaddedBatch out, long[] dims) throws IOException {
-        PaddedShape s = out.shape();
+    /** The files --format npy writes: PATH, then STEM.lengths.npy, STEM.attention_mask.npy (STEM.position_ids.npy). */
+    private List<Path> npyTargets(boolean positions) {
         String name = output.getFileName().toString();
         String stem = name.endsWith(".npy") ? name.substring(0, name.length() - 4) : name;
-        NpyWriter.write(output, s.dtype(), dims, out.data());
-        NpyWriter.write(output.resolveSibling(stem + ".lengths.npy"), DType.INT32, new long[] {s.batch()}, out.lengths());
-        NpyWriter.write(output.resolveSibling(stem + ".attention_mask.npy"), DType.UINT8,
-                new long[] {s.batch(), s.length()}, out.attentionMask());
-        if (s.positions()) {
-            NpyWriter.write(output.resolveSibling(stem + ".position_ids.npy"), DType.INT32,
-                    new long[] {s.batch(), s.length()}, out.positions());
+        List<Path> t = new ArrayList<>(List.of(output, output.resolveSibling(stem + ".lengths.npy"),
+                output.resolveSibling(stem + ".attention_mask.npy")));
+        if (positions) {
+            t.add(output.resolveSibling(stem + ".position_ids.npy"));
         }
+        return t;
+    }
+
+    /**
+     * Before anything is read: every file pad would write must be writable without replacing what it must not.
+     * A directory is refused; for npy, anything but a regular file (a device, a pipe), as the files are renamed
+     * into place; and any output that is one of the input's files (by file identity, so another name or a hard
+     * link of the input is caught too).
+     */
+    private void checkOutputs(List<Path> targets) throws IOException {
+        List<Path> inputs = new ArrayList<>();
+        if (Datasets.formatOf(input) == Datasets.Format.MEGATRON) {
+            Path prefix = MegatronReader.prefixOf(input);
+            inputs.add(prefix.resolveSibling(prefix.getFileName() + ".idx"));
+            inputs.add(prefix.resolveSibling(prefix.getFileName() + ".bin"));
+        } else {
+            inputs.add(input);
+        }
+        for (Path t : targets) {
+            // "--output X is ..." or "--output X: its sibling Y is ...": the messages below start with the path
+            String which = t.equals(output) ? "--output " : "--output " + output + ": its sibling ";
+            try {
+                if (format == Format.npy) {
+                    FileSet.checkTarget(t);
+                } else if (Files.isDirectory(t)) {
+                    throw new IllegalArgumentException(t + " is a directory: name a file to write the JSON to");
+                }
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(which + e.getMessage(), e);
+            }
+            for (Path in : inputs) {
+                if (Files.exists(t) && Files.exists(in) && Files.isSameFile(t, in)) {
+                    throw new IllegalArgumentException(which + t + " is the input dataset " + in + " (the same"
+                            + " file): pad would replace what it reads; name another path");
+                }
+            }
+        }
+    }
+
+    private void writeNpy(PaddedBatch out, long[] dims) throws IOException {
+        PaddedShape s = out.shape();
+        List<Path> t = npyTargets(s.positions());
+        List<NpyWriter.Array> set = new ArrayList<>(List.of(
+                new NpyWriter.Array(t.get(0), s.dtype(), dims, out.data()),
+                new NpyWriter.Array(t.get(1), DType.INT32, new long[] {s.batch()}, out.lengths()),
+                new NpyWriter.Array(t.get(2), DType.UINT8, new long[] {s.batch(), s.length()}, out.attentionMask())));
+        if (s.positions()) {
+            set.add(new NpyWriter.Array(t.get(3), DType.INT32, new long[] {s.batch(), s.length()}, out.positions()));
+        }
+        NpyWriter.writeAll(set);   // all the files or none
+    }
+
+    /**
+     * JSON to --output: a regular file (or a new one) is written whole or not at all (a temporary renamed into
+     * place, with the umask's mode); a device or a pipe ({@code /dev/stdout}, a fifo) is written in place.
+     */
+    private void writeJsonFile(PaddedBatch out, long[] dims, String backendName) throws IOException {
+        if (Files.exists(output) && !Files.isRegularFile(output)) {
+            try (Writer w = Files.newBufferedWriter(output)) {
+                writeJson(out, dims, backendName, w);
+            }
+            return;
+        }
+        FileSet.writeAll(List.of(new FileSet.Entry(output, ch -> {
+            Writer w = new java.io.BufferedWriter(java.nio.channels.Channels.newWriter(ch, StandardCharsets.UTF_8));
+            writeJson(out, dims, backendName, w);
+            w.flush();
+        })));
     }
 
     /** The DESIGN.md contract: shape, dtype, data, lengths, attention_mask (+ position_ids, backend). */
@@ -172,25 +207,12 @@ final class PadCommand implements Callable<Integer> {
             g.writeArray(dims, 0, dims.length);
             g.writeStringField("dtype", s.dtype().cliName());
             g.writeFieldName("data");
-            long features = s.features();
-            g.writeStartArray();
-            for (int b = 0; b < s.batch(); b++) {
-                g.writeStartArray();
-                for (long t = 0; t < s.length(); t++) {
-                    long base = (b * s.length() + t) * features;
-                    if (dims.length == 2) {
-                        writeElement(g, out.data(), s.dtype(), base);
-                    } else {
-                        g.writeStartArray();
-                        for (long f = 0; f < features; f++) {
-                            writeElement(g, out.data(), s.dtype(), base + f);
-                        }
-                        g.writeEndArray();
-                    }
-                }
-                g.writeEndArray();
+            long[] strides = new long[dims.length];
+            strides[dims.length - 1] = 1;
+            for (int d = dims.length - 2; d >= 0; d--) {
+                strides[d] = strides[d + 1] * dims[d + 1];
             }
-            g.writeEndArray();
+            writeNested(g, out.data(), s.dtype(), dims, strides, 0, 0);
             g.writeFieldName("lengths");
             int[] lengths = out.lengths().toArray(ValueLayout.JAVA_INT);
             g.writeArray(lengths, 0, lengths.length);
@@ -202,6 +224,20 @@ final class PadCommand implements Callable<Integer> {
             g.writeEndObject();
         }
         w.write(System.lineSeparator());
+    }
+
+    /** The elements under {@code base} at dimension {@code level}, nested as {@code dims} says (C order). */
+    private static void writeNested(JsonGenerator g, MemorySegment data, DType t, long[] dims, long[] strides, int level,
+                                    long base) throws IOException {
+        g.writeStartArray();
+        for (long i = 0; i < dims[level]; i++) {
+            if (level == dims.length - 1) {
+                writeElement(g, data, t, base + i);
+            } else {
+                writeNested(g, data, t, dims, strides, level + 1, base + i * strides[level]);
+            }
+        }
+        g.writeEndArray();
     }
 
     private static void writeMatrix(JsonGenerator g, String field, MemorySegment m, PaddedShape s, boolean ints)

@@ -21,16 +21,17 @@ final class PlanCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--samples", required = true, paramLabel = "N", description = "Samples in the epoch.")
+    @Option(names = "--samples", required = true, paramLabel = "N", converter = Ranges.PositiveLong.class, description = "Samples in the epoch.")
     long samples;
 
     @CommandLine.Mixin
     PlanOptions options;
 
-    @Option(names = "--epoch", paramLabel = "E", defaultValue = "0", description = "Epoch (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--epoch", paramLabel = "E", defaultValue = "0", converter = Ranges.NonNegativeLong.class,
+            description = "Epoch (default: ${DEFAULT-VALUE}).")
     long epoch;
 
-    @Option(names = "--resume-at", paramLabel = "K", defaultValue = "0",
+    @Option(names = "--resume-at", paramLabel = "K", defaultValue = "0", converter = Ranges.NonNegativeLong.class,
             description = "Samples of the epoch already consumed (a checkpoint's count; default: ${DEFAULT-VALUE}).")
     long resumeAt;
 

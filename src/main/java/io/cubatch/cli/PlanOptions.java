@@ -10,18 +10,18 @@ import picocli.CommandLine.Option;
 
 /** The batch-plan options that {@code plan} and {@code run} share (a picocli mixin), and how they become a plan. */
 final class PlanOptions {
-    @Option(names = "--batch-size", paramLabel = "B", description = "Samples per rank per step (local batch size).")
+    @Option(names = "--batch-size", paramLabel = "B", converter = Ranges.Positive.class, description = "Samples per rank per step (local batch size).")
     Integer batchSize;
 
-    @Option(names = "--global-batch-size", paramLabel = "G",
+    @Option(names = "--global-batch-size", paramLabel = "G", converter = Ranges.PositiveLong.class,
             description = "Samples per step over all ranks; must be a multiple of the world size.")
     Long globalBatchSize;
 
-    @Option(names = "--world-size", paramLabel = "W",
+    @Option(names = "--world-size", paramLabel = "W", converter = Ranges.Positive.class,
             description = "Number of ranks. Default: the launcher's (torchrun, Open MPI, Slurm variables), else 1.")
     Integer worldSize;
 
-    @Option(names = "--rank", paramLabel = "R",
+    @Option(names = "--rank", paramLabel = "R", converter = Ranges.NonNegative.class,
             description = "This process's rank. Default: the launcher's; without one, plan shows every rank and run loads rank 0.")
     Integer rank;
 

@@ -42,41 +42,30 @@ final class ProbeCommand implements Callable<Integer> {
             description = "A dataset (.npy, .jsonl, Megatron prefix); default: the embedded corpus of `cubatch run`.")
     Path input;
 
-    @Option(names = "--maxlen", paramLabel = "L", description = "Row length to probe (default: the longest sample).")
-    Long maxlen;
-
-    @Option(names = "--pad-to-multiple-of", paramLabel = "M", defaultValue = "1",
-            description = "Round the row length up to a multiple of M (default: ${DEFAULT-VALUE}).")
-    int multiple;
-
-    @Option(names = "--dtype", paramLabel = "D", defaultValue = "int32",
-            description = "Output dtype of the padded data (default: ${DEFAULT-VALUE}).")
-    String dtype;
-
-    @Option(names = "--positions", description = "Also count int32 position ids [B, L].")
-    boolean positions;
+    @CommandLine.Mixin
+    PaddingOptions.Length length;
 
     @Option(names = "--step", paramLabel = "STEP", defaultValue = "linear",
             description = "Work per trial: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
     Step step;
 
-    @Option(names = "--hidden", paramLabel = "H", defaultValue = "1024",
+    @Option(names = "--hidden", paramLabel = "H", defaultValue = "1024", converter = Ranges.Positive.class,
             description = "Linear step: input features per token (default: ${DEFAULT-VALUE}).")
     int hidden;
 
-    @Option(names = "--out-features", paramLabel = "O", defaultValue = "1024",
+    @Option(names = "--out-features", paramLabel = "O", defaultValue = "1024", converter = Ranges.Positive.class,
             description = "Linear step: output features per token (default: ${DEFAULT-VALUE}).")
     int outFeatures;
 
-    @Option(names = "--margin", paramLabel = "F", defaultValue = "0.05",
+    @Option(names = "--margin", paramLabel = "F", defaultValue = "0.05", converter = Ranges.Margin.class,
             description = "Fraction of GPU memory kept free during every trial (default: ${DEFAULT-VALUE}).")
     double margin;
 
-    @Option(names = "--max-batch", paramLabel = "N", defaultValue = "16777216",
+    @Option(names = "--max-batch", paramLabel = "N", defaultValue = "16777216", converter = Ranges.PositiveLong.class,
             description = "Largest batch size tried (default: ${DEFAULT-VALUE}).")
     long maxBatch;
 
-    @Option(names = "--device", paramLabel = "N", defaultValue = "0", description = "GPU ordinal (default: 0).")
+    @Option(names = "--device", paramLabel = "N", defaultValue = "0", converter = Ranges.NonNegative.class, description = "GPU ordinal (default: 0).")
     int device;
 
     @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text",
@@ -89,36 +78,23 @@ final class ProbeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        DType out = DType.fromName(dtype).orElseThrow(() -> bad("--dtype " + dtype + " is not a dtype: choose int8,"
-                + " int16, int32, int64, uint8, uint16, float16, bfloat16, float32 or float64"));
-        if (maxlen != null && maxlen < 1) {
-            throw bad("--maxlen " + maxlen + " must be at least 1");
-        }
-        if (multiple < 1) {
-            throw bad("--pad-to-multiple-of " + multiple + " must be at least 1");
-        }
-        if (!(margin >= 0 && margin <= 0.9)) {
-            throw bad("--margin " + margin + " is outside [0, 0.9]: it is the fraction of GPU memory kept free");
-        }
-        if (maxBatch < 1) {
-            throw bad("--max-batch " + maxBatch + " must be at least 1");
-        }
-        if (hidden < 1 || outFeatures < 1) {
-            throw bad("--hidden " + hidden + " and --out-features " + outFeatures + " must be at least 1");
-        }
-        long length;
+        DType out = length.dtype(spec, DType.INT32);
+        Long maxlen = length.maxlen;
+        int multiple = length.multiple == null ? 1 : length.multiple;
+        boolean positions = length.positions;
+        long rows;
         long features;
         if (maxlen != null && input == null) {
-            length = maxlen;
+            rows = maxlen;
             features = 1;
         } else {
             try (SampleStore s = input == null ? SyntheticCorpus.standard() : Datasets.open(input)) {
                 long longest = LengthStats.of(s).max();
-                length = maxlen != null ? maxlen : longest;
+                rows = maxlen != null ? maxlen : longest;
                 features = s.features();
             }
         }
-        length = Math.max(1, (length + multiple - 1) / multiple * multiple);
+        rows = Math.max(1, (rows + multiple - 1) / multiple * multiple);
 
         Cuda.Availability a = Cuda.availability();
         PrintWriter err = spec.commandLine().getErr();
@@ -136,13 +112,14 @@ final class ProbeCommand implements Callable<Integer> {
                 : MemoryProbe.none();
         MemoryProbe.Report r;
         try (CudaContext c = CudaContext.open(device)) {
-            r = MemoryProbe.probe(c, length, features, out, positions, work, margin, maxBatch);
+            r = MemoryProbe.probe(c, rows, features, out, positions, work, margin, maxBatch);
         }
-        print(a.devices().get(device), out, features, r, notes);
+        print(a.devices().get(device), out, features, positions, r, notes);
         return Main.EXIT_OK;
     }
 
-    private void print(Cuda.Device d, DType out, long features, MemoryProbe.Report r, List<String> notes)
+    private void print(Cuda.Device d, DType out, long features, boolean positions, MemoryProbe.Report r,
+                       List<String> notes)
             throws java.io.IOException {
         PrintWriter w = spec.commandLine().getOut();
         if (format == PlanCommand.Format.json) {

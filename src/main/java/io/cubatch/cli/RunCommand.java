@@ -34,6 +34,7 @@ import picocli.CommandLine.Option;
                 "sequences (log-normal lengths, median 300 tokens, cap 2048, vocabulary 50,000)."},
         footer = {"", "Exit codes: 0 ok, 2 invalid arguments or input (the message names the value and the fix), 3 --device",
                 "(or --backend cuda) and no usable GPU, 1 internal error."})
+
 final class RunCommand implements Callable<Integer> {
     /** The demo's batch size when none is given; printed, never silent. */
     static final int DEMO_BATCH_SIZE = 32;
@@ -48,25 +49,11 @@ final class RunCommand implements Callable<Integer> {
     @CommandLine.Mixin
     PlanOptions options;
 
-    @Option(names = "--epochs", paramLabel = "E", defaultValue = "1", description = "Epochs (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--epochs", paramLabel = "E", defaultValue = "1", converter = Ranges.Positive.class, description = "Epochs (default: ${DEFAULT-VALUE}).")
     int epochs;
 
-    @Option(names = "--padding", paramLabel = "SIDE", defaultValue = "post",
-            description = "Padding side: pre or post (default: ${DEFAULT-VALUE}, as PyTorch and HF).")
-    PadSide padding;
-
-    @Option(names = "--truncating", paramLabel = "SIDE", description = "pre or post, when sequences exceed --maxlen.")
-    PadSide truncating;
-
-    @Option(names = "--maxlen", paramLabel = "L", description = "Fixed length (packing: the row length); default: each batch's longest.")
-    Long maxlen;
-
-    @Option(names = "--pad-to-multiple-of", paramLabel = "M", description = "Round lengths up to a multiple of M.")
-    Integer multiple;
-
-    @Option(names = "--dtype", paramLabel = "D", defaultValue = "int32", converter = PadCommand.DTypeConverter.class,
-            description = "Output dtype (default: ${DEFAULT-VALUE}).")
-    DType dtype;
+    @CommandLine.Mixin
+    PaddingOptions paddingOptions;
 
     @Option(names = "--backend", paramLabel = "NAME", description = "java, native or cuda (device mode, GPU 0 unless --device); default: the fastest host backend.")
     String backend;
@@ -83,17 +70,18 @@ final class RunCommand implements Callable<Integer> {
             + " each step lands every rank's batch on its own GPU.")
     int[] devices;
 
-    @Option(names = "--bucket", paramLabel = "N", defaultValue = "0",
+
+    @Option(names = "--bucket", paramLabel = "N", defaultValue = "0", converter = Ranges.NonNegative.class,
             description = "Length bucketing over windows of N batches (0: off).")
     int bucket;
 
     @Option(names = "--pack", description = "Pack sequences first-fit into rows of --maxlen tokens, with cu_seqlens.")
     boolean pack;
 
-    @Option(names = "--prefetch", paramLabel = "K", defaultValue = "4", description = "Ring slots (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--prefetch", paramLabel = "K", defaultValue = "4", converter = Ranges.Positive.class, description = "Ring slots (default: ${DEFAULT-VALUE}).")
     int prefetch;
 
-    @Option(names = "--workers", paramLabel = "N", description = "Worker threads (default: cores, at most 4).")
+    @Option(names = "--workers", paramLabel = "N", converter = Ranges.Positive.class, description = "Worker threads (default: cores, at most 4).")
     Integer workers;
 
     @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text",
@@ -103,9 +91,7 @@ final class RunCommand implements Callable<Integer> {
     @Override
     @SuppressWarnings("try") // the loop only closes each batch: a consumer that does no work
     public Integer call() throws Exception {
-        if (epochs < 1) {
-            throw new IllegalArgumentException("--epochs must be at least 1, got " + epochs);
-        }
+        Padding padding = paddingOptions.padding(spec, PadSide.POST, DType.INT32, pack);
         if (input != null && !options.batchSizeGiven()) {
             throw new IllegalArgumentException("the batch size has no default for your data: pass --batch-size B"
                     + " (per rank) or --global-batch-size G");
@@ -162,18 +148,10 @@ final class RunCommand implements Callable<Integer> {
                 pb.batchSize(DEMO_BATCH_SIZE);
             }
             BatchPlan plan = pb.build();
-            Padding.Builder padb = Padding.builder().side(padding).truncation(truncating).dtype(dtype)
-                    .positions(pack);
-            if (maxlen != null) {
-                padb.maxlen(maxlen);
-            }
-            if (multiple != null) {
-                padb.padToMultipleOf(multiple);
-            }
             if (devices != null) {
-                return runLocalRanks(store, plan, padb.build(), world, myRank, out, err, text);
+                return runLocalRanks(store, plan, padding, world, myRank, out, err, text);
             }
-            BatchLoader.Builder lb = BatchLoader.builder().store(store).plan(plan).rank(myRank).padding(padb.build())
+            BatchLoader.Builder lb = BatchLoader.builder().store(store).plan(plan).rank(myRank).padding(padding)
                     .backend(deviceMode ? "cuda" : backend).prefetch(prefetch).bucket(bucket).pack(pack);
             if (deviceMode) {
                 lb.device(device == null ? 0 : device);
@@ -185,8 +163,9 @@ final class RunCommand implements Callable<Integer> {
                 lb.workers(workers);
             }
             try (BatchLoader loader = lb.build()) {
+                RunPreflight.check(store, loader, myRank, epochs, padding);   // bad data: exit 2, nothing printed
                 if (text) {
-                    summary(out, store, plan, loader, world, myRank, buildSeconds);
+                    summary(out, store, plan, loader, padding, world, myRank, buildSeconds);
                 }
                 long total = plan.steps(myRank) * epochs;
                 ProgressBar bar = text ? progressBar(total, err) : null;
@@ -233,6 +212,9 @@ final class RunCommand implements Callable<Integer> {
             rb.residentOnDevice(Long.MAX_VALUE);
         }
         try (io.cubatch.loader.LocalRanks ranks = rb.build()) {
+            for (int i = 0; i < devices.length; i++) {   // bad data: exit 2, nothing printed
+                RunPreflight.check(store, ranks.loaders().get(i), myRank + i, epochs, pad);
+            }
             if (text) {
                 out.printf("dataset:  %s, %d samples%n", store.source(), store.size());
                 out.printf("plan:     %d ranks (%s), batch %d per rank = global %d; ranks %d..%d here on GPUs %s%n",
@@ -352,8 +334,8 @@ final class RunCommand implements Callable<Integer> {
                 .continuousUpdate().build();
     }
 
-    private void summary(PrintWriter out, SampleStore store, BatchPlan plan, BatchLoader loader, WorldRank world,
-                         int myRank, double buildSeconds) {
+    private void summary(PrintWriter out, SampleStore store, BatchPlan plan, BatchLoader loader, Padding padding,
+                         WorldRank world, int myRank, double buildSeconds) {
         LengthStats ls = loader.datasetLengths();   // measured once, by the loader
         out.printf("dataset:  %s%n", store.source());
         out.printf("          %d samples, %d tokens, length min %d / median %d / max %d%s%n", ls.samples(),
@@ -367,8 +349,9 @@ final class RunCommand implements Callable<Integer> {
                 plan.rankRemainder().map(r -> r.cliName()).orElse("none needed"),
                 plan.lastBatch().map(l -> l.cliName()).orElse("none needed"),
                 plan.shuffled() ? "shuffled, seed " + plan.seed().getAsLong() : "unshuffled");
-        out.printf("collate:  %s padding%s, %s, backend %s%s%s%s, prefetch %d%n", padding.cliName(),
-                maxlen == null ? " to each batch's longest" : " to " + maxlen, dtype.cliName(), loader.stats().backend(),
+        out.printf("collate:  %s padding%s, %s, backend %s%s%s%s, prefetch %d%n", padding.side().cliName(),
+                padding.maxlen().isEmpty() ? " to each batch's longest" : " to " + padding.maxlen().getAsLong(),
+                padding.dtype().cliName(), loader.stats().backend(),
                 loader.deviceMode() ? " on GPU " + loader.device() + (resident ? " (dataset resident)" : "") : "",
                 bucket > 0 ? ", bucketing over " + bucket + " batches" : "", pack ? ", packed rows" : "", prefetch);
         PlanExplanation ex = plan.explain();

@@ -33,8 +33,8 @@ public final class Padding {
     private Padding(Builder b) {
         this.side = b.side;
         this.truncation = b.truncation;
-        this.maxlen = b.maxlen;
-        this.multiple = b.multiple;
+        this.maxlen = b.maxlenSet ? b.maxlen : -1;
+        this.multiple = b.multipleSet ? b.multiple : 0;
         this.value = b.value;
         this.dtype = b.dtype;
         this.positions = b.positions;
@@ -91,8 +91,10 @@ public final class Padding {
     public static final class Builder {
         private PadSide side;
         private PadSide truncation;
-        private long maxlen = -1;
+        private long maxlen;
+        private boolean maxlenSet;      // unset: the batch's longest; no value of maxlen means that
         private int multiple;
+        private boolean multipleSet;    // unset: no rounding
         private double value;
         private DType dtype;
         private boolean positions;
@@ -110,13 +112,17 @@ public final class Padding {
             return this;
         }
 
+        /** A fixed length, at least 1; leave it unset to pad to the batch's longest sequence. */
         public Builder maxlen(long maxlen) {
             this.maxlen = maxlen;
+            this.maxlenSet = true;
             return this;
         }
 
+        /** Round L up to a multiple of this, at least 1; leave it unset not to round. */
         public Builder padToMultipleOf(int multiple) {
             this.multiple = multiple;
+            this.multipleSet = true;
             return this;
         }
 
@@ -145,12 +151,14 @@ public final class Padding {
                 throw new IllegalArgumentException("the output dtype is required (CLI: --dtype), e.g. int32 for"
                         + " token ids, float32 for features");
             }
-            if (maxlen == 0 || maxlen < -1) {
-                throw new IllegalArgumentException("maxlen must be at least 1, got " + maxlen
-                        + ": leave it unset to pad to the batch's longest sequence");
+            if (maxlenSet && maxlen < 1) {
+                throw new IllegalArgumentException("maxlen " + maxlen + " is outside [1, " + Long.MAX_VALUE
+                        + "]: leave it unset to pad to the batch's longest sequence (CLI: leave --maxlen out)");
             }
-            if (multiple < 0) {
-                throw new IllegalArgumentException("pad to multiple of must be at least 1, got " + multiple);
+            if (multipleSet && multiple < 1) {
+                throw new IllegalArgumentException("padToMultipleOf " + multiple + " is outside [1, "
+                        + Integer.MAX_VALUE + "]: leave it unset not to round the length up (CLI: leave"
+                        + " --pad-to-multiple-of out)");
             }
             return new Padding(this);
         }

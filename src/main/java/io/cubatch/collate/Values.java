@@ -30,6 +30,11 @@ public final class Values {
         return Conversions.convert(src, from, si, dst, to, di);
     }
 
+    /** {@code [min, max]} of an integer or bool dtype (what a value must lie in to be stored there). */
+    public static long[] intRange(DType t) {
+        return Conversions.intRange(t);
+    }
+
     /** Element {@code i} as the error messages print it. */
     public static String describe(MemorySegment src, DType t, long i) {
         return Conversions.describe(src, t, i);

@@ -30,16 +30,47 @@ public final class Datasets {
             throw new NoSuchFileException(path.toString(), null,
                     "no such file, and no Megatron pair " + path + ".idx + " + path + ".bin");
         }
+        if (Files.isDirectory(path)) {
+            throw notAFile(path, "a directory");
+        }
         throw new DatasetFormatException(path, "", "a file name without a known extension",
                 ".npy, .jsonl (or .json), or a Megatron prefix with .idx and .bin beside it");
     }
 
-    /** Opens {@code path}; the returned store owns its memory and must be closed. */
+    /**
+     * Opens {@code path}; the returned store owns its memory and must be closed.
+     *
+     * @throws DatasetFormatException also when a file of the dataset is not a regular file (a directory, a device,
+     *                                a pipe): datasets are mapped or read whole, which only a regular file allows
+     */
     public static SampleStore open(Path path) throws IOException {
-        return switch (formatOf(path)) {
+        Format format = formatOf(path);
+        if (format == Format.MEGATRON) {
+            Path prefix = MegatronReader.prefixOf(path);
+            requireRegularFile(prefix.resolveSibling(prefix.getFileName() + ".idx"));
+            requireRegularFile(prefix.resolveSibling(prefix.getFileName() + ".bin"));
+        } else {
+            requireRegularFile(path);
+        }
+        return switch (format) {
             case NPY -> NpyReader.open(path);
             case JSONL -> JsonlReader.open(path);
             case MEGATRON -> MegatronReader.open(path);
         };
+    }
+
+    /** Refuses what exists but is not a regular file (after symbolic links); absence is left to the reader. */
+    private static void requireRegularFile(Path p) throws DatasetFormatException {
+        if (Files.isDirectory(p)) {
+            throw notAFile(p, "a directory");
+        }
+        if (Files.exists(p) && !Files.isRegularFile(p)) {
+            throw notAFile(p, "a device, pipe or socket, not a file");
+        }
+    }
+
+    private static DatasetFormatException notAFile(Path p, String found) {
+        return new DatasetFormatException(p, "", found, "a regular file: name the dataset file itself (.npy,"
+                + " .jsonl, or a Megatron prefix whose .idx and .bin are files)");
     }
 }

@@ -5,16 +5,15 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
- * Writes a C-order little-endian {@code .npy} file (format 1.0, or 2.0 when the header needs more than
- * 65535 bytes) that NumPy's {@code np.load} reads. The file appears whole or not at all: the bytes go to a
- * temporary file beside the target, which is then moved over it.
+ * Writes C-order little-endian {@code .npy} files (format 1.0, or 2.0 when the header needs more than 65535
+ * bytes) that NumPy's {@code np.load} reads. A file appears whole or not at all, a set of them
+ * ({@link #writeAll}: a batch and its lengths and mask) all or none, with the umask's mode; a target that is a
+ * directory, a device or a pipe is refused, never replaced ({@link FileSet} says how).
  */
 public final class NpyWriter {
     private static final int CHUNK = 1 << 30;
@@ -23,40 +22,46 @@ public final class NpyWriter {
     }
 
     /**
-     * @param target where the file goes; replaced if it exists
+     * One array of a set.
+     *
+     * @param target where the file goes; replaced if it is a regular file
      * @param dtype  element type of {@code data}
      * @param shape  the array's shape; {@code product(shape) * itemsize} must equal {@code data.byteSize()}
      * @param data   the elements, C order, little-endian
      */
+    public record Array(Path target, DType dtype, long[] shape, MemorySegment data) {
+    }
+
+    /** Writes one array; see {@link Array} for the arguments and {@link #writeAll} for the guarantees. */
     public static void write(Path target, DType dtype, long[] shape, MemorySegment data) throws IOException {
-        long expected = Math.multiplyExact(SampleStore.product(shape), dtype.byteSize());
-        if (data.byteSize() != expected) {
-            throw new IllegalArgumentException("data holds " + data.byteSize() + " bytes, shape "
-                    + java.util.Arrays.toString(shape) + " of " + dtype.cliName() + " needs " + expected);
-        }
-        byte[] header = header(dtype, shape);
-        Path dir = target.toAbsolutePath().getParent();
-        Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
-        boolean moved = false;
-        try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+        writeAll(List.of(new Array(target, dtype, shape, data)));
+    }
+
+    /**
+     * Writes every array, or none: on any failure no target has changed and no temporary is left.
+     *
+     * @throws IllegalArgumentException when a shape does not match its data, a dtype has no NumPy equivalent,
+     *                                  two arrays share a target, or a target is not a regular file
+     * @throws IOException              when a file cannot be written; nothing has changed then
+     */
+    public static void writeAll(List<Array> arrays) throws IOException {
+        List<FileSet.Entry> entries = new ArrayList<>();
+        for (Array a : arrays) {
+            long expected = Math.multiplyExact(SampleStore.product(a.shape()), a.dtype().byteSize());
+            if (a.data().byteSize() != expected) {
+                throw new IllegalArgumentException("data holds " + a.data().byteSize() + " bytes, shape "
+                        + java.util.Arrays.toString(a.shape()) + " of " + a.dtype().cliName() + " needs " + expected);
+            }
+            byte[] header = header(a.dtype(), a.shape());
+            MemorySegment data = a.data();
+            entries.add(new FileSet.Entry(a.target(), ch -> {
                 writeFully(ch, ByteBuffer.wrap(header));
                 for (long off = 0; off < data.byteSize(); off += CHUNK) {
                     writeFully(ch, data.asSlice(off, Math.min(CHUNK, data.byteSize() - off)).asByteBuffer());
                 }
-                ch.force(false);
-            }
-            try {
-                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
-            }
-            moved = true;
-        } finally {
-            if (!moved) {
-                Files.deleteIfExists(tmp);
-            }
+            }));
         }
+        FileSet.writeAll(entries);
     }
 
     /** The magic, version, length and padded header dict, so that the data starts at a multiple of 64. */

@@ -62,4 +62,40 @@ class InfoCommandTest {
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("jdk:"), r.out());
     }
+
+    @Test
+    void withoutInputJsonDescribesTheMachineAsJson() throws Exception {
+        PlanCommandTest.Result r = run("info", "--format", "json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        JsonNode backends = j.get("backends");
+        assertEquals(3, backends.size(), r.out());
+        for (JsonNode b : backends) {
+            assertTrue(b.get("name").isTextual(), b.toString());
+            assertTrue(b.get("available").isBoolean(), b.toString());
+            assertTrue(b.get("available").asBoolean() ? b.get("reason").isNull() : !b.get("reason").asText().isBlank(),
+                    b.toString());
+        }
+        JsonNode java = backends.findParents("name").stream().filter(b -> b.get("name").asText().equals("java"))
+                .findFirst().orElseThrow();
+        assertTrue(java.get("available").asBoolean());
+        assertTrue(j.get("kernels").get("packaged").isBoolean(), r.out());
+        assertTrue(j.get("kernels").get("description").isTextual(), r.out());
+        io.cubatch.cuda.Cuda.Availability a = io.cubatch.cuda.Cuda.availability();
+        assertEquals(a.available(), j.get("cuda").get("available").asBoolean(), r.out());
+        assertEquals(a.devices().size(), j.get("cuda").get("devices").size(), r.out());
+        assertEquals(a.available() ? null : a.reason(), j.get("cuda").get("reason").textValue(), r.out());
+        assertEquals(Runtime.version().toString(), j.get("jdk").get("version").asText());
+        assertEquals(System.getProperty("os.arch"), j.get("os").get("arch").asText());
+        assertEquals(Runtime.getRuntime().availableProcessors(), j.get("cpus").asInt());
+        assertEquals(Runtime.getRuntime().maxMemory(), j.get("memory").get("max_heap_bytes").asLong());
+    }
+
+    @Test
+    void withoutInputTextStaysText() {
+        PlanCommandTest.Result r = run("info", "--format", "text");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().startsWith("backend "), r.out());
+        assertTrue(r.out().contains("memory: "), r.out());
+    }
 }

@@ -69,6 +69,41 @@ class PadCommandTest {
     }
 
     @Test
+    void jsonNestsEveryDimensionOfTheShape() throws Exception {
+        // [2, 3, 4, 5] int16 holding 0..119: every sample is [3, 4, 5], so the batch is the array itself
+        Path in = dir.resolve("four_d.npy");
+        short[] values = new short[2 * 3 * 4 * 5];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = (short) i;
+        }
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            java.lang.foreign.MemorySegment seg = arena.allocateFrom(ValueLayout.JAVA_SHORT, values);
+            io.cubatch.store.NpyWriter.write(in, DType.INT16, new long[] {2, 3, 4, 5}, seg);
+        }
+        PlanCommandTest.Result r = run("pad", "--input", in.toString(), "--padding", "post", "--dtype", "int32");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = JSON.readTree(r.out());
+        assertEquals("[2,3,4,5]", j.get("shape").toString());
+        JsonNode data = j.get("data");
+        int flat = 0;
+        assertEquals(2, data.size());
+        for (int b = 0; b < 2; b++) {
+            assertEquals(3, data.get(b).size());
+            for (int t = 0; t < 3; t++) {
+                assertEquals(4, data.get(b).get(t).size(), data.get(b).get(t).toString());
+                for (int f = 0; f < 4; f++) {
+                    JsonNode row = data.get(b).get(t).get(f);
+                    assertEquals(5, row.size(), row.toString());
+                    for (int g = 0; g < 5; g++) {
+                        assertEquals(flat++, row.get(g).asInt());
+                    }
+                }
+            }
+        }
+        assertEquals("[3,3]", j.get("lengths").toString());
+    }
+
+    @Test
     void npyWritesDataAndSiblings() throws Exception {
         Path in = jsonl("[1]\n[2, 3]\n");
         Path out = dir.resolve("batch.npy");

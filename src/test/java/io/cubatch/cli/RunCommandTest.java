@@ -103,6 +103,70 @@ class RunCommandTest {
         assertFalse(r.err().contains("\tat "), r.err());
     }
 
+    /** 10 samples of lengths 1..3; sample {@code bad} holds {@code value} at its last timestep. */
+    private Path withValue(int bad, long value) throws Exception {
+        Path f = dir.resolve("v.jsonl");
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < 10; i++) {
+            int n = 1 + i % 3;
+            b.append("[");
+            for (int t = 0; t < n; t++) {
+                b.append(t == 0 ? "" : ", ").append(i == bad && t == n - 1 ? value : t + 1);
+            }
+            b.append("]\n");
+        }
+        Files.writeString(f, b);
+        return f;
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"text", "json"})
+    void aValueThatDoesNotFitTheDtypeIsExitTwoBeforeAnythingIsPrinted(String format) throws Exception {
+        PlanCommand.environment = Map.of();
+        // sample 8 is in step 4 of 5: the header must not be out before the loader gets there
+        PlanCommandTest.Result r = run("run", "--input", withValue(8, 300).toString(), "--batch-size", "2",
+                "--dtype", "int8", "--format", format, "--backend", "java");
+        assertEquals(2, r.code(), r.out() + r.err());
+        assertEquals("", r.out());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+        assertTrue(r.err().startsWith("cubatch run: "), r.err());
+        assertTrue(r.err().contains("sample 8") && r.err().contains("value 300 does not fit int8 (integers in [-128, 127])")
+                && r.err().contains("choose a wider --dtype"), r.err());
+        assertFalse(r.err().contains("internal error"), r.err());
+    }
+
+    @Test
+    void aSequenceLongerThanMaxlenWithoutTruncationIsExitTwoBeforeAnythingIsPrinted() throws Exception {
+        PlanCommand.environment = Map.of();
+        PlanCommandTest.Result r = run("run", "--input", withValue(-1, 0).toString(), "--batch-size", "2",
+                "--maxlen", "2");
+        assertEquals(2, r.code(), r.out() + r.err());
+        assertEquals("", r.out());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+        assertTrue(r.err().contains("sample 2 (batch row 0) has 3 timesteps, more than maxlen 2")
+                && r.err().contains("--truncating pre|post"), r.err());
+        r = run("run", "--input", withValue(-1, 0).toString(), "--batch-size", "2", "--maxlen", "2", "--pack");
+        assertEquals(2, r.code(), r.out() + r.err());
+        assertEquals("", r.out());
+    }
+
+    @Test
+    void valuesTheRunNeverReadsDoNotFailIt() throws Exception {
+        PlanCommand.environment = Map.of();
+        // sample 9 (3 timesteps, 300 last) is dropped by --last-batch drop (10 = 3 x 3 + 1)
+        PlanCommandTest.Result r = run("run", "--input", withValue(9, 300).toString(), "--batch-size", "3",
+                "--last-batch", "drop", "--dtype", "int8", "--format", "json");
+        assertEquals(0, r.code(), r.err());
+        // sample 8 (3 timesteps, 300 last) is truncated to its head by --truncating post
+        r = run("run", "--input", withValue(8, 300).toString(), "--batch-size", "2", "--maxlen", "2",
+                "--truncating", "post", "--dtype", "int8", "--format", "json");
+        assertEquals(0, r.code(), r.err());
+        r = run("run", "--input", withValue(8, 300).toString(), "--batch-size", "2", "--maxlen", "2",
+                "--truncating", "pre", "--dtype", "int8", "--format", "json");
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("value 300 does not fit int8"), r.err());
+    }
+
     @Test
     void yourDataNeedsABatchSize() throws Exception {
         PlanCommandTest.Result r = run("run", "--input", data().toString());

@@ -108,4 +108,41 @@ class BadInputCorpusTest {
         }
         assertEquals(files, listed);
     }
+
+    /**
+     * What is not a regular file (made here: git keeps neither directories nor devices) is refused by name before
+     * any read: a directory was "No such device", exit 1, and /dev/zero as JSONL read forever.
+     */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', textBlock = """
+            dir.npy        | dir.npy        | a directory
+            dir.jsonl      | dir.jsonl      | a directory
+            dirs.idx       | dirs.idx       | a directory
+            plaindir       | plaindir       | a directory
+            null.npy       | null.npy       | a device, pipe or socket
+            zero.jsonl     | zero.jsonl     | a device, pipe or socket
+            """)
+    void aDatasetThatIsNotARegularFileIsRefusedByName(String name, String named, String found,
+                                                      @org.junit.jupiter.api.io.TempDir Path dir) throws IOException {
+        Path p = dir.resolve(name);
+        switch (name) {
+            case "null.npy" -> {
+                org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(Path.of("/dev/null")));
+                Files.createSymbolicLink(p, Path.of("/dev/null"));
+            }
+            case "zero.jsonl" -> {
+                org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(Path.of("/dev/zero")));
+                Files.createSymbolicLink(p, Path.of("/dev/zero"));
+            }
+            case "dirs.idx" -> {
+                Files.createDirectory(p);
+                Files.createDirectory(dir.resolve("dirs.bin"));
+            }
+            default -> Files.createDirectory(p);
+        }
+        DatasetFormatException e = assertThrows(DatasetFormatException.class, () -> Datasets.open(p).close(), name);
+        assertTrue(e.getMessage().contains(named), e.getMessage());
+        assertTrue(e.getMessage().contains(found), e.getMessage());
+        assertTrue(e.getMessage().contains("expected a regular file"), e.getMessage());
+    }
 }
