@@ -6,6 +6,7 @@
 //        -gencode arch=compute_90,code=compute_90 -o cubatch.fatbin cb_kernels.cu
 #include "cb_pad.cuh"
 #include "cb_collate.cuh"
+#include "cb_pack.cuh"
 
 __device__ __forceinline__ void cb_report(unsigned long long* error, int64_t where) {
     atomicMin(error, (unsigned long long) where);
@@ -83,6 +84,25 @@ extern "C" __global__ void cb_stack_kernel(cb_stack_args a, unsigned long long* 
          e += (int64_t) gridDim.x * blockDim.x) {
         if (cb_stack_element(&a, e) != CB_OK) {
             cb_report(value_error, e);
+        }
+    }
+}
+
+// Packing: one thread per output element of [rows, maxlen, F]; the f == 0 thread of each timestep also
+// writes its mask and position; thread 0 writes lengths, cu_seqlens and max_seqlen. value_error: the first
+// output element whose value does not fit (atomicMin), ~0 when none.
+extern "C" __global__ void cb_pack_kernel(cb_pack_args a, unsigned long long* value_error) {
+    if (blockIdx.x == 0 && threadIdx.x == 0) {
+        cb_pack_sequences(&a);
+    }
+    int64_t total = a.rows * a.maxlen * a.features;
+    for (int64_t e = (int64_t) blockIdx.x * blockDim.x + threadIdx.x; e < total;
+         e += (int64_t) gridDim.x * blockDim.x) {
+        if (cb_pack_element(&a, e) != CB_OK) {
+            cb_report(value_error, e);
+        }
+        if (e % a.features == 0) {
+            cb_pack_masks(&a, e / a.features);
         }
     }
 }

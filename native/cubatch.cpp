@@ -9,6 +9,7 @@
 
 #include "cb_collate.cuh"
 #include "cb_pad.cuh"
+#include "cb_pack.cuh"
 
 namespace {
 
@@ -98,6 +99,13 @@ extern "C" int32_t cb_struct_layout(int32_t which, int64_t* out, int32_t capacit
         v = {(int64_t) sizeof(cb_stack_args), CB_FIELD(cb_stack_args, values), CB_FIELD(cb_stack_args, src_dtype),
              CB_FIELD(cb_stack_args, row_elems), CB_FIELD(cb_stack_args, indices), CB_FIELD(cb_stack_args, batch),
              CB_FIELD(cb_stack_args, dst_dtype), CB_FIELD(cb_stack_args, out)};
+    } else if (which == 2) {
+        v = {(int64_t) sizeof(cb_pack_args), CB_FIELD(cb_pack_args, values), CB_FIELD(cb_pack_args, src_dtype),
+             CB_FIELD(cb_pack_args, features), CB_FIELD(cb_pack_args, first), CB_FIELD(cb_pack_args, keep),
+             CB_FIELD(cb_pack_args, start), CB_FIELD(cb_pack_args, seqs), CB_FIELD(cb_pack_args, rows),
+             CB_FIELD(cb_pack_args, maxlen), CB_FIELD(cb_pack_args, dst_dtype), CB_FIELD(cb_pack_args, pad_value),
+             CB_FIELD(cb_pack_args, out), CB_FIELD(cb_pack_args, mask), CB_FIELD(cb_pack_args, positions),
+             CB_FIELD(cb_pack_args, lengths), CB_FIELD(cb_pack_args, cu_seqlens), CB_FIELD(cb_pack_args, max_seqlen)};
     } else {
         return -1;
     }

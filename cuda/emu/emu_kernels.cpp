@@ -19,6 +19,7 @@ const KernelEntry table[] = {
     EMU_KERNEL(cb_pad_kernel),
     EMU_KERNEL(cb_pad_kernel16),
     EMU_KERNEL(cb_stack_kernel),
+    EMU_KERNEL(cb_pack_kernel),
     EMU_KERNEL_END,
 };
 

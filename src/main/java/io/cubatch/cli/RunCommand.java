@@ -117,9 +117,9 @@ final class RunCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--device " + device + " is not a GPU number: use 0, 1, ... (cubatch info"
                     + " lists them)");
         }
-        if (deviceMode && pack) {
-            throw new IllegalArgumentException("--pack runs on the host backends only (no device packing kernel yet):"
-                    + " drop --device/--resident/--backend cuda, or drop --pack");
+        if (resident && pack) {
+            throw new IllegalArgumentException("--pack sends the batch's tokens in packed order, so it cannot use a"
+                    + " device-resident dataset: drop --resident or --pack");
         }
         if (deviceMode) {
             io.cubatch.collate.Backends.Backend cuda = io.cubatch.collate.Backends.all().stream()

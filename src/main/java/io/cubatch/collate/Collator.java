@@ -76,6 +76,24 @@ public interface Collator extends AutoCloseable {
     }
 
     /**
+     * Packs {@code indices} into {@code slot} as {@link PackLayout} places them: rows of the padding's maxlen,
+     * lengths, {@code cu_seqlens} and max_seqlen per sequence in packed order, positions restarting per
+     * sequence. The host backends write the slot's buffers in Java; a device backend packs on the device.
+     *
+     * @throws CollateException naming the sample and value that does not fit, as the other backends do
+     */
+    default FilledBatch fillPacked(BatchSlot slot, SampleStore store, long[] indices, Padding padding) {
+        if (!(slot instanceof HostSlot h)) {
+            throw new IllegalArgumentException("backend " + name() + " packs into host slots, not " + slot.getClass().getName());
+        }
+        PackLayout layout = PackLayout.of(store, indices, padding);
+        PaddedBatch view = io.cubatch.collate.internal.HostPacking.pack(store, indices, padding, layout, h);
+        return new FilledBatch(layout.shape(), java.util.Optional.of(view), java.util.Optional.empty(),
+                layout.realTokens(), java.util.Optional.of(new FilledBatch.Packing(layout,
+                        java.util.Optional.of(h.cuSeqlens().asSlice(0, 4L * (indices.length + 1))))));
+    }
+
+    /**
      * Uploads {@code store} to this backend's device when it needs at most {@code budgetBytes}; the caller
      * closes it. Host backends have no device.
      *

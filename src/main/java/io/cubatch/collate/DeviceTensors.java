@@ -26,6 +26,16 @@ public interface DeviceTensors {
     /** Device address of the int32 position ids [B, L], or 0 when not asked for. */
     long positions();
 
+    /** Device address of a packed batch's int32 cu_seqlens [S + 1]; 0 for a padded batch. */
+    default long cuSeqlens() {
+        return 0;
+    }
+
+    /** Device address of a packed batch's int32 max_seqlen [1]; 0 for a padded batch. */
+    default long maxSeqlen() {
+        return 0;
+    }
+
     /**
      * Blocks the calling thread until the tensors are written, and checks the kernel's error report.
      *

@@ -10,9 +10,21 @@ import java.util.Optional;
  * @param host       the host tensors; empty for a device batch
  * @param device     the device tensors; empty for a host batch
  * @param realTokens real (non-padding) timesteps in the batch, after truncation
+ * @param packing    for a packed batch ({@link Collator#fillPacked}): its layout and, on the host, its int32
+ *                   {@code cu_seqlens} [S + 1] (the device's are in {@link DeviceTensors#cuSeqlens()})
  */
 public record FilledBatch(PaddedShape shape, Optional<PaddedBatch> host, Optional<DeviceTensors> device,
-                          long realTokens) {
+                          long realTokens, Optional<Packing> packing) {
+
+    /** A packed batch's layout, and its host {@code cu_seqlens} (empty on a device). */
+    public record Packing(PackLayout layout, Optional<java.lang.foreign.MemorySegment> hostCuSeqlens) {
+    }
+
+    /** A padded (not packed) batch. */
+    public FilledBatch(PaddedShape shape, Optional<PaddedBatch> host, Optional<DeviceTensors> device, long realTokens) {
+        this(shape, host, device, realTokens, Optional.empty());
+    }
+
     public FilledBatch {
         if (host.isPresent() == device.isPresent()) {
             throw new IllegalArgumentException("a filled batch is either on the host or on a device");

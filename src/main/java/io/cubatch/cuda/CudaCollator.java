@@ -4,6 +4,7 @@ import io.cubatch.collate.BatchSlot;
 import io.cubatch.collate.Collation;
 import io.cubatch.collate.Collator;
 import io.cubatch.collate.FilledBatch;
+import io.cubatch.collate.PackLayout;
 import io.cubatch.collate.PaddedBatch;
 import io.cubatch.collate.PaddedShape;
 import io.cubatch.collate.Padding;
@@ -142,6 +143,20 @@ public final class CudaCollator implements Collator {
         s.measureIfDone();
         count(t.h2dBytes());
         return new FilledBatch(t.shape(), Optional.empty(), Optional.of(t), t.realTokens());
+    }
+
+    /** Packs on the device into a loader's slot, and waits for it (as {@link #fill} does). */
+    @Override
+    public FilledBatch fillPacked(BatchSlot slot, SampleStore store, long[] indices, Padding padding) {
+        checkOpen();
+        CudaSlot s = cudaSlot(slot);
+        PackLayout layout = PackLayout.of(store, indices, padding);
+        CudaTensors t = s.enqueuePacked(store, indices, padding, layout);
+        t.await();
+        s.measureIfDone();
+        count(t.h2dBytes());
+        return new FilledBatch(layout.shape(), Optional.empty(), Optional.of(t), layout.realTokens(),
+                Optional.of(new FilledBatch.Packing(layout, Optional.empty())));
     }
 
     /** Uploads {@code store} to this collator's GPU if it fits {@code budgetBytes}; the caller closes it. */

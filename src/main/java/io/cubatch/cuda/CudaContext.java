@@ -38,6 +38,7 @@ public final class CudaContext implements AutoCloseable {
     final CUfunction padKernel;
     final CUfunction pad16Kernel;
     final CUfunction stackKernel;
+    final CUfunction packKernel;
     private final Set<DeviceMemory> live = Collections.newSetFromMap(new IdentityHashMap<>());
     private final Map<Long, Long> pinned = new LinkedHashMap<>();   // address -> bytes
     private final List<CUstream> streams = new ArrayList<>();
@@ -48,6 +49,7 @@ public final class CudaContext implements AutoCloseable {
         this.padKernel = device.padKernel;
         this.pad16Kernel = device.pad16Kernel;
         this.stackKernel = device.stackKernel;
+        this.packKernel = device.packKernel;
     }
 
     /**

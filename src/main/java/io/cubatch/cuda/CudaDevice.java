@@ -25,6 +25,7 @@ final class CudaDevice {
     final CUfunction padKernel = new CUfunction();
     final CUfunction pad16Kernel = new CUfunction();
     final CUfunction stackKernel = new CUfunction();
+    final CUfunction packKernel = new CUfunction();
     final int multiprocessors;
 
     private CudaDevice(Cuda.Device info) {
@@ -45,6 +46,7 @@ final class CudaDevice {
             function(module, padKernel, "cb_pad_kernel");
             function(module, pad16Kernel, "cb_pad_kernel16");
             function(module, stackKernel, "cb_stack_kernel");
+            function(module, packKernel, "cb_pack_kernel");
         } catch (RuntimeException e) {
             // a failed registration keeps nothing: the next attempt starts afresh
             if (loaded) {

@@ -4,6 +4,7 @@ import io.cubatch.collate.BackendProvider;
 import io.cubatch.collate.BatchSlot;
 import io.cubatch.collate.Collation;
 import io.cubatch.collate.KernelCodes;
+import io.cubatch.collate.PackLayout;
 import io.cubatch.collate.PaddedShape;
 import io.cubatch.collate.Padding;
 import io.cubatch.cuda.internal.KernelArgs;
@@ -202,6 +203,58 @@ public final class CudaSlot implements BatchSlot {
         return padCompact(store, indices, padding, shape);
     }
 
+    /**
+     * Packs {@code indices} on the device as {@code layout} places them ({@link PackLayout#of}): the host sends
+     * the real tokens in packed order and, per sequence, its first compact timestep, its length and its output
+     * start (24 bytes); {@code cb_pack_kernel} writes data, mask, positions, lengths, cu_seqlens and max_seqlen.
+     * Returns without waiting for the device.
+     */
+    public synchronized CudaTensors enqueuePacked(SampleStore store, long[] indices, Padding padding, PackLayout layout) {
+        checkOpen();
+        Collation.padValue(padding, padValue);
+        int seqs = layout.sequences();
+        long f = layout.features();
+        int elem = store.dtype().byteSize();
+        long tables = 24L * seqs;
+        long bytes = tables + layout.realTokens() * f * elem;
+        long[] idx = indices.clone();
+        reuse();
+        long base = send(bytes, staged -> {
+            long compact = 0;
+            for (int k = 0; k < seqs; k++) {
+                staged.setAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, k, compact);
+                staged.setAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, seqs + k, layout.keep(k));
+                staged.setAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, 2L * seqs + k, layout.start(k));
+                long n = layout.keep(k) * f * elem;
+                MemorySegment.copy(store.values(), layout.first(k) * f * elem, staged, tables + compact * f * elem, n);
+                compact += layout.keep(k);
+            }
+        }).address();
+        PaddedShape shape = layout.shape();
+        long cells = (long) layout.rows() * layout.maxlen();
+        long mask = align(shape.dataBytes());
+        long positions = mask + align(cells);
+        long lengths = positions + (shape.positions() ? align(4 * cells) : 0);
+        long cu = lengths + align(4L * seqs);
+        long max = cu + align(4L * (seqs + 1));
+        long end = max + ALIGN;
+        DeviceMemory old = output;
+        output = null;
+        output = grow(old, end);
+        long o = output.address();
+        clearErrorWords();
+        setPadValue(words.at(16), shape.dtype().byteSize());
+        byte[] args = KernelArgs.pack(base + tables, store.dtype().ordinal(), f, base, base + 8L * seqs,
+                base + 16L * seqs, seqs, layout.rows(), layout.maxlen(), shape.dtype().ordinal(), words.address() + 16,
+                o, o + mask, shape.positions() ? o + positions : 0, o + lengths, o + cu, o + max);
+        context.launch(context.packKernel, "cb_pack_kernel", Math.max(1, cells * f), stream,
+                Pointer.to(Pointer.to(args), Pointer.to(words.at(0))));
+        readBackErrorWordsAndRecordDone();
+        long[] at = {0, lengths, mask, shape.positions() ? positions : -1, end, cu, max};
+        return new CudaTensors(this, shape, output, at, bytes, layout.realTokens(),
+                e -> layout.valueDoesNotFit(store, idx, padding, e));
+    }
+
     /** {@link #enqueue(SampleStore, long[], Padding)} from a device-resident dataset: only the indices travel. */
     public CudaTensors enqueue(DeviceStore store, long[] indices, Padding padding) {
         PaddedShape shape = Collation.shape(store.host(), indices, padding);
@@ -330,13 +383,16 @@ public final class CudaSlot implements BatchSlot {
         return (n + ALIGN - 1) / ALIGN * ALIGN;
     }
 
-    /** Output area offsets of data, lengths, mask and positions (-1 when none), and the total. */
+    /**
+     * Output area offsets of data, lengths, mask and positions (-1 when none), the total, and cu_seqlens and
+     * max_seqlen (-1: a padded batch has none).
+     */
     static long[] outputLayout(PaddedShape shape) {
         long lengths = align(shape.dataBytes());
         long mask = lengths + align(shape.lengthsBytes());
         long positions = mask + align(shape.maskBytes());
         long end = positions + (shape.positions() ? align(shape.positionsBytes()) : 0);
-        return new long[] {0, lengths, mask, shape.positions() ? positions : -1, end};
+        return new long[] {0, lengths, mask, shape.positions() ? positions : -1, end, -1, -1};
     }
 
     /** Whether the 16-byte kernel applies: a bit copy (no conversion) of rows that are multiples of 16 bytes. */

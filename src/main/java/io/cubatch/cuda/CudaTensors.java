@@ -25,7 +25,7 @@ public final class CudaTensors implements DeviceTensors {
     private final CudaSlot slot;
     private final PaddedShape shape;
     private final DeviceMemory output;
-    private final long[] at;   // byte offsets in output of data, lengths, mask, positions (-1: none)
+    private final long[] at;   // offsets in output: data, lengths, mask, positions, end, cu_seqlens, max_seqlen (-1: none)
     private final long h2dBytes;
     private final long realTokens;
     private final LongFunction<RuntimeException> valueDoesNotFit;
@@ -83,6 +83,32 @@ public final class CudaTensors implements DeviceTensors {
     @Override
     public long positions() {
         return at[3] < 0 ? 0 : output.address() + at[3];
+    }
+
+    @Override
+    public long cuSeqlens() {
+        return at[5] < 0 ? 0 : output.address() + at[5];
+    }
+
+    @Override
+    public long maxSeqlen() {
+        return at[6] < 0 ? 0 : output.address() + at[6];
+    }
+
+    /**
+     * Copies {@code to.byteSize()} bytes from device address {@code from}, which must lie in this batch's
+     * tensors, after waiting for the batch: for tensors {@link #copyTo} does not cover (cu_seqlens, a packed
+     * batch's lengths).
+     */
+    public void copyToHost(long from, MemorySegment to) {
+        long offset = from - output.address();
+        if (offset < 0 || to.byteSize() > output.bytes() - offset) {
+            throw new IndexOutOfBoundsException("[" + from + ", +" + to.byteSize() + ") is not inside this batch's"
+                    + " device tensors");
+        }
+        await();
+        slot.synchronizeStream();
+        copyToHost(to, output.at(offset), to.byteSize());
     }
 
     @Override

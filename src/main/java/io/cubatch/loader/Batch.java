@@ -34,11 +34,13 @@ public final class Batch implements AutoCloseable {
     private final long realTokens;
     private final Runnable release;
     private final java.util.function.BooleanSupplier ringFreed;
+    private final int maxSeqlen;
     private volatile boolean closed;
 
     Batch(PlannedBatch planned, PaddedBatch padded, DeviceTensors device, int rows, MemorySegment cuSeqlens,
-          long realTokens, Runnable release, java.util.function.BooleanSupplier ringFreed) {
+          long realTokens, Runnable release, java.util.function.BooleanSupplier ringFreed, int maxSeqlen) {
         this.ringFreed = ringFreed;
+        this.maxSeqlen = maxSeqlen;
         if ((padded == null) == (device == null)) {
             throw new IllegalArgumentException("a batch is on the host or on a device");
         }
@@ -115,7 +117,15 @@ public final class Batch implements AutoCloseable {
     }
 
     public boolean isPacked() {
-        return cuSeqlens != null;
+        return maxSeqlen >= 0;
+    }
+
+    /** The longest sequence of a packed batch (FlashAttention's max_seqlen). */
+    public int maxSeqlen() {
+        if (maxSeqlen < 0) {
+            throw new IllegalStateException("max_seqlen exists only for packed batches (BatchLoader.Builder.pack)");
+        }
+        return maxSeqlen;
     }
 
     /** Rows of a packed batch; the batch size for a padded one. */
@@ -123,11 +133,18 @@ public final class Batch implements AutoCloseable {
         return rows;
     }
 
-    /** int32 [B + 1] cumulative sequence offsets of a packed batch. */
+    /**
+     * int32 [B + 1] cumulative sequence offsets of a packed host batch (a packed device batch has them at
+     * {@code deviceTensors().cuSeqlens()}).
+     */
     public MemorySegment cuSeqlens() {
         checkOpen();
-        if (cuSeqlens == null) {
+        if (maxSeqlen < 0) {
             throw new IllegalStateException("cu_seqlens exist only for packed batches (BatchLoader.Builder.pack)");
+        }
+        if (cuSeqlens == null) {
+            throw new IllegalStateException("batch of step " + planned.step() + " is on device " + device.device()
+                    + ": its cu_seqlens are at deviceTensors().cuSeqlens()");
         }
         return cuSeqlens;
     }

@@ -128,10 +128,9 @@ public final class BatchLoader implements AutoCloseable {
         try {
             boolean onDevice = Backends.providers().stream().anyMatch(p -> p.name().equals(main.name())
                     && p.memory() == BackendProvider.Memory.DEVICE);
-            if (onDevice && (pack || ownedCopies)) {
-                throw new IllegalArgumentException((pack ? "packing" : "owned copies") + " runs on the host backends"
-                        + " only: the " + backend + " backend's batches stay on the device (choose java or native, or"
-                        + " drop " + (pack ? "pack" : "ownedCopies") + ")");
+            if (onDevice && ownedCopies) {
+                throw new IllegalArgumentException("owned copies are host memory: the " + backend + " backend's batches"
+                        + " stay on the device (choose java or native, or drop ownedCopies)");
             }
             if (b.resident && !onDevice) {
                 throw new IllegalArgumentException("a device-resident dataset needs a device backend (cuda), not "
@@ -383,13 +382,13 @@ public final class BatchLoader implements AutoCloseable {
                 long[] indices = planned.samples();
                 store.checkMappedFiles();   // a shrunk file read past its end is a SIGBUS: refuse it first
                 if (pack) {
-                    HostSlot h = (HostSlot) slot;
-                    Packing.Packed p = Packing.pack(store, indices, padding, h.buffers(), h.cuSeqlens(), h.padValue());
-                    MemorySegment cu = h.cuSeqlens().asSlice(0, 4L * (indices.length + 1));
-                    PaddedShape sh = p.view().shape();
-                    count(indices.length, p.realTokens(), sh, cu.byteSize(), 0);
-                    return new Batch(planned, p.view(), null, p.rows(), cu, p.realTokens(), () -> free.add(slot),
-                            () -> closed);
+                    FilledBatch f = collator.get().fillPacked(slot, store, indices, padding);
+                    FilledBatch.Packing packing = f.packing().orElseThrow();
+                    MemorySegment cu = packing.hostCuSeqlens().orElse(null);
+                    long sent = f.device().map(io.cubatch.collate.DeviceTensors::h2dBytes).orElse(0L);
+                    count(indices.length, f.realTokens(), f.shape(), 4L * (indices.length + 1), sent);
+                    return new Batch(planned, f.host().orElse(null), f.device().orElse(null), packing.layout().rows(),
+                            cu, f.realTokens(), () -> free.add(slot), () -> closed, packing.layout().maxSeqlen());
                 }
                 Collator c = collator.get();
                 FilledBatch f = resident != null ? c.fill(slot, resident, indices, padding)
@@ -397,7 +396,7 @@ public final class BatchLoader implements AutoCloseable {
                 long sent = f.device().map(io.cubatch.collate.DeviceTensors::h2dBytes).orElse(0L);
                 count(indices.length, f.realTokens(), f.shape(), 0, sent);
                 return new Batch(planned, f.host().orElse(null), f.device().orElse(null), indices.length, null,
-                        f.realTokens(), () -> free.add(slot), () -> closed);
+                        f.realTokens(), () -> free.add(slot), () -> closed, -1);
             } catch (Throwable e) {
                 // any failure, Errors included (the InternalError of a read past the end of a shrunk mapping)
                 free.add(slot);
@@ -482,7 +481,8 @@ public final class BatchLoader implements AutoCloseable {
                 cu = own.allocate(b.cuSeqlens().byteSize(), 4);
                 MemorySegment.copy(b.cuSeqlens(), 0, cu, 0, cu.byteSize());
             }
-            Batch copy = new Batch(b.planned(), dst, null, b.rows(), cu, b.realTokens(), own::close, () -> false);
+            Batch copy = new Batch(b.planned(), dst, null, b.rows(), cu, b.realTokens(), own::close, () -> false,
+                    b.isPacked() ? b.maxSeqlen() : -1);
             b.close();
             return copy;
         } catch (RuntimeException | Error e) {

@@ -50,6 +50,7 @@ class CudaHostSideTest {
     void kernelArgumentStructsMatchTheCompilersLayout() throws Throwable {
         assertLayout(KernelArgs.PAD, KernelArgs.PAD_FIELDS, 0);
         assertLayout(KernelArgs.STACK, KernelArgs.STACK_FIELDS, 1);
+        assertLayout(KernelArgs.PACK, KernelArgs.PACK_FIELDS, 2);
     }
 
     @Test

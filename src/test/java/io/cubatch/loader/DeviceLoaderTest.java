@@ -20,6 +20,8 @@ import io.cubatch.plan.RankRemainder;
 import io.cubatch.store.DType;
 import io.cubatch.store.SampleStore;
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -215,13 +217,81 @@ class DeviceLoaderTest {
         }
     }
 
+    /**
+     * Packing on the device (cb_pack_kernel) against the java backend's packing: data, mask, positions, the
+     * per-sequence lengths, cu_seqlens and max_seqlen, byte for byte, for every dtype pair and both
+     * truncation sides; only the packed real tokens and 24 bytes per sequence cross PCIe.
+     */
     @Test
-    void hostOnlyOptionsAreRefusedInDeviceMode() {
-        try (SampleStore store = SampleStore.of(new int[][] {{1, 2}, {3}})) {
-            Padding padding = Padding.builder().side(PadSide.POST).dtype(DType.INT32).maxlen(4).build();
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> BatchLoader.builder()
-                    .store(store).plan(plan(2, 2, 0)).padding(padding).backend("cuda").pack(true).build());
-            assertTrue(e.getMessage().contains("packing runs on the host backends only"), e.getMessage());
+    void packedDeviceBatchesEqualPackedHostBatches() {
+        SplittableRandom rng = new SplittableRandom(77);
+        DType[] types = DType.values();
+        int compared = 0;
+        try (Arena arena = Arena.ofShared()) {
+            for (int trial = 0; trial < 16; trial++) {
+                DType src = types[trial % types.length];
+                DType dst = rng.nextInt(3) == 0 ? src : types[rng.nextInt(types.length)];
+                if (dst == DType.BOOL && src != DType.BOOL) {
+                    dst = DType.INT8;
+                }
+                SampleStore store = CollateTestSupport.randomStore(rng, arena, src, 30 + rng.nextInt(30),
+                        1 + rng.nextInt(30), trial % 5 == 4 ? 2 : 1, true);
+                Padding padding = Padding.builder().side(PadSide.POST).dtype(dst).positions(rng.nextBoolean())
+                        .maxlen(8 + rng.nextInt(24)).truncation(rng.nextBoolean() ? PadSide.PRE : PadSide.POST)
+                        .value(rng.nextInt(2)).build();
+                BatchPlan plan = plan(store.size(), 1 + rng.nextInt(10), trial);
+                try (BatchLoader host = BatchLoader.builder().store(store).plan(plan).padding(padding).backend("java")
+                        .pack(true).prefetch(2).workers(1).build();
+                     BatchLoader dev = BatchLoader.builder().store(store).plan(plan).padding(padding).backend("cuda")
+                             .device(trial % Cuda.availability().devices().size()).pack(true).prefetch(2).workers(2)
+                             .build()) {
+                    Iterator<Batch> h = host.epoch(0);
+                    Iterator<Batch> d = dev.epoch(0);
+                    while (h.hasNext()) {
+                        Batch hb;
+                        try {
+                            hb = h.next();
+                        } catch (LoaderException expected) {
+                            assertEquals(expected.getMessage(), assertThrows(LoaderException.class, d::next).getMessage());
+                            break;
+                        }
+                        try (hb; Batch db = d.next()) {
+                            assertTrue(db.isPacked() && db.onDevice());
+                            assertEquals(hb.shape(), db.shape());
+                            assertEquals(hb.rows(), db.rows());
+                            assertEquals(hb.maxSeqlen(), db.maxSeqlen());
+                            CudaTensors t = CudaTensors.of(db.deviceTensors());
+                            PaddedBatch want = hb.padded();
+                            int seqs = hb.planned().samples().length;
+                            String what = "trial " + trial + " step " + hb.step() + " " + src + "->" + dst;
+                            assertDeviceBytes(t, t.data(), want.data(), what + ": data");
+                            assertDeviceBytes(t, t.attentionMask(), want.attentionMask(), what + ": mask");
+                            if (padding.positions()) {
+                                assertDeviceBytes(t, t.positions(), want.positions(), what + ": positions");
+                            }
+                            assertDeviceBytes(t, t.lengths(), want.lengths(), what + ": lengths");
+                            assertDeviceBytes(t, t.cuSeqlens(), hb.cuSeqlens(), what + ": cu_seqlens");
+                            MemorySegment max = arena.allocate(4);
+                            t.copyToHost(t.maxSeqlen(), max);
+                            assertEquals(hb.maxSeqlen(), max.get(ValueLayout.JAVA_INT, 0), what + ": max_seqlen");
+                            assertEquals(24L * seqs + hb.realTokens() * Math.max(1, store.features())
+                                    * store.dtype().byteSize(), db.h2dBytes(), what + ": bytes sent");
+                            compared++;
+                        }
+                    }
+                }
+            }
+        }
+        assertTrue(compared > 40, "compared " + compared + " packed batches");
+    }
+
+    private static void assertDeviceBytes(CudaTensors t, long address, MemorySegment want, String what) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment got = a.allocate(Math.max(1, want.byteSize()));
+            if (want.byteSize() > 0) {
+                t.copyToHost(address, got.asSlice(0, want.byteSize()));
+            }
+            assertEquals(-1, want.mismatch(got.asSlice(0, want.byteSize())), what);
         }
     }
 

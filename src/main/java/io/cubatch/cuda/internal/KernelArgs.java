@@ -32,12 +32,21 @@ public final class KernelArgs {
             I64.withName("row_elems"), PTR.withName("indices"), I64.withName("batch"), I32.withName("dst_dtype"),
             MemoryLayout.paddingLayout(4), PTR.withName("out"));
 
+    public static final StructLayout PACK = MemoryLayout.structLayout(
+            PTR.withName("values"), I32.withName("src_dtype"), MemoryLayout.paddingLayout(4),
+            I64.withName("features"), PTR.withName("first"), PTR.withName("keep"), PTR.withName("start"),
+            I64.withName("seqs"), I64.withName("rows"), I64.withName("maxlen"), I32.withName("dst_dtype"),
+            MemoryLayout.paddingLayout(4), PTR.withName("pad_value"), PTR.withName("out"), PTR.withName("mask"),
+            PTR.withName("positions"), PTR.withName("lengths"), PTR.withName("cu_seqlens"), PTR.withName("max_seqlen"));
+
     /** The fields of {@link #PAD}, in declaration order (as cb_struct_layout reports them). */
     public static final String[] PAD_FIELDS = {"values", "src_dtype", "offsets", "fixed_len", "features", "indices",
         "batch", "out_len", "limit", "pad_side", "trunc_side", "dst_dtype", "pad_value", "out", "lengths", "mask",
         "positions"};
     public static final String[] STACK_FIELDS = {"values", "src_dtype", "row_elems", "indices", "batch", "dst_dtype",
         "out"};
+    public static final String[] PACK_FIELDS = {"values", "src_dtype", "features", "first", "keep", "start", "seqs",
+        "rows", "maxlen", "dst_dtype", "pad_value", "out", "mask", "positions", "lengths", "cu_seqlens", "max_seqlen"};
 
     public static long offset(StructLayout layout, String field) {
         return layout.byteOffset(MemoryLayout.PathElement.groupElement(field));
@@ -46,6 +55,7 @@ public final class KernelArgs {
     /** Byte offsets of each struct's fields in declaration order, computed once (encoding is per batch). */
     private static final long[] PAD_AT = offsets(PAD, PAD_FIELDS);
     private static final long[] STACK_AT = offsets(STACK, STACK_FIELDS);
+    private static final long[] PACK_AT = offsets(PACK, PACK_FIELDS);
 
     private static long[] offsets(StructLayout layout, String[] fields) {
         long[] at = new long[fields.length];
@@ -95,6 +105,33 @@ public final class KernelArgs {
         s.set(I64, at[4], batch);
         s.set(I32, at[5], dstDtype);
         s.set(PTR, at[6], out);
+        return bytes;
+    }
+
+    /** cb_pack_args; pointers are device addresses (0 for NULL). */
+    public static byte[] pack(long values, int srcDtype, long features, long first, long keep, long start, long seqs,
+                              long rows, long maxlen, int dstDtype, long padValue, long out, long mask, long positions,
+                              long lengths, long cuSeqlens, long maxSeqlen) {
+        byte[] bytes = new byte[(int) PACK.byteSize()];
+        MemorySegment s = MemorySegment.ofArray(bytes);
+        long[] at = PACK_AT;
+        s.set(PTR, at[0], values);
+        s.set(I32, at[1], srcDtype);
+        s.set(I64, at[2], features);
+        s.set(PTR, at[3], first);
+        s.set(PTR, at[4], keep);
+        s.set(PTR, at[5], start);
+        s.set(I64, at[6], seqs);
+        s.set(I64, at[7], rows);
+        s.set(I64, at[8], maxlen);
+        s.set(I32, at[9], dstDtype);
+        s.set(PTR, at[10], padValue);
+        s.set(PTR, at[11], out);
+        s.set(PTR, at[12], mask);
+        s.set(PTR, at[13], positions);
+        s.set(PTR, at[14], lengths);
+        s.set(PTR, at[15], cuSeqlens);
+        s.set(PTR, at[16], maxSeqlen);
         return bytes;
     }
 }

@@ -1,0 +1,162 @@
+package io.cubatch.collate;
+
+import io.cubatch.store.SampleStore;
+
+/**
+ * Where each sequence of a packed batch goes (cuda/cb_pack.cuh): the batch's sequences, truncated to
+ * {@code maxlen} when the padding allows, placed first-fit in batch order into rows of {@code maxlen}
+ * timesteps; no sequence crosses a row and padding sits only at row ends. Sequences are listed in packed
+ * order (row by row, then batch order), which is the order of {@code lengths} and {@code cu_seqlens}.
+ * Computed on the host by every backend, so all of them place the same sequences in the same places.
+ */
+public final class PackLayout {
+    private final int rows;
+    private final long maxlen;
+    private final long features;
+    private final int[] batchRow;   // packed order -> row of the batch (index into indices)
+    private final long[] first;     // store timestep of the first kept timestep
+    private final long[] keep;
+    private final long[] start;     // output timestep: row * maxlen + column
+    private final long realTokens;
+    private final int maxSeqlen;
+    private final PaddedShape shape;
+
+    private PackLayout(int rows, long maxlen, long features, int[] batchRow, long[] first, long[] keep, long[] start,
+                       PaddedShape shape) {
+        this.rows = rows;
+        this.maxlen = maxlen;
+        this.features = features;
+        this.batchRow = batchRow;
+        this.first = first;
+        this.keep = keep;
+        this.start = start;
+        long total = 0;
+        int longest = 0;
+        for (long k : keep) {
+            total += k;
+            longest = (int) Math.max(longest, k);
+        }
+        this.realTokens = total;
+        this.maxSeqlen = longest;
+        this.shape = shape;
+    }
+
+    /**
+     * The layout of {@code indices}; validates them and, without a truncation side, their lengths.
+     *
+     * @throws IllegalArgumentException when the padding has no maxlen (the row length)
+     */
+    public static PackLayout of(SampleStore store, long[] indices, Padding padding) {
+        long maxlen = padding.maxlen().orElseThrow(() -> new IllegalArgumentException(
+                "packing needs a fixed maxlen: the row length"));
+        PaddedShape full = Collation.shape(store, indices, padding);   // validates indices and lengths
+        int b = indices.length;
+        long[] keepByRow = new long[b];
+        long[] firstByRow = new long[b];
+        int[] rowOf = new int[b];
+        long[] fill = new long[b];
+        int rows = 0;
+        for (int k = 0; k < b; k++) {
+            long n = store.length(indices[k]);
+            keepByRow[k] = Math.min(n, maxlen);
+            long skip = n > maxlen && padding.truncation().orElseThrow() == PadSide.PRE ? n - maxlen : 0;
+            firstByRow[k] = store.offset(indices[k]) + skip;
+            int r = 0;
+            while (r < rows && fill[r] + keepByRow[k] > maxlen) {
+                r++;
+            }
+            if (r == rows) {
+                rows++;
+            }
+            rowOf[k] = r;
+            fill[r] += keepByRow[k];
+        }
+        int[] batchRow = new int[b];
+        long[] first = new long[b];
+        long[] keep = new long[b];
+        long[] start = new long[b];
+        int seq = 0;
+        for (int r = 0; r < rows; r++) {
+            long col = 0;
+            for (int k = 0; k < b; k++) {
+                if (rowOf[k] == r) {
+                    batchRow[seq] = k;
+                    first[seq] = firstByRow[k];
+                    keep[seq] = keepByRow[k];
+                    start[seq] = (long) r * maxlen + col;
+                    col += keepByRow[k];
+                    seq++;
+                }
+            }
+        }
+        PaddedShape shape = new PaddedShape(rows, maxlen, full.features(), maxlen, padding.dtype(), padding.positions());
+        return new PackLayout(rows, maxlen, full.features(), batchRow, first, keep, start, shape);
+    }
+
+    /** [rows, maxlen(, F)] of the data, mask and positions. */
+    public PaddedShape shape() {
+        return shape;
+    }
+
+    public int rows() {
+        return rows;
+    }
+
+    public long maxlen() {
+        return maxlen;
+    }
+
+    public long features() {
+        return features;
+    }
+
+    /** Sequences, S (= the batch size). */
+    public int sequences() {
+        return batchRow.length;
+    }
+
+    /** The batch row (position in the index list) of packed sequence {@code k}. */
+    public int batchRow(int k) {
+        return batchRow[k];
+    }
+
+    /** The store timestep of packed sequence {@code k}'s first kept timestep. */
+    public long first(int k) {
+        return first[k];
+    }
+
+    /** Kept timesteps of packed sequence {@code k}. */
+    public long keep(int k) {
+        return keep[k];
+    }
+
+    /** The output timestep (row * maxlen + column) where packed sequence {@code k} starts. */
+    public long start(int k) {
+        return start[k];
+    }
+
+    public long realTokens() {
+        return realTokens;
+    }
+
+    /** The longest kept sequence. */
+    public int maxSeqlen() {
+        return maxSeqlen;
+    }
+
+    /**
+     * The error for output element {@code e} (flat over [rows, maxlen, F]) whose value does not fit, as every
+     * backend reports it.
+     */
+    public CollateException valueDoesNotFit(SampleStore store, long[] indices, Padding padding, long e) {
+        long t = e / features;
+        int k = 0;
+        while (k + 1 < start.length && start[k + 1] <= t) {
+            k++;
+        }
+        long src = (first[k] + (t - start[k])) * features + e % features;
+        return new CollateException("sample " + indices[batchRow[k]] + " (batch row " + batchRow[k] + "): value "
+                + Values.describe(store.values(), store.dtype(), src) + " does not fit " + padding.dtype().cliName()
+                + ": choose a wider dtype, or fix the data");
+    }
+}

@@ -1,0 +1,72 @@
+package io.cubatch.collate.internal;
+
+import io.cubatch.collate.HostSlot;
+import io.cubatch.collate.PackLayout;
+import io.cubatch.collate.PaddedBatch;
+import io.cubatch.collate.PaddedShape;
+import io.cubatch.collate.Padding;
+import io.cubatch.store.DType;
+import io.cubatch.store.SampleStore;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * Packing in Java, into a {@link HostSlot}: the reference for cb_pack.cuh (the same layout, the same bytes).
+ * Data and mask row by row; lengths, cu_seqlens and max_seqlen per sequence in packed order.
+ */
+public final class HostPacking {
+    private HostPacking() {
+    }
+
+    /** Packs {@code indices} as {@code layout} places them; returns the batch view (lengths holds S entries). */
+    public static PaddedBatch pack(SampleStore store, long[] indices, Padding padding, PackLayout layout, HostSlot slot) {
+        PaddedShape shape = layout.shape();
+        int s = layout.sequences();
+        PaddedBatch rowsView = slot.buffers().withShape(shape);
+        PaddedBatch view = new PaddedBatch(shape, rowsView.data(), slot.buffers().lengths().asSlice(0, 4L * s),
+                rowsView.attentionMask(), rowsView.positions());
+        DType src = store.dtype();
+        DType dst = padding.dtype();
+        int size = dst.byteSize();
+        long f = layout.features();
+        long cells = (long) layout.rows() * layout.maxlen();
+        // padding first, then each sequence over it
+        MemorySegment pad = slot.padValue();
+        for (long t = 0; t < cells; t++) {
+            for (long e = 0; e < f; e++) {
+                MemorySegment.copy(pad, 0, view.data(), (t * f + e) * size, size);
+            }
+        }
+        view.attentionMask().fill((byte) 0);
+        if (shape.positions()) {
+            view.positions().fill((byte) 0);
+        }
+        MemorySegment cu = slot.cuSeqlens();
+        cu.setAtIndex(ValueLayout.JAVA_INT, 0, 0);
+        long total = 0;
+        for (int k = 0; k < s; k++) {
+            long keep = layout.keep(k);
+            long at = layout.start(k);
+            long o = at * f;
+            if (src == dst) {
+                MemorySegment.copy(store.values(), layout.first(k) * f * size, view.data(), o * size, keep * f * size);
+            } else {
+                for (long e = 0; e < keep * f; e++) {
+                    if (!Conversions.convert(store.values(), src, layout.first(k) * f + e, view.data(), dst, o + e)) {
+                        throw layout.valueDoesNotFit(store, indices, padding, o + e);
+                    }
+                }
+            }
+            view.attentionMask().asSlice(at, keep).fill((byte) 1);
+            if (shape.positions()) {
+                for (long t = 0; t < keep; t++) {
+                    view.positions().setAtIndex(ValueLayout.JAVA_INT, at + t, (int) t);
+                }
+            }
+            view.lengths().setAtIndex(ValueLayout.JAVA_INT, k, (int) keep);
+            total += keep;
+            cu.setAtIndex(ValueLayout.JAVA_INT, k + 1, (int) total);
+        }
+        return view;
+    }
+}
