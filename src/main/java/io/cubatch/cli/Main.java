@@ -64,6 +64,14 @@ public final class Main implements Runnable {
                 err.flush();
                 return EXIT_INTERNAL;
             }
+            for (Throwable t = ex; t != null; t = t.getCause()) {
+                if (t instanceof io.cubatch.cuda.CudaException ce && ce.isOutOfMemory()) {
+                    // the batch, or the dataset, does not fit the GPU: the user's sizes, not a bug
+                    err.println(name + ": " + ex.getMessage());
+                    err.flush();
+                    return EXIT_USAGE;
+                }
+            }
             if (ex instanceof io.cubatch.loader.LoaderException le && le.getCause() instanceof IllegalArgumentException) {
                 // a worker refused the data or the options (a value that does not fit --dtype, a sequence longer
                 // than --maxlen): the user's input, not a bug; the message names step, rank, samples and the fix

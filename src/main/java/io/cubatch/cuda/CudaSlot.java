@@ -372,6 +372,7 @@ public final class CudaSlot implements BatchSlot {
         if (m != null && m.bytes() >= bytes) {
             return m;
         }
+        waitForRelease();   // a consumer's stream may still read the area about to be freed
         long capacity = Math.max(bytes, m == null ? 0 : Math.min(2 * m.bytes(), bytes + (64L << 20)));
         if (m != null) {
             m.close();
@@ -496,6 +497,14 @@ public final class CudaSlot implements BatchSlot {
         releasePending = true;
     }
 
+    /** Waits (host) for the consumer stream the last batch was released to, if any, to pass that point. */
+    private void waitForRelease() {
+        if (releasePending) {
+            context.makeCurrent();
+            CudaException.check(JCudaDriver.cuEventSynchronize(released), "cuEventSynchronize");
+        }
+    }
+
     /** Frees the pinned block (its Arena), after which no segment of it is accessible. */
     private void freeHost() {
         if (hostArena != null) {
@@ -521,6 +530,7 @@ public final class CudaSlot implements BatchSlot {
             () -> {
                 context.makeCurrent();
                 CudaException.check(JCudaDriver.cuStreamSynchronize(stream), "cuStreamSynchronize");
+                waitForRelease();
             },
             this::freeHost, () -> close(input), () -> close(output), () -> close(words),
             () -> CudaException.check(JCudaDriver.cuEventDestroy(start), "cuEventDestroy"),

@@ -48,6 +48,13 @@ public final class DeviceStore implements ResidentStore {
 
     static DeviceStore upload(CudaContext context, SampleStore store, long budgetBytes) {
         checkBudget(store, budgetBytes);
+        long need = bytesNeeded(store);
+        long free = context.memoryInfo()[0];
+        if (need > free) {
+            throw new IllegalArgumentException("dataset " + store.source() + " needs " + need + " bytes on the device,"
+                    + " but device " + context.ordinal() + " has " + free + " bytes free: keep the dataset on the host"
+                    + " (drop --resident; batches then send only their real tokens)");
+        }
         for (MemorySegment s : new MemorySegment[] {store.values(), store.offsets().orElse(MemorySegment.NULL)}) {
             if (!s.isNative()) {
                 throw new IllegalArgumentException("dataset " + store.source() + " is on the Java heap; upload needs"

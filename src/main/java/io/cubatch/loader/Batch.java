@@ -14,9 +14,10 @@ import java.lang.foreign.MemorySegment;
  * <p>Host batches (the java and native backends) hold their tensors in {@link #padded()}. Device batches (the
  * cuda backend) hold them in {@link #deviceTensors()}: device addresses of data, lengths, mask and positions,
  * already complete on the device when handed out; for the cuda backend,
- * {@code io.cubatch.cuda.CudaTensors.of(batch.deviceTensors())} gives the stream and ready event, and
- * {@code releaseAfter(yourStream)} before {@link #close()} makes the slot's next batch wait for your stream's
- * work on the device instead of the host.
+ * {@code io.cubatch.cuda.CudaTensors.of(batch.deviceTensors())} gives the stream and ready event.
+ * {@link #close()} hands the slot back at once, so the device work you enqueued on the batch must be finished
+ * by then (your stream synchronised), unless you first call {@code releaseAfter(yourStream)}: then the slot's
+ * next batch waits on the device for that point of your stream, and you need not wait on the host.
  *
  * <p>Padded batches: {@link #padded()} holds data {@code [B, L(, F)]}, lengths, attention mask (and
  * positions). Packed batches ({@link #isPacked()}): {@code padded().data()} is {@code [rows(), maxlen]}
@@ -35,6 +36,7 @@ public final class Batch implements AutoCloseable {
     private final Runnable release;
     private final java.util.function.BooleanSupplier ringFreed;
     private final int maxSeqlen;
+    private final java.util.concurrent.atomic.AtomicBoolean closedFlag = new java.util.concurrent.atomic.AtomicBoolean();
     private volatile boolean closed;
 
     Batch(PlannedBatch planned, PaddedBatch padded, DeviceTensors device, int rows, MemorySegment cuSeqlens,
@@ -161,7 +163,7 @@ public final class Batch implements AutoCloseable {
     /** Returns the batch's memory to the loader; idempotent. */
     @Override
     public void close() {
-        if (!closed) {
+        if (closedFlag.compareAndSet(false, true)) {   // once, even when two threads close it at the same time
             closed = true;
             release.run();
         }

@@ -109,7 +109,9 @@ public final class BatchLoader implements AutoCloseable {
     private long firstRequest = -1;
     private long lastDelivery;
     private Epoch current;
-    private boolean closed;
+    private volatile boolean closed;
+    /** {@link #slotFigures()} as they were when the loader closed, for stats() after close. */
+    private double[] closedSlotFigures;
 
     private BatchLoader(Builder b) {
         this.store = b.store;
@@ -151,11 +153,16 @@ public final class BatchLoader implements AutoCloseable {
                 up = main.upload(store, b.residentBudget);
             }
         } catch (RuntimeException | Error e) {
+            List<AutoCloseable> made = new ArrayList<>(ring);
             if (up != null) {
-                up.close();
+                made.add(up);
             }
-            ring.forEach(BatchSlot::close);
-            main.close();
+            made.add(main);
+            try {
+                closeAll(made);
+            } catch (RuntimeException cleanup) {
+                e.addSuppressed(cleanup);
+            }
             throw e;
         }
         this.resident = up;
@@ -238,19 +245,23 @@ public final class BatchLoader implements AutoCloseable {
     }
 
     public LoaderStats stats() {
-        long staging = 0;
-        double deviceMillis = 0;
-        long timed = 0;
-        if (!closed) {
-            for (BatchSlot slot : ring) {
-                staging += slot.bytesHeld();
-                deviceMillis += slot.deviceMillis();
-                timed += slot.timedBatches();
-            }
+        double[] slots = closed ? closedSlotFigures : slotFigures();
+        long timed = (long) slots[2];
+        return new LoaderStats(samples.get(), tokens.get(), batches, paddedTokens.get(), bytesMoved.get(),
+                (long) slots[0], waitNanos, firstRequest < 0 ? 0 : lastDelivery - firstRequest, backend,
+                deviceMode() ? device() : -1, h2dBytes.get(), 0, deviceMode() ? 16L * timed : 0,
+                deviceMode() ? (timed == 0 ? 0 : slots[1] / timed) : Double.NaN);
+    }
+
+    /** The slots' bytes held, device milliseconds and timed batches, summed. */
+    private double[] slotFigures() {
+        double[] f = new double[3];
+        for (BatchSlot slot : ring) {
+            f[0] += slot.bytesHeld();
+            f[1] += slot.deviceMillis();
+            f[2] += slot.timedBatches();
         }
-        return new LoaderStats(samples.get(), tokens.get(), batches, paddedTokens.get(), bytesMoved.get(), staging,
-                waitNanos, firstRequest < 0 ? 0 : lastDelivery - firstRequest, backend, device, h2dBytes.get(), 0,
-                deviceMode() ? 16L * timed : 0, timed == 0 ? Double.NaN : deviceMillis / timed);
+        return f;
     }
 
     /** Whether batches are on a device (the cuda backend): {@link Batch#deviceTensors()} instead of padded(). */
@@ -504,6 +515,7 @@ public final class BatchLoader implements AutoCloseable {
         if (closed) {
             return;
         }
+        closedSlotFigures = slotFigures();
         closed = true;
         if (current != null) {
             current.stop();

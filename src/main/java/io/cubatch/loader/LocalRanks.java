@@ -208,6 +208,12 @@ public final class LocalRanks implements AutoCloseable {
             if (devices.length == 0) {
                 throw new IllegalArgumentException("no devices: give one GPU per hosted rank");
             }
+            for (int d : devices) {
+                if (d < 0) {
+                    throw new IllegalArgumentException("device " + d + " in " + Arrays.toString(devices) + " is not a GPU"
+                            + " number: use 0, 1, ...");
+                }
+            }
             if (firstRank < 0 || firstRank + devices.length > plan.worldSize()) {
                 throw new IllegalArgumentException("ranks " + firstRank + ".." + (firstRank + devices.length - 1)
                         + " (one per device of " + Arrays.toString(devices) + ") do not fit world size "

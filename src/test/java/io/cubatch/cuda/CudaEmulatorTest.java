@@ -183,4 +183,58 @@ class CudaEmulatorTest {
             }
         }
     }
+
+    /** A resident dataset larger than the device's free memory is refused naming both sizes, before any copy. */
+    @Test
+    void aResidentDatasetOverTheFreeMemoryIsRefusedNamingBothSizes() {
+        try (CudaContext context = CudaContext.open(0); SampleStore s = SampleStore.of(new int[][] {{1, 2, 3}, {4, 5}})) {
+            long free = context.memoryInfo()[0];
+            try (DeviceMemory hog = context.allocate(free - 4096); CudaCollator cuda = new CudaCollator(context);
+                 SampleStore big = SampleStore.of(new int[2000][1])) {
+                long left = context.memoryInfo()[0];
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                        () -> cuda.upload(big, Long.MAX_VALUE));
+                // 2000 int32 values + 2001 int64 offsets
+                assertTrue(e.getMessage().contains("needs 24008 bytes on the device, but device 0 has " + left
+                        + " bytes free"), e.getMessage());
+                assertTrue(hog.bytes() > 0);
+            }
+        }
+    }
+
+    /** A device that runs out of memory mid-run is the user's sizes: exit 2 with the reason, not an internal error. */
+    @Test
+    void runningOutOfDeviceMemoryIsExitCode2() {
+        CudaEmulator.fail("cuMemAlloc", 3, 0);
+        try {
+            io.cubatch.cli.PlanCommandTestAccess.Result r = io.cubatch.cli.PlanCommandTestAccess.run("run", "--device", "0",
+                    "--format", "json");
+            assertEquals(2, r.code(), r.err());
+            assertTrue(r.err().contains("CUDA_ERROR_OUT_OF_MEMORY"), r.err());
+        } finally {
+            CudaEmulator.clearFailure("cuMemAlloc");
+        }
+    }
+
+    /** stats() of a closed device loader keeps its device figures; a cuda loader without .device(n) is on 0. */
+    @Test
+    void deviceStatsSurviveCloseAndNameTheDevice() {
+        try (SampleStore store = SampleStore.of(new int[][] {{1, 2, 3}, {4}, {5, 6}, {7}})) {
+            io.cubatch.plan.BatchPlan plan = io.cubatch.plan.BatchPlan.builder().samples(4).batchSize(2).build();
+            io.cubatch.loader.BatchLoader loader = io.cubatch.loader.BatchLoader.builder().store(store).plan(plan)
+                    .padding(PADDING).backend("cuda").prefetch(2).workers(1).build();
+            java.util.Iterator<io.cubatch.loader.Batch> it = loader.epoch(0);
+            while (it.hasNext()) {
+                it.next().close();
+            }
+            io.cubatch.loader.LoaderStats open = loader.stats();
+            assertEquals(0, open.device());
+            loader.close();
+            io.cubatch.loader.LoaderStats closed = loader.stats();
+            assertEquals(open.statusBytes(), closed.statusBytes());
+            assertEquals(32, closed.statusBytes());
+            assertEquals(open.deviceMillisPerBatch(), closed.deviceMillisPerBatch());
+            assertEquals(open.stagingBytes(), closed.stagingBytes());
+        }
+    }
 }
