@@ -108,3 +108,10 @@ put("jsonl_bad_utf8.jsonl", b"[1]\n[2, \xff]\n")
 put("jsonl_empty_vector.jsonl", b"[[]]\n")
 put("jsonl_float_overflow.jsonl", b"[1e400]\n")
 put("jsonl_bare_number.jsonl", b"42\n")
+
+# issue 14: sizes that overflow only in a partial product (the total is 0), and numbers past the parser's limit
+put("npy_empty_shape_overflow.npy", npy("{'descr': '<i4', 'fortran_order': False, 'shape': (4611686018427387904, 4, 0), }"))
+put("npy_empty_features_overflow.npy",
+    npy("{'descr': '<i4', 'fortran_order': False, 'shape': (0, 1, 4611686018427387904, 4), }"))
+put("jsonl_500_digits.jsonl", b"[1, 2]\n[3, " + b"1234567890" * 50 + b"]\n")
+put("jsonl_500_digit_float.jsonl", b"[0." + b"1234567890" * 50 + b"]\n")

@@ -78,6 +78,10 @@ class BadInputCorpusTest {
             jsonl_empty_vector.jsonl       | line 1   | an empty feature vector
             jsonl_float_overflow.jsonl     | line 1   | overflows float64
             jsonl_bare_number.jsonl        | line 1   | '42' at the start
+            npy_empty_shape_overflow.npy   | byte 10  | shape [4611686018427387904, 4, 0] whose size overflows 64 bits
+            npy_empty_features_overflow.npy | byte 10 | shape [0, 1, 4611686018427387904, 4] whose size overflows 64 bits
+            jsonl_500_digits.jsonl         | line 2, column 5 | a number of 500 characters (1234567890123456789012345678901234567890...)
+            jsonl_500_digit_float.jsonl    | line 1, column 2 | a number of 502 characters (0.12345678901234567890123456789012345678...)
             """)
     void rejectsWithFileWhereAndWhat(String name, String where, String found) {
         Path path = bad(name);
