@@ -2,6 +2,7 @@ package io.cubatch.store;
 
 import static io.cubatch.store.Fixtures.bad;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -12,6 +13,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -91,6 +93,68 @@ class BadInputCorpusTest {
         assertTrue(e.getMessage().contains(found), name + ": " + e.getMessage());
         assertTrue(e.getMessage().contains(e.file().getFileName().toString()), e.getMessage());
         assertTrue(e.getMessage().contains("expected"), e.getMessage());
+    }
+
+    /** Exit code, stdout and stderr of one in-process CLI run. */
+    record Cli(int code, String out, String err) {
+    }
+
+    static Cli cli(String... args) {
+        java.io.StringWriter out = new java.io.StringWriter();
+        java.io.StringWriter err = new java.io.StringWriter();
+        int code = io.cubatch.cli.Main.execute(args, new java.io.PrintWriter(out, true), new java.io.PrintWriter(err, true));
+        return new Cli(code, out.toString(), err.toString());
+    }
+
+    /** Exit 2 and one line on stderr, starting with the command, naming what is asked: no stack trace. */
+    static String assertUserError(Cli r, String command, String... contains) {
+        assertEquals(2, r.code(), r.err());
+        String line = r.err().strip();
+        assertTrue(line.startsWith("cubatch " + command + ": "), line);
+        assertFalse(line.contains("\n"), "one line: " + line);
+        assertFalse(line.contains("Exception") || line.contains("internal error") || line.contains("\tat "), line);
+        for (String c : contains) {
+            assertTrue(line.contains(c), line + " should contain " + c);
+        }
+        return line;
+    }
+
+    /**
+     * Issue 14, items 12 and 13: sizes no machine holds, or that overflow 64 bits, are refused before any
+     * allocation with exit 2, naming the bytes needed and available and the fix; never an OutOfMemoryError.
+     */
+    @Test
+    void padRefusesSizesBeforeAllocatingThem(@TempDir Path dir) throws IOException {
+        Path in = dir.resolve("three.jsonl");
+        Files.writeString(in, "[1, 2, 3]\n[4]\n[5, 6]\n");
+        String[] common = {"pad", "--input", in.toString(), "--padding", "post", "--dtype", "int32", "--backend", "native"};
+        assertUserError(cli(concat(common, "--maxlen", "1000000000000")), "pad",
+                "a padded batch [3, 1000000000000] int32", "needs 15000000000012 bytes (13.6 TiB) of native memory",
+                "available here: lower maxlen");
+        assertUserError(cli(concat(common, "--maxlen", "9223372036854775807")), "pad",
+                "a padded batch of [3, 9223372036854775807] int32 has more than 2^63 bytes: lower maxlen");
+        String old = System.getProperty(NativeMemory.AVAILABLE_PROPERTY);
+        System.setProperty(NativeMemory.AVAILABLE_PROPERTY, Long.toString(16L << 30));
+        try {
+            assertUserError(cli(concat(common, "--maxlen", "2000000000")), "pad", "needs 30000000012 bytes (27.9 GiB)",
+                    "more than the 17179869184 bytes (16.0 GiB) available here");
+        } finally {
+            if (old == null) {
+                System.clearProperty(NativeMemory.AVAILABLE_PROPERTY);
+            } else {
+                System.setProperty(NativeMemory.AVAILABLE_PROPERTY, old);
+            }
+        }
+        // the corpus's hostile sizes through the CLI: exit 2 with the file and where
+        for (String f : new String[] {"npy_empty_features_overflow.npy", "jsonl_500_digits.jsonl"}) {
+            assertUserError(cli("pad", "--input", bad(f).toString(), "--padding", "post", "--dtype", "int32"), "pad", f);
+        }
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
     }
 
     @Test

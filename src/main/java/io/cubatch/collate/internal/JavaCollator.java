@@ -6,6 +6,7 @@ import io.cubatch.collate.PaddedBatch;
 import io.cubatch.collate.PaddedShape;
 import io.cubatch.collate.Padding;
 import io.cubatch.store.DType;
+import io.cubatch.store.NativeMemory;
 import io.cubatch.store.SampleStore;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -96,6 +97,10 @@ public final class JavaCollator implements Collator {
      */
     private void growRows(long rowBytes, long length, int size) {
         long bytes = Math.max(64, rowBytes > padRow.byteSize() ? Math.max(rowBytes, 2 * padRow.byteSize()) : padRow.byteSize());
+        long masks = zeros.byteSize() < length ? 2 * Math.max(length, 2 * zeros.byteSize()) : 0;
+        NativeMemory.require((bytes > padRow.byteSize() ? bytes : 0) + masks, () -> "the java backend's copy sources"
+                + " for rows of " + length + " timesteps (" + rowBytes + " bytes of pad values, a row of zeros and"
+                + " one of ones)", "lower maxlen, or use the native backend, which needs none");
         if (bytes > padRow.byteSize()) {
             padRow = rows.allocate(bytes, 16);
         }
