@@ -204,10 +204,10 @@ public final class CudaCollator implements Collator {
         return new long[] {0, lengths, mask, shape.positions() ? positions : -1, end};
     }
 
-    /** Whether the 16-byte kernel applies: a bit copy (no conversion) of rows that are multiples of 16 bytes. */
+    /** Whether the 16-byte kernel applies: a bit copy (same dtype, not bool) of rows that are multiples of 16 bytes. */
     static boolean wideStores(DType src, PaddedShape shape) {
         long rowBytes = shape.length() * shape.features() * shape.dtype().byteSize();
-        return src == shape.dtype() && rowBytes % 16 == 0;
+        return io.cubatch.collate.internal.Conversions.isBitCopy(src, shape.dtype()) && rowBytes % 16 == 0;
     }
 
     private DeviceBatch launchPad(PinnedRing.Slot s, PaddedShape shape, Padding padding, long values, DType src,

@@ -76,7 +76,7 @@ final class Packing {
                     continue;
                 }
                 long o = (rowBase + col) * f;
-                if (src == dst) {
+                if (Conversions.isBitCopy(src, dst)) {
                     MemorySegment.copy(store.values(), first[k] * f * size, view.data(), o * size, keep[k] * f * size);
                 } else {
                     for (long e = 0; e < keep[k] * f; e++) {

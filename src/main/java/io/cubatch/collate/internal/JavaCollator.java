@@ -14,8 +14,8 @@ import java.lang.foreign.ValueLayout;
 
 /**
  * The {@code java} backend: pure Java over {@link MemorySegment}s, the same row algorithm as
- * {@code cb_pad_row} in {@code cuda/cb_pad.cuh} (bulk copies for same-dtype data, checked conversion
- * otherwise). Runs anywhere; the oracle the other backends are compared with. Allocates nothing per
+ * {@code cb_pad_row} in {@code cuda/cb_pad.cuh} (bulk copies for same-dtype data but bool, checked
+ * conversion otherwise). Runs anywhere; the oracle the other backends are compared with. Allocates nothing per
  * batch once warm. Owns a little off-heap memory (pad and mask rows), freed by {@link #close()}.
  */
 public final class JavaCollator implements Collator {
@@ -66,7 +66,7 @@ public final class JavaCollator implements Collator {
             MemorySegment.copy(padRow, 0, out.data(), rowStart, start * f * size);
             long end = start + keep;
             MemorySegment.copy(padRow, 0, out.data(), rowStart + end * f * size, (l - end) * f * size);
-            if (src == dst) {
+            if (Conversions.isBitCopy(src, dst)) {
                 MemorySegment.copy(values, first * f * size, out.data(), rowStart + start * f * size, keep * f * size);
             } else {
                 long o = (b * l + start) * f;
@@ -129,7 +129,7 @@ public final class JavaCollator implements Collator {
         DType src = store.dtype();
         MemorySegment values = store.values();
         for (int b = 0; b < indices.length; b++) {
-            if (src == dtype) {
+            if (Conversions.isBitCopy(src, dtype)) {
                 long rowBytes = rowElems * dtype.byteSize();
                 MemorySegment.copy(values, indices[b] * rowBytes, out, b * rowBytes, rowBytes);
                 continue;
