@@ -3,6 +3,7 @@ package io.cubatch.cuda;
 import io.cubatch.collate.Collation;
 import io.cubatch.collate.Collator;
 import io.cubatch.collate.internal.KernelCodes;
+import io.cubatch.collate.internal.SingleUser;
 import io.cubatch.collate.PaddedBatch;
 import io.cubatch.collate.PaddedShape;
 import io.cubatch.collate.Padding;
@@ -33,8 +34,9 @@ import jcuda.driver.JCudaDriver;
  * slots) are in flight at once. {@link #pad} and {@link #stack} implement {@link Collator} by copying the
  * result back into caller memory, so every backend is compared byte for byte with the {@code java} one.
  * Validation (indices, maxlen, pad value) is the shared {@link Collation} code: the kernels only see
- * checked arguments. Single-threaded, like every collator; owns its stream and ring, and its context when
- * made by {@link #open} (cheap: the device's primary context and kernels are registered once per process).
+ * checked arguments. One thread at a time, like every collator (a second is refused: {@link SingleUser});
+ * owns its stream and ring, and its context when made by {@link #open} (cheap: the device's primary context
+ * and kernels are registered once per process).
  */
 public final class CudaCollator implements Collator {
     private static final long ALIGN = 256;
@@ -49,7 +51,7 @@ public final class CudaCollator implements Collator {
     private long batches;
     private long h2dBytes;
     private long lastH2dBytes;
-    private boolean closed;
+    private final SingleUser user = new SingleUser("cuda collator");
 
     /** A collator on {@code context} (which the caller keeps owning) with a ring of {@code slots}. */
     public CudaCollator(CudaContext context, int slots) {
@@ -113,9 +115,13 @@ public final class CudaCollator implements Collator {
         return lastH2dBytes;
     }
 
-    private void checkOpen() {
-        if (closed) {
-            throw new IllegalStateException("cuda collator is closed");
+    /** Runs {@code call} as the collator's one user ({@link SingleUser}): a second thread is refused. */
+    private <T> T entered(java.util.function.Supplier<T> call) {
+        user.enter();
+        try {
+            return call.get();
+        } finally {
+            user.exit();
         }
     }
 
@@ -129,8 +135,7 @@ public final class CudaCollator implements Collator {
      *                                             reported by {@link DeviceBatch#await()})
      */
     public DeviceBatch padOnDevice(SampleStore store, long[] indices, Padding padding) {
-        checkOpen();
-        return padOnDevice(store, indices, padding, Collation.shape(store, indices, padding));
+        return entered(() -> padOnDevice(store, indices, padding, Collation.shape(store, indices, padding)));
     }
 
     private DeviceBatch padOnDevice(SampleStore store, long[] indices, Padding padding, PaddedShape shape) {
@@ -151,7 +156,10 @@ public final class CudaCollator implements Collator {
 
     /** Pads {@code indices} of a device-resident dataset: only the indices cross PCIe. */
     public DeviceBatch padOnDevice(DeviceStore store, long[] indices, Padding padding) {
-        checkOpen();
+        return entered(() -> padOnDeviceEntered(store, indices, padding));
+    }
+
+    private DeviceBatch padOnDeviceEntered(DeviceStore store, long[] indices, Padding padding) {
         if (store.device() != context.ordinal()) {
             throw new IllegalArgumentException("dataset is resident on device " + store.device()
                     + ", this collator runs on device " + context.ordinal());
@@ -260,22 +268,29 @@ public final class CudaCollator implements Collator {
 
     /** Uploads {@code store} to this collator's GPU if it fits {@code budgetBytes}; the caller closes it. */
     public DeviceStore upload(SampleStore store, long budgetBytes) {
-        checkOpen();
-        return DeviceStore.upload(context, store, budgetBytes);
+        return entered(() -> DeviceStore.upload(context, store, budgetBytes));
     }
 
     @Override
     public void pad(SampleStore store, long[] indices, Padding padding, PaddedBatch out) {
-        checkOpen();
-        PaddedShape shape = Collation.checkOutput(store, indices, padding, out);
-        try (DeviceBatch b = padOnDevice(store, indices, padding, shape)) {
-            b.copyTo(out);
-        }
+        entered(() -> {
+            PaddedShape shape = Collation.checkOutput(store, indices, padding, out);
+            try (DeviceBatch b = padOnDevice(store, indices, padding, shape)) {
+                b.copyTo(out);
+            }
+            return null;
+        });
     }
 
     @Override
     public void stack(SampleStore store, long[] indices, DType dtype, MemorySegment out) {
-        checkOpen();
+        entered(() -> {
+            stackEntered(store, indices, dtype, out);
+            return null;
+        });
+    }
+
+    private void stackEntered(SampleStore store, long[] indices, DType dtype, MemorySegment out) {
         long rowElems = Collation.checkStack(store, indices, dtype, out);
         long rowBytes = rowElems * store.dtype().byteSize();
         long bytes = rowBytes * indices.length;
@@ -316,14 +331,15 @@ public final class CudaCollator implements Collator {
 
     /**
      * Waits for the stream, frees the ring (pinned and device memory), destroys the stream, and closes the
-     * context if this owns it. Every step runs even when one fails; the first failure is thrown.
+     * context if this owns it. Every step runs even when one fails; the first failure is thrown. During a call
+     * on another thread, waits for it first ({@link SingleUser}).
      */
     @Override
     public void close() {
-        if (closed) {
-            return;
-        }
-        closed = true;
+        user.close(this::closeSteps);
+    }
+
+    private void closeSteps() {
         RuntimeException first = null;
         Runnable[] steps = {ring::close, () -> context.destroyStream(stream), scratch::close,
             () -> {

@@ -16,7 +16,9 @@ import java.lang.foreign.ValueLayout;
  * The {@code java} backend: pure Java over {@link MemorySegment}s, the same row algorithm as
  * {@code cb_pad_row} in {@code cuda/cb_pad.cuh} (bulk copies for same-dtype data but bool, checked
  * conversion otherwise). Runs anywhere; the oracle the other backends are compared with. Allocates nothing per
- * batch once warm. Owns a little off-heap memory (pad and mask rows), freed by {@link #close()}.
+ * batch once warm. Owns a little off-heap memory (pad and mask rows), freed by {@link #close()}. One
+ * thread at a time ({@link SingleUser}): a second thread calling in is refused, since the pad rows are
+ * shared; {@link #close()} during a pad on another thread waits for it, then frees.
  */
 public final class JavaCollator implements Collator {
     private final MemorySegment padValue = MemorySegment.ofArray(new long[1]);
@@ -31,7 +33,7 @@ public final class JavaCollator implements Collator {
     private MemorySegment padRow = MemorySegment.NULL;
     private MemorySegment zeros = MemorySegment.NULL;
     private MemorySegment ones = MemorySegment.NULL;
-    private boolean closed;
+    private final SingleUser user = new SingleUser("java collator");
 
     @Override
     public String name() {
@@ -40,9 +42,15 @@ public final class JavaCollator implements Collator {
 
     @Override
     public void pad(SampleStore store, long[] indices, Padding padding, PaddedBatch out) {
-        if (closed) {
-            throw new IllegalStateException("java collator is closed");
+        user.enter();
+        try {
+            padEntered(store, indices, padding, out);
+        } finally {
+            user.exit();
         }
+    }
+
+    private void padEntered(SampleStore store, long[] indices, Padding padding, PaddedBatch out) {
         PaddedShape shape = Collation.checkOutput(store, indices, padding, out);
         DType dst = shape.dtype();
         int size = dst.byteSize();
@@ -115,16 +123,23 @@ public final class JavaCollator implements Collator {
         }
     }
 
+    /** Frees the pad rows; during a pad or stack on another thread, waits for it first. Idempotent. */
     @Override
     public void close() {
-        if (!closed) {
-            closed = true;
-            rows.close();
-        }
+        user.close(rows::close);
     }
 
     @Override
     public void stack(SampleStore store, long[] indices, DType dtype, MemorySegment out) {
+        user.enter();
+        try {
+            stackEntered(store, indices, dtype, out);
+        } finally {
+            user.exit();
+        }
+    }
+
+    private void stackEntered(SampleStore store, long[] indices, DType dtype, MemorySegment out) {
         long rowElems = Collation.checkStack(store, indices, dtype, out);
         DType src = store.dtype();
         MemorySegment values = store.values();
