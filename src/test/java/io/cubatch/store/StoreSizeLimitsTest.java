@@ -235,4 +235,32 @@ class StoreSizeLimitsTest {
             }
         }
     }
+
+    /** The fuzzers' seeds near the limits (make_fuzz_seeds.py) are valid files: the edge is on their valid side. */
+    @Test
+    void fuzzSeedsNearTheLimitsAreValidFiles() throws Exception {
+        Path inputs = Path.of(StoreSizeLimitsTest.class.getResource("/io/cubatch/store/ReaderFuzzTestInputs").toURI());
+        int seeds = 0;
+        for (String target : new String[] {"npy", "jsonl", "megatron"}) {
+            try (var files = Files.list(inputs.resolve(target))) {
+                for (Path f : files.filter(f -> f.getFileName().toString().startsWith("seed_")).toList()) {
+                    seeds++;
+                    if (target.equals("megatron")) {
+                        byte[] in = Files.readAllBytes(f);
+                        int split = ((in[0] & 0xff) << 8) | (in[1] & 0xff);
+                        MemorySegment all = MemorySegment.ofArray(Arrays.copyOfRange(in, 4, in.length));
+                        try (SampleStore s = MegatronReader.read(f, all.asSlice(0, split), f, all.asSlice(split),
+                                java.lang.foreign.Arena.ofConfined())) {
+                            assertTrue(s.size() > 0, f.toString());
+                        }
+                    } else {
+                        try (SampleStore s = target.equals("npy") ? NpyReader.open(f) : JsonlReader.open(f)) {
+                            assertTrue(s.size() >= 0, f.toString());
+                        }
+                    }
+                }
+            }
+        }
+        assertEquals(13, seeds);
+    }
 }
