@@ -1,5 +1,5 @@
 // cb_collate.cuh: stack (collate) fixed-shape samples into [B, ...]: output row b is sample indices[b]
-// of row_elems elements, converted to the output dtype when it differs (cb_convert.cuh).
+// of row_elems elements, converted to the output dtype when it differs, or is bool (cb_convert.cuh).
 #pragma once
 #include "cb_convert.cuh"
 
@@ -17,7 +17,7 @@ typedef struct {
 CB_HD int cb_stack_element(const cb_stack_args* a, int64_t e) {
     int64_t b = e / a->row_elems;
     int64_t src = (a->indices ? a->indices[b] : b) * a->row_elems + e % a->row_elems;
-    if (a->src_dtype == a->dst_dtype) {
+    if (cb_bit_copy(a->src_dtype, a->dst_dtype)) {
         int size = cb_dtype_size(a->dst_dtype);
         memcpy((unsigned char*) a->out + e * size, (const unsigned char*) a->values + src * size, size);
         return CB_OK;
@@ -28,7 +28,7 @@ CB_HD int cb_stack_element(const cb_stack_args* a, int64_t e) {
 // Row b on the CPU; *bad gets the first failing output element.
 CB_HD int cb_stack_row(const cb_stack_args* a, int64_t b, int64_t* bad) {
     int size = cb_dtype_size(a->dst_dtype);
-    if (a->src_dtype == a->dst_dtype) {
+    if (cb_bit_copy(a->src_dtype, a->dst_dtype)) {
         memcpy((unsigned char*) a->out + b * a->row_elems * size,
                (const unsigned char*) a->values + (a->indices ? a->indices[b] : b) * a->row_elems * size, (size_t) (a->row_elems * size));
         return CB_OK;

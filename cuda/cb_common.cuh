@@ -37,6 +37,12 @@ CB_HD int cb_dtype_size(int dtype) {
     }
 }
 
+// Whether a same-dtype element is copied as its bits: every dtype but bool, whose byte is normalised on
+// load (any nonzero byte is true, 1, as NumPy reads it), so that a bool .npy holding 2 or 255 pads as 1.
+CB_HD int cb_bit_copy(int src_dtype, int dst_dtype) {
+    return src_dtype == dst_dtype && src_dtype != CB_BOOL;
+}
+
 CB_HD int cb_dtype_is_float(int dtype) {
     return dtype == CB_FLOAT16 || dtype == CB_FLOAT32 || dtype == CB_FLOAT64 || dtype == CB_BFLOAT16;
 }

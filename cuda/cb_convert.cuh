@@ -1,7 +1,8 @@
 // cb_convert.cuh: checked element conversion between the cubatch dtypes, bit-exact on CPU and GPU.
 //
 // A value is loaded as an int64 (integer and bool sources) or a double (float sources, exactly), then
-// stored into the output dtype:
+// stored into the output dtype. A bool byte loads as 0 or 1: any nonzero byte is true (NumPy's reading of
+// a bool array holding 2 or 255), so bool data is never bit-copied (cb_bit_copy).
 //   - to an integer dtype: the value must be an integer in range (a float must be finite and integral);
 //     bool takes only 0 and 1. Anything else fails: CB_ERR_VALUE_DOES_NOT_FIT, never a wrap.
 //   - to float64: exact from floats, round-to-nearest-even from int64.
@@ -10,7 +11,7 @@
 //     by the bit-level routine below (no intrinsics, so host and device agree); overflow fails.
 //   - NaN becomes the canonical quiet NaN of the output float type (payload and sign are not kept);
 //     infinities and signed zeros are kept.
-// Same-dtype copies do not come through here: they are bit copies (cb_pad.cuh).
+// Same-dtype copies other than bool do not come through here: they are bit copies (cb_pad.cuh).
 #pragma once
 #include "cb_common.cuh"
 
@@ -109,7 +110,8 @@ CB_HD cb_scalar cb_load(const void* base, int dtype, int64_t i) {
     s.i = 0;
     s.d = 0;
     switch (dtype) {
-        case CB_BOOL: case CB_UINT8: s.i = *p; break;
+        case CB_BOOL: s.i = *p != 0; break;
+        case CB_UINT8: s.i = *p; break;
         case CB_INT8: s.i = (int8_t) *p; break;
         case CB_INT16: { int16_t v; memcpy(&v, p, 2); s.i = v; break; }
         case CB_UINT16: { uint16_t v; memcpy(&v, p, 2); s.i = v; break; }

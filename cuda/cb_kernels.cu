@@ -52,7 +52,7 @@ extern "C" __global__ void cb_pad_kernel(cb_pad_args a, unsigned long long* valu
 }
 
 // The same-dtype case with 16-byte stores: one thread per 16-byte chunk of the output rows. The host
-// launches it only when src_dtype == dst_dtype, each row's bytes are a multiple of 16 and `out` is
+// launches it only for a bit copy (cb_bit_copy: same dtype, not bool), each row's bytes a multiple of 16 and `out`
 // 16-byte aligned; otherwise cb_pad_kernel. Masks, positions and lengths as in cb_pad_kernel.
 extern "C" __global__ void cb_pad_kernel16(cb_pad_args a, unsigned long long* too_long_error) {
     int64_t row_bytes = a.out_len * a.features * cb_dtype_size(a.dst_dtype);

@@ -3,7 +3,8 @@
 // data [rows, maxlen, F], attention mask [rows, maxlen] (1 = real), position ids [rows, maxlen] restarting
 // at 0 for every sequence (0 on padding), and per sequence, in packed order (row by row, then batch order):
 // lengths [S] (int32), cu_seqlens [S + 1] (int32, cumulative real timesteps: FlashAttention's varlen
-// convention) and max_seqlen [1]. Same-dtype values are bit copies; others go through cb_convert.cuh.
+// convention) and max_seqlen [1]. Same-dtype values other than bool are bit copies; others go through
+// cb_convert.cuh.
 //
 // Sequence k (packed order) takes output timesteps [start[k], start[k] + keep[k]) from source timesteps
 // [first[k], first[k] + keep[k]); start[] ascends. Output timestep t is real exactly when the last k with
@@ -54,7 +55,7 @@ CB_HD int cb_pack_element(const cb_pack_args* a, int64_t e) {
         return CB_OK;
     }
     int64_t src = (a->first[k] + (t - a->start[k])) * a->features + f;
-    if (a->src_dtype == a->dst_dtype) {
+    if (cb_bit_copy(a->src_dtype, a->dst_dtype)) {
         memcpy(dst, (const unsigned char*) a->values + src * dsize, dsize);
         return CB_OK;
     }

@@ -8,7 +8,7 @@
 //           CB_SIDE_NONE then fails with CB_ERR_TOO_LONG
 //   start = pad_side == PRE ? L - keep : 0                 real timesteps land in [start, start + keep)
 // Element (b, t, f) is source timestep offsets[s] + skip + (t - start), feature f, when t is real; else
-// the pad value. Same-dtype values are bit copies; others go through cb_convert.cuh.
+// the pad value. Same-dtype values are bit copies (cb_bit_copy: not bool); others go through cb_convert.cuh.
 #pragma once
 #include "cb_convert.cuh"
 
@@ -68,7 +68,7 @@ CB_HD int cb_pad_element(const cb_pad_args* a, const cb_row_geometry* g, int64_t
         return CB_OK;
     }
     int64_t src = (g->first + (t - g->start)) * a->features + f;
-    if (a->src_dtype == a->dst_dtype) {
+    if (cb_bit_copy(a->src_dtype, a->dst_dtype)) {
         memcpy(dst, (const unsigned char*) a->values + src * dsize, dsize);
         return CB_OK;
     }
@@ -84,7 +84,7 @@ CB_HD void cb_pad_masks(const cb_pad_args* a, const cb_row_geometry* g, int64_t 
 
 // Same-dtype rows, 16 bytes at a time: bytes [at, at + 16) of row b's data (at % 16 == 0), each byte the
 // pad value's or the source's, assembled so the kernel can write them with one aligned 16-byte store.
-// Only for src_dtype == dst_dtype (a bit copy); the caller checks that the row's bytes are a multiple
+// Only for cb_bit_copy(src_dtype, dst_dtype); the caller checks that, that the row's bytes are a multiple
 // of 16 and the output 16-byte aligned. Bytes past the row end are left as they are.
 CB_HD void cb_pad_chunk16(const cb_pad_args* a, const cb_row_geometry* g, int64_t at, unsigned char out16[16]) {
     int dsize = cb_dtype_size(a->dst_dtype);
@@ -131,7 +131,7 @@ CB_HD int cb_pad_row(const cb_pad_args* a, int64_t b, int64_t* bad) {
             for (int64_t e = from; e < to; e++) memcpy(row + e * dsize, a->pad_value, dsize);
         }
     }
-    if (a->src_dtype == a->dst_dtype) {
+    if (cb_bit_copy(a->src_dtype, a->dst_dtype)) {
         memcpy(row + g.start * F * dsize, (const unsigned char*) a->values + g.first * F * dsize,
                (size_t) (g.keep * F * dsize));
     } else {

@@ -343,11 +343,59 @@ static void test_null_indices() {
     int64_t layout[32];
     CHECK(cb_struct_layout(0, layout, 32) == 18 && layout[0] == (int64_t) sizeof(cb_pad_args), "pad args layout");
     CHECK(cb_struct_layout(1, layout, 32) == 8 && layout[0] == (int64_t) sizeof(cb_stack_args), "stack args layout");
-    CHECK(cb_struct_layout(2, layout, 32) == -1 && cb_struct_layout(0, layout, 3) == -1, "layout refuses bad input");
+    CHECK(cb_struct_layout(3, layout, 32) == -1 && cb_struct_layout(0, layout, 3) == -1, "layout refuses bad input");
+}
+
+// A bool byte other than 0 or 1 (a .npy written by hand, or a view of uint8 data) is true, 1, as NumPy
+// reads it: every load normalises it, and bool is never bit-copied, so pad, stack and the 16-byte
+// kernel path all write 1.
+static void test_bool_bytes_normalise() {
+    unsigned char raw[6] = {0, 1, 2, 255, 128, 0};
+    for (int i = 0; i < 6; i++) {
+        cb_scalar s = cb_load(raw, CB_BOOL, i);
+        CHECK(!s.is_float && s.i == (raw[i] != 0), "bool byte %d loads as %lld", raw[i], (long long) s.i);
+    }
+    CHECK(!cb_bit_copy(CB_BOOL, CB_BOOL) && cb_bit_copy(CB_UINT8, CB_UINT8) && !cb_bit_copy(CB_UINT8, CB_INT8),
+          "bool is never a bit copy");
+    std::vector<int64_t> offsets = {0, 4, 6}, indices = {0, 1};
+    for (int32_t dst : {(int32_t) CB_BOOL, (int32_t) CB_INT32, (int32_t) CB_UINT8, (int32_t) CB_FLOAT32}) {
+        int size = cb_dtype_size(dst);
+        std::vector<unsigned char> out(2 * 4 * size, 0x5a), pad(8, 0);
+        int64_t err = -1;
+        int32_t st = cb_pad(raw, CB_BOOL, offsets.data(), 0, 1, indices.data(), 2, 4, 4, CB_SIDE_POST, CB_SIDE_NONE,
+                            dst, pad.data(), out.data(), nullptr, nullptr, nullptr, 1, &err);
+        CHECK(st == CB_OK, "bool to dtype %d: status %d", dst, st);
+        double want[8] = {0, 1, 1, 1, 1, 0, 0, 0};
+        for (int e = 0; e < 8; e++) {
+            cb_scalar v = cb_load(out.data(), dst, e);
+            double got = v.is_float ? v.d : (double) v.i;
+            CHECK(got == want[e] && (dst != CB_BOOL || out[e] <= 1), "bool to dtype %d, element %d: %g", dst, e, got);
+        }
+        std::vector<unsigned char> stacked(6 * size, 0x5a);
+        st = cb_stack(raw, CB_BOOL, 3, nullptr, 2, dst, stacked.data(), 1, &err);
+        for (int e = 0; e < 6 && st == CB_OK; e++) {
+            cb_scalar v = cb_load(stacked.data(), dst, e);
+            CHECK((v.is_float ? v.d : (double) v.i) == (raw[e] != 0) && (dst != CB_BOOL || stacked[e] <= 1),
+                  "stack bool to dtype %d, element %d", dst, e);
+        }
+        CHECK(st == CB_OK, "stack bool to dtype %d: status %d", dst, st);
+    }
+    // one cb_pad_element per output element, as the generic kernel runs it
+    cb_pad_args a = {raw, CB_BOOL, offsets.data(), 0, 1, indices.data(), 2, 4, 4, CB_SIDE_POST, CB_SIDE_NONE, CB_BOOL,
+                     raw, nullptr, nullptr, nullptr, nullptr};
+    unsigned char out[8];
+    a.out = out;
+    for (int64_t b = 0; b < 2; b++) {
+        cb_row_geometry g = cb_pad_geometry(&a, b);
+        for (int64_t t = 0; t < 4; t++) CHECK(cb_pad_element(&a, &g, b, t, 0) == CB_OK, "element");
+    }
+    unsigned char want[8] = {0, 1, 1, 1, 1, 0, 0, 0};
+    CHECK(memcmp(out, want, 8) == 0, "cb_pad_element on bool bytes");
 }
 
 int main() {
     test_known_conversions();
+    test_bool_bytes_normalise();
     test_half_exhaustive_and_random();
     test_integer_checks();
     test_padding();

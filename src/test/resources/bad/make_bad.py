@@ -108,3 +108,15 @@ put("jsonl_bad_utf8.jsonl", b"[1]\n[2, \xff]\n")
 put("jsonl_empty_vector.jsonl", b"[[]]\n")
 put("jsonl_float_overflow.jsonl", b"[1e400]\n")
 put("jsonl_bare_number.jsonl", b"42\n")
+
+# issue 14: sizes that overflow only in a partial product (the total is 0), and numbers past the parser's limit
+put("npy_empty_shape_overflow.npy", npy("{'descr': '<i4', 'fortran_order': False, 'shape': (4611686018427387904, 4, 0), }"))
+put("npy_empty_features_overflow.npy",
+    npy("{'descr': '<i4', 'fortran_order': False, 'shape': (0, 1, 4611686018427387904, 4), }"))
+put("jsonl_500_digits.jsonl", b"[1, 2]\n[3, " + b"1234567890" * 50 + b"]\n")
+put("jsonl_500_digit_float.jsonl", b"[0." + b"1234567890" * 50 + b"]\n")
+
+# issue 14: accepted, but not as raw bytes: a bool array holding bytes other than 0 and 1 reads as NumPy
+# reads it (any nonzero byte is True, 1) on every backend; BadInputCorpusTest and BoolBytesTest assert it
+put("npy_bool_bytes.npy", npy("{'descr': '|b1', 'fortran_order': False, 'shape': (2, 8), }",
+                              bytes([0, 1, 2, 255, 128, 0, 1, 3, 255, 0, 0, 7, 1, 1, 0, 2])))

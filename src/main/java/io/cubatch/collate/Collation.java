@@ -13,11 +13,41 @@ public final class Collation {
     private Collation() {
     }
 
-    /** See {@link Collator#shape}. */
+    /**
+     * The longest row a batch may hold: {@code lengths} and {@code position_ids} are int32 (DESIGN.md,
+     * "Padding semantics"), so a row keeps at most 2^31 - 1 timesteps.
+     */
+    public static final long MAX_ROW_LENGTH = Integer.MAX_VALUE;
+
+    /** See {@link Collator#shape}. Computes every size of the batch, so none overflows later. */
     public static PaddedShape shape(SampleStore store, long[] indices, Padding padding) {
         long longest = validate(store, indices, padding);
-        return new PaddedShape(indices.length, padding.outputLength(longest), store.features(),
+        PaddedShape shape = new PaddedShape(indices.length, outputLength(padding, longest), store.features(),
                 padding.limit(longest), padding.dtype(), padding.positions());
+        try {
+            shape.totalBytes();
+        } catch (ArithmeticException e) {
+            throw new CollateException("a padded batch of " + describe(shape) + " has more than 2^63 bytes: lower"
+                    + " maxlen (CLI --maxlen; unset, it is the batch's longest sequence, " + longest
+                    + " timesteps here), or pad fewer samples at once");
+        }
+        return shape;
+    }
+
+    /** {@code padding.outputLength(longest)}, or a CollateException when rounding it up overflows. */
+    private static long outputLength(Padding padding, long longest) {
+        try {
+            return padding.outputLength(longest);
+        } catch (ArithmeticException e) {
+            throw new CollateException("maxlen " + padding.limit(longest) + " rounded up to a multiple of "
+                    + padding.padToMultipleOf() + " overflows 64 bits: choose a smaller maxlen");
+        }
+    }
+
+    /** "[B, L(, F...)] dtype (+ positions)": the shape, for messages. */
+    public static String describe(PaddedShape s) {
+        return "[" + s.batch() + ", " + s.length() + (s.features() == 1 ? "" : ", " + s.features()) + "] "
+                + s.dtype().cliName() + (s.positions() ? " with position_ids" : "");
     }
 
     /**
@@ -49,6 +79,17 @@ public final class Collation {
                 }
             }
         }
+        if (Math.min(longest, limit) > MAX_ROW_LENGTH) {
+            for (int b = 0; b < indices.length; b++) {
+                long len = store.length(indices[b]);
+                if (Math.min(len, limit) > MAX_ROW_LENGTH) {
+                    throw new CollateException("sample " + indices[b] + " (batch row " + b + ") has " + len
+                            + " timesteps, more than " + MAX_ROW_LENGTH + ", the longest row int32 lengths and"
+                            + " position_ids can count: set maxlen to at most " + MAX_ROW_LENGTH + " with a truncation"
+                            + " side (CLI --maxlen L --truncating pre|post)");
+                }
+            }
+        }
         return longest;
     }
 
@@ -64,7 +105,7 @@ public final class Collation {
         long longest = validate(store, indices, padding);
         PaddedShape o = out.shape();
         // field by field, so that the steady state allocates nothing (a PaddedShape to compare with would)
-        if (o.batch() != indices.length || o.length() != padding.outputLength(longest) || o.features() != store.features()
+        if (o.batch() != indices.length || o.length() != outputLength(padding, longest) || o.features() != store.features()
                 || o.limit() != padding.limit(longest) || o.dtype() != padding.dtype() || o.positions() != padding.positions()) {
             throw new IllegalArgumentException("output shape " + o + " does not match the batch's "
                     + shape(store, indices, padding) + ": size it with Collator.shape for the same store, indices and padding");

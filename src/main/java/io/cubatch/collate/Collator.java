@@ -11,7 +11,10 @@ import java.lang.foreign.MemorySegment;
  * property test proves it for each one present.
  *
  * <p>Output goes into caller-provided memory: {@link #shape} sizes the batch, the caller allocates (once,
- * then reuses), {@link #pad} fills. A collator instance is not thread-safe: use one per thread.
+ * then reuses), {@link #pad} fills. A collator instance is not thread-safe: use one per thread, or hand it
+ * over between calls. A second thread calling in while another is inside gets an
+ * {@link IllegalStateException} naming that thread (never a shared buffer: issue 14), and {@link #close()}
+ * during a call on another thread waits for that call, then frees.
  */
 public interface Collator extends AutoCloseable {
 
@@ -110,7 +113,10 @@ public interface Collator extends AutoCloseable {
                 + " the cuda backend");
     }
 
-    /** Frees the backend's own scratch memory (native index buffers, device state); idempotent. */
+    /**
+     * Frees the backend's own scratch memory (native index buffers, device state); idempotent. During a call
+     * on another thread, waits for it to return first, so the memory is never left allocated.
+     */
     @Override
     default void close() {
     }

@@ -1,5 +1,7 @@
 package io.cubatch.collate;
 
+import io.cubatch.store.InsufficientMemoryException;
+import io.cubatch.store.NativeMemory;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
@@ -23,8 +25,19 @@ public record PaddedBatch(PaddedShape shape, MemorySegment data, MemorySegment l
         }
     }
 
-    /** Exactly sized buffers from {@code arena}, which owns them. */
+    /**
+     * Exactly sized buffers from {@code arena}, which owns them. The total is checked against the native
+     * memory available first ({@link NativeMemory}).
+     *
+     * @throws InsufficientMemoryException naming the bytes needed, the bytes available and the fix, before
+     *                                     anything is allocated
+     */
     public static PaddedBatch allocate(PaddedShape shape, Arena arena) {
+        NativeMemory.require(shape.totalBytes(), () -> "a padded batch " + Collation.describe(shape) + " (data "
+                + shape.dataBytes() + " bytes, lengths " + shape.lengthsBytes() + ", attention_mask " + shape.maskBytes()
+                + (shape.positions() ? ", position_ids " + shape.positionsBytes() : "") + ")",
+                "lower maxlen (CLI --maxlen; unset, it is the batch's longest sequence), pad fewer samples at once,"
+                        + " or choose a narrower dtype");
         return new PaddedBatch(shape, arena.allocate(Math.max(1, shape.dataBytes()), 16).asSlice(0, shape.dataBytes()),
                 arena.allocate(Math.max(1, shape.lengthsBytes()), 4).asSlice(0, shape.lengthsBytes()),
                 arena.allocate(Math.max(1, shape.maskBytes()), 1).asSlice(0, shape.maskBytes()),

@@ -37,4 +37,13 @@ public record PaddedShape(int batch, long length, long features, long limit, DTy
     public long positionsBytes() {
         return positions ? Math.multiplyExact(4L * batch, length) : 0;
     }
+
+    /**
+     * Bytes of all four buffers together: what {@link PaddedBatch#allocate} takes.
+     *
+     * @throws ArithmeticException when that overflows 64 bits ({@link Collation#shape} never returns such a shape)
+     */
+    public long totalBytes() {
+        return Math.addExact(Math.addExact(Math.addExact(dataBytes(), lengthsBytes()), maskBytes()), positionsBytes());
+    }
 }

@@ -8,6 +8,7 @@ import io.cubatch.collate.PackLayout;
 import io.cubatch.collate.PaddedBatch;
 import io.cubatch.collate.PaddedShape;
 import io.cubatch.collate.Padding;
+import io.cubatch.collate.SingleUser;
 import io.cubatch.collate.ResidentStore;
 import io.cubatch.store.DType;
 import io.cubatch.store.SampleStore;
@@ -26,8 +27,8 @@ import java.util.Optional;
  * and its workers {@link #fill} them: the one ring. {@link #pad} and {@link #stack} implement {@link Collator}
  * with a slot of the collator's own, synchronously, copying the result back into caller memory, so every
  * backend is compared byte for byte with the {@code java} one. Validation (indices, maxlen, pad value) is the
- * shared {@link Collation} code: the kernels only see checked arguments. Single-threaded, like every
- * collator; owns its slot, and its context when made by {@link #open} (cheap: the device's primary context
+ * shared {@link Collation} code: the kernels only see checked arguments. One thread at a time, like every
+ * collator (a second is refused: {@link SingleUser}); owns its slot, and its context when made by {@link #open} (cheap: the device's primary context
  * and kernels are registered once per process).
  */
 public final class CudaCollator implements Collator {
@@ -37,7 +38,7 @@ public final class CudaCollator implements Collator {
     private long batches;
     private long h2dBytes;
     private long lastH2dBytes;
-    private boolean closed;
+    private final SingleUser user = new SingleUser("cuda collator");
 
     /** A collator on {@code context}, which the caller keeps owning. */
     public CudaCollator(CudaContext context) {
@@ -78,9 +79,13 @@ public final class CudaCollator implements Collator {
         return lastH2dBytes;
     }
 
-    private void checkOpen() {
-        if (closed) {
-            throw new IllegalStateException("cuda collator is closed");
+    /** Runs {@code call} as this collator's one user (a second thread is refused, a closed collator too). */
+    private <T> T guarded(java.util.function.Supplier<T> call) {
+        user.enter();
+        try {
+            return call.get();
+        } finally {
+            user.exit();
         }
     }
 
@@ -101,8 +106,7 @@ public final class CudaCollator implements Collator {
     /** A slot of this collator's device for a loader's ring; the caller closes it. */
     @Override
     public CudaSlot newSlot(PaddedShape largest, int maxRows, Padding padding) {
-        checkOpen();
-        return new CudaSlot(context.ordinal());
+        return guarded(() -> new CudaSlot(context.ordinal()));
     }
 
     /**
@@ -111,14 +115,18 @@ public final class CudaCollator implements Collator {
      */
     @Override
     public FilledBatch fill(BatchSlot slot, SampleStore store, long[] indices, Padding padding) {
-        checkOpen();
-        CudaSlot s = cudaSlot(slot);
-        return filled(s, s.enqueue(store, indices, padding));
+        return guarded(() -> {
+            CudaSlot s = cudaSlot(slot);
+            return filled(s, s.enqueue(store, indices, padding));
+        });
     }
 
     @Override
     public FilledBatch fill(BatchSlot slot, ResidentStore store, long[] indices, Padding padding) {
-        checkOpen();
+        return guarded(() -> fillResident(slot, store, indices, padding));
+    }
+
+    private FilledBatch fillResident(BatchSlot slot, ResidentStore store, long[] indices, Padding padding) {
         CudaSlot s = cudaSlot(slot);
         if (!(store instanceof DeviceStore d)) {
             throw new IllegalArgumentException("not a dataset resident on a GPU: " + store.getClass().getName());
@@ -148,7 +156,10 @@ public final class CudaCollator implements Collator {
     /** Packs on the device into a loader's slot, and waits for it (as {@link #fill} does). */
     @Override
     public FilledBatch fillPacked(BatchSlot slot, SampleStore store, long[] indices, Padding padding) {
-        checkOpen();
+        return guarded(() -> packed(slot, store, indices, padding));
+    }
+
+    private FilledBatch packed(BatchSlot slot, SampleStore store, long[] indices, Padding padding) {
         CudaSlot s = cudaSlot(slot);
         PackLayout layout = PackLayout.of(store, indices, padding);
         CudaTensors t = s.enqueuePacked(store, indices, padding, layout);
@@ -162,43 +173,47 @@ public final class CudaCollator implements Collator {
     /** Uploads {@code store} to this collator's GPU if it fits {@code budgetBytes}; the caller closes it. */
     @Override
     public DeviceStore upload(SampleStore store, long budgetBytes) {
-        checkOpen();
-        return DeviceStore.upload(context, store, budgetBytes);
+        return guarded(() -> DeviceStore.upload(context, store, budgetBytes));
     }
 
     /** Pads on the device in the collator's own slot and copies the batch into {@code out}. */
     @Override
     public void pad(SampleStore store, long[] indices, Padding padding, PaddedBatch out) {
-        checkOpen();
-        Collation.checkOutput(store, indices, padding, out);
-        CudaTensors t = own().enqueue(store, indices, padding);
-        t.copyTo(out);
-        count(t.h2dBytes());
+        guarded(() -> {
+            Collation.checkOutput(store, indices, padding, out);
+            CudaTensors t = own().enqueue(store, indices, padding);
+            t.copyTo(out);
+            count(t.h2dBytes());
+            return null;
+        });
     }
 
     @Override
     public void stack(SampleStore store, long[] indices, DType dtype, MemorySegment out) {
-        checkOpen();
-        long rowElems = Collation.checkStack(store, indices, dtype, out);
-        own().stack(store, indices, dtype, rowElems, out);
-        count(rowElems * store.dtype().byteSize() * indices.length);
+        guarded(() -> {
+            long rowElems = Collation.checkStack(store, indices, dtype, out);
+            own().stack(store, indices, dtype, rowElems, out);
+            count(rowElems * store.dtype().byteSize() * indices.length);
+            return null;
+        });
     }
 
-    /** Frees the collator's slot, and closes the context if this owns it; the first failure is thrown. */
+    /**
+     * Frees the collator's slot, and closes the context if this owns it; the first failure is thrown. A call
+     * running on another thread is waited for first.
+     */
     @Override
     public void close() {
-        if (closed) {
-            return;
-        }
-        closed = true;
-        try {
-            if (own != null) {
-                own.close();
+        user.close(() -> {
+            try {
+                if (own != null) {
+                    own.close();
+                }
+            } finally {
+                if (ownsContext) {
+                    context.close();
+                }
             }
-        } finally {
-            if (ownsContext) {
-                context.close();
-            }
-        }
+        });
     }
 }

@@ -396,10 +396,13 @@ public final class CudaSlot implements BatchSlot {
         return new long[] {0, lengths, mask, shape.positions() ? positions : -1, end, -1, -1};
     }
 
-    /** Whether the 16-byte kernel applies: a bit copy (no conversion) of rows that are multiples of 16 bytes. */
+    /**
+     * Whether the 16-byte kernel applies: a bit copy (same dtype, not bool, whose bytes are normalised) of rows
+     * that are multiples of 16 bytes.
+     */
     static boolean wideStores(DType src, PaddedShape shape) {
         long rowBytes = shape.length() * shape.features() * shape.dtype().byteSize();
-        return src == shape.dtype() && rowBytes % 16 == 0;
+        return src == shape.dtype() && src != DType.BOOL && rowBytes % 16 == 0;
     }
 
     private CudaTensors launchPad(PaddedShape shape, Padding padding, long values, DType src, long offsets,

@@ -3,13 +3,21 @@ package io.cubatch.store;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParseException;
 import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.charset.CharacterCodingException;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -22,10 +30,24 @@ import java.nio.file.Path;
  * stored as int64 when every number in the file is an integer, else float64. The file is parsed twice
  * (validate and count, then fill an exactly sized off-heap store), with jackson-core's streaming parser;
  * NaN, Infinity, strings, nulls, deeper nesting, blank lines and mixed widths are errors naming the line.
+ *
+ * <p>Limits, each an error naming the line and the value, never an {@code OutOfMemoryError}: a line holds at
+ * most {@link #MAX_LINE_BYTES} bytes (refused once that many are read, before the rest), a number at most
+ * {@link #MAX_NUMBER_CHARS} characters, and the off-heap store must fit the native memory available.
  */
 public final class JsonlReader {
+    /**
+     * The longest line read, 256 MiB: about 30 million token ids per sample. A longer line is refused
+     * once this many bytes are read, so a huge line costs at most this much heap; store longer
+     * sequences as {@code .npy} or a Megatron dataset, which are mapped instead of parsed.
+     */
+    public static final int MAX_LINE_BYTES = 256 << 20;
+
+    /** The longest number, in characters: enough for every int64 and every float64 in plain notation. */
+    public static final int MAX_NUMBER_CHARS = 400;
+
     private static final JsonFactory FACTORY = JsonFactory.builder()
-            .streamReadConstraints(StreamReadConstraints.builder().maxNumberLength(400).build())
+            .streamReadConstraints(StreamReadConstraints.builder().maxNumberLength(MAX_NUMBER_CHARS).build())
             .build();
 
     private JsonlReader() {
@@ -36,13 +58,24 @@ public final class JsonlReader {
     }
 
     public static SampleStore open(Path file) throws IOException {
-        Shape shape = scan(file);
+        return open(file, MAX_LINE_BYTES);
+    }
+
+    /** {@link #open(Path)} with another line limit (tests). */
+    static SampleStore open(Path file, int maxLineBytes) throws IOException {
+        Shape shape = scan(file, maxLineBytes);
+        long valueBytes = Math.multiplyExact(shape.values(), 8L);
+        long offsetBytes = Math.multiplyExact(shape.samples() + 1, 8L);
+        NativeMemory.require(Math.addExact(valueBytes, offsetBytes), () -> "reading " + file + " ("
+                + shape.samples() + " samples, " + shape.values() + " values as 8-byte "
+                + (shape.floating() ? "float64" : "int64") + ", plus offsets)",
+                "split the file, or convert it to .npy or a Megatron dataset, which are mapped instead of copied");
         Arena arena = Arena.ofShared();
         try {
             DType dtype = shape.floating() ? DType.FLOAT64 : DType.INT64;
-            MemorySegment values = arena.allocate(Math.max(8, shape.values() * 8), 16).asSlice(0, shape.values() * 8);
-            MemorySegment offsets = arena.allocate((shape.samples() + 1) * 8, 8);
-            fill(file, shape, values, offsets);
+            MemorySegment values = arena.allocate(Math.max(8, valueBytes), 16).asSlice(0, valueBytes);
+            MemorySegment offsets = arena.allocate(offsetBytes, 8);
+            fill(file, shape, values, offsets, maxLineBytes);
             long[] featureShape = shape.width() < 0 ? new long[0] : new long[] {shape.width()};
             return SampleStore.raggedFromComputedOffsets(dtype, featureShape, values, offsets, null, file + " (jsonl)", arena);
         } catch (IOException | RuntimeException | Error e) {
@@ -52,32 +85,144 @@ public final class JsonlReader {
     }
 
     /**
-     * Lines as bytes, each decoded as strict UTF-8 on its own, so that a decoding error names its own
-     * line (a decoding reader reads ahead and would blame an earlier one).
+     * Lines as bytes in one reused buffer, each checked as strict UTF-8 on its own, so that a decoding error
+     * names its own line (a decoding reader reads ahead and would blame an earlier one). A line longer than
+     * the limit is refused as soon as the limit is passed: it is never held whole.
      */
     private static final class LineReader implements AutoCloseable {
-        private final java.io.InputStream in;
-        private final java.io.ByteArrayOutputStream line = new java.io.ByteArrayOutputStream();
-        private final java.nio.charset.CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
+        private final Path file;
+        private final InputStream in;
+        private final int maxLineBytes;
+        private final byte[] chunk = new byte[1 << 16];
+        private int chunkPos;
+        private int chunkEnd;
+        private byte[] line = new byte[1 << 12];
+        private int length;
+        private final CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
                 .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
+        private final CharBuffer decoded = CharBuffer.allocate(1 << 12);
 
-        LineReader(Path file) throws IOException {
-            in = new java.io.BufferedInputStream(Files.newInputStream(file), 1 << 16);
+        LineReader(Path file, int maxLineBytes) throws IOException {
+            this.file = file;
+            this.in = Files.newInputStream(file);
+            this.maxLineBytes = maxLineBytes;
         }
 
-        /** The next line without its terminator ('\n' or "\r\n"); null at the end of the file. */
-        String readLine() throws IOException {
-            line.reset();
-            int b;
-            while ((b = in.read()) != -1 && b != '\n') {
-                line.write(b);
+        /**
+         * Reads line {@code lineNo} without its terminator ('\n' or "\r\n") into {@link #bytes()}[0, {@link
+         * #length()}); false at the end of the file.
+         */
+        boolean next(long lineNo) throws IOException {
+            length = 0;
+            boolean any = false;
+            while (true) {
+                if (chunkPos == chunkEnd) {
+                    int n = in.read(chunk);
+                    if (n < 0) {
+                        break;
+                    }
+                    chunkPos = 0;
+                    chunkEnd = n;
+                }
+                any = true;
+                int from = chunkPos;
+                while (chunkPos < chunkEnd && chunk[chunkPos] != '\n') {
+                    chunkPos++;
+                }
+                append(from, chunkPos - from, lineNo);
+                if (chunkPos < chunkEnd) {
+                    chunkPos++; // the '\n'
+                    break;
+                }
             }
-            if (b == -1 && line.size() == 0) {
-                return null;
+            if (!any) {
+                return false;
             }
-            byte[] bytes = line.toByteArray();
-            int n = bytes.length > 0 && bytes[bytes.length - 1] == '\r' ? bytes.length - 1 : bytes.length;
-            return utf8.decode(java.nio.ByteBuffer.wrap(bytes, 0, n)).toString();
+            if (length > 0 && line[length - 1] == '\r') {
+                length--;
+            }
+            checkUtf8(lineNo);
+            return true;
+        }
+
+        private void append(int from, int n, long lineNo) throws DatasetFormatException {
+            if (n == 0) {
+                return;
+            }
+            if ((long) length + n > maxLineBytes) {
+                throw new DatasetFormatException(file, "line " + lineNo, "a line longer than " + maxLineBytes
+                        + " bytes (refused after reading " + maxLineBytes + " of them)", "at most " + maxLineBytes
+                        + " bytes per line (JsonlReader.MAX_LINE_BYTES): split the sample, or store long sequences as"
+                        + " .npy or a Megatron dataset, which are mapped instead of parsed");
+            }
+            if (length + n > line.length) {
+                int capacity = (int) Math.min(maxLineBytes, Math.max(length + (long) n, 2L * line.length));
+                try {
+                    line = java.util.Arrays.copyOf(line, capacity);
+                } catch (OutOfMemoryError e) {
+                    Runtime r = Runtime.getRuntime();
+                    throw new DatasetFormatException(file, "line " + lineNo, "a line of more than " + length
+                            + " bytes, whose buffer needs " + capacity + " bytes of heap while about "
+                            + (r.maxMemory() - r.totalMemory() + r.freeMemory()) + " of the " + r.maxMemory()
+                            + "-byte heap are free", "a larger heap (java -Xmx), or shorter lines");
+                }
+            }
+            System.arraycopy(chunk, from, line, length, n);
+            length += n;
+        }
+
+        /** Strict UTF-8 without a NUL byte (JSON has none outside escapes), decoded into a small reused buffer. */
+        private void checkUtf8(long lineNo) throws DatasetFormatException {
+            utf8.reset();
+            ByteBuffer bytes = ByteBuffer.wrap(line, 0, length);
+            while (true) {
+                decoded.clear();
+                CoderResult r = utf8.decode(bytes, decoded, true);
+                if (r.isError()) {
+                    throw new DatasetFormatException(file, "line " + lineNo, "bytes that are not UTF-8", "UTF-8 text");
+                }
+                if (r.isUnderflow()) {
+                    break;
+                }
+            }
+            decoded.clear();
+            if (utf8.flush(decoded).isError()) {
+                throw new DatasetFormatException(file, "line " + lineNo, "bytes that are not UTF-8", "UTF-8 text");
+            }
+            for (int i = 0; i < length; i++) {
+                if (line[i] == 0) {
+                    throw new DatasetFormatException(file, "line " + lineNo + ", column " + (i + 1), "a NUL byte",
+                            "JSON text (a NUL byte is never valid JSON)");
+                }
+            }
+        }
+
+        byte[] bytes() {
+            return line;
+        }
+
+        /** The number characters ({@code 0-9 + - . e E}) from byte {@code at} of the line. */
+        String numberAt(int at) {
+            int end = Math.max(0, at);
+            while (end < length && "0123456789+-.eE".indexOf(line[end]) >= 0) {
+                end++;
+            }
+            return at < 0 || at >= end ? "" : new String(line, at, end - at, StandardCharsets.US_ASCII);
+        }
+
+        int length() {
+            return length;
+        }
+
+        /** True when the line is empty or only JSON whitespace. */
+        boolean isBlank() {
+            for (int i = 0; i < length; i++) {
+                byte b = line[i];
+                if (b != ' ' && b != '\t' && b != '\r') {
+                    return false;
+                }
+            }
+            return true;
         }
 
         @Override
@@ -86,23 +231,18 @@ public final class JsonlReader {
         }
     }
 
-    private static LineReader reader(Path file) throws IOException {
-        return new LineReader(file);
-    }
-
     /** Pass 1: validates every line and counts samples, timesteps and values. */
-    private static Shape scan(Path file) throws IOException {
+    private static Shape scan(Path file, int maxLineBytes) throws IOException {
         long samples = 0;
         long values = 0;
         long timesteps = 0;
         int width = Integer.MIN_VALUE; // unknown until the first non-empty line; -1 means scalars
         boolean floating = false;
-        try (LineReader in = reader(file)) {
-            String line;
+        try (LineReader in = new LineReader(file, maxLineBytes)) {
             long lineNo = 0;
-            while ((line = readLine(file, in, lineNo + 1)) != null) {
+            while (in.next(lineNo + 1)) {
                 lineNo++;
-                Line l = parseLine(file, lineNo, line, width, null, false);
+                Line l = parseLine(file, lineNo, in, width, null, false);
                 if (l.timesteps > 0) {
                     width = l.width;
                 }
@@ -116,17 +256,21 @@ public final class JsonlReader {
     }
 
     /** Pass 2: writes the values and offsets. */
-    private static void fill(Path file, Shape shape, MemorySegment values, MemorySegment offsets) throws IOException {
+    private static void fill(Path file, Shape shape, MemorySegment values, MemorySegment offsets, int maxLineBytes)
+            throws IOException {
         long[] cursor = {0};
         long step = 0;
         long sample = 0;
-        try (LineReader in = reader(file)) {
-            String line;
-            while ((line = readLine(file, in, sample + 1)) != null) {
+        try (LineReader in = new LineReader(file, maxLineBytes)) {
+            while (in.next(sample + 1)) {
+                if (sample == shape.samples()) {
+                    throw new DatasetFormatException(file, "line " + (sample + 1), "a file that changed while it was read",
+                            "an unchanging file");
+                }
                 offsets.setAtIndex(ValueLayout.JAVA_LONG, sample, step);
                 sample++;
-                Line l = parseLine(file, sample, line, shape.width() < 0 ? -1 : shape.width(),
-                        new Sink(values, cursor, shape.floating()), shape.floating());
+                Line l = parseLine(file, sample, in, shape.width() < 0 ? -1 : shape.width(),
+                        new Sink(file, values, cursor, shape.floating(), shape.values()), shape.floating());
                 step += l.timesteps;
             }
         }
@@ -137,20 +281,15 @@ public final class JsonlReader {
         offsets.setAtIndex(ValueLayout.JAVA_LONG, sample, step);
     }
 
-    private static String readLine(Path file, LineReader in, long lineNo) throws IOException {
-        try {
-            return in.readLine();
-        } catch (CharacterCodingException e) {
-            throw new DatasetFormatException(file, "line " + lineNo, "bytes that are not UTF-8", "UTF-8 text");
-        }
-    }
-
     private record Line(long timesteps, long values, int width, boolean floating) {
     }
 
     /** Where pass 2 writes values. */
-    private record Sink(MemorySegment values, long[] cursor, boolean floating) {
+    private record Sink(Path file, MemorySegment values, long[] cursor, boolean floating, long capacity) {
         void add(JsonParser p) throws IOException {
+            if (cursor[0] == capacity) {
+                throw new DatasetFormatException(file, "", "a file that changed while it was read", "an unchanging file");
+            }
             long at = cursor[0]++ * 8;
             if (floating) {
                 values.set(ValueLayout.JAVA_DOUBLE, at, p.getDoubleValue());
@@ -164,13 +303,22 @@ public final class JsonlReader {
      * Parses one line. {@code width}: Integer.MIN_VALUE when not known yet, -1 for scalar timesteps,
      * else the feature width every timestep must have.
      */
-    private static Line parseLine(Path file, long lineNo, String line, int width, Sink sink, boolean floating)
+    private static Line parseLine(Path file, long lineNo, LineReader line, int width, Sink sink, boolean floating)
             throws IOException {
         String where = "line " + lineNo;
         if (line.isBlank()) {
             throw new DatasetFormatException(file, where, "an empty line", "one JSON array per line");
         }
-        try (JsonParser p = FACTORY.createParser(line)) {
+        // through a Reader: checked UTF-8 already, and no encoding detection (which reads a leading NUL as UTF-16)
+        try (JsonParser p = FACTORY.createParser(new InputStreamReader(
+                new ByteArrayInputStream(line.bytes(), 0, line.length()), StandardCharsets.UTF_8))) {
+            return parseArray(file, where, p, width, sink, line);
+        }
+    }
+
+    private static Line parseArray(Path file, String where, JsonParser p, int width, Sink sink, LineReader line)
+            throws IOException {
+        try {
             if (p.nextToken() != JsonToken.START_ARRAY) {
                 throw new DatasetFormatException(file, where, describe(p.currentToken(), p) + " at the start",
                         "a JSON array of numbers, or of equal-length arrays of numbers");
@@ -230,8 +378,21 @@ public final class JsonlReader {
                         "one array per line");
             }
             return new Line(steps, values, lineWidth, isFloat);
-        } catch (JsonParseException e) {
-            throw new DatasetFormatException(file, where + ", column " + e.getLocation().getColumnNr(),
+        } catch (StreamConstraintsException e) {
+            // thrown while the token is read: it starts at the token location; a number is ASCII, as is all
+            // that may precede it on a line that is valid so far, so its column is its byte offset
+            int column = p.currentTokenLocation().getColumnNr();
+            String number = line.numberAt(column - 1);
+            if (number.length() > MAX_NUMBER_CHARS) {
+                throw new DatasetFormatException(file, where + ", column " + column, "a number of " + number.length()
+                        + " characters (" + abbreviate(number) + ")", "a number of at most " + MAX_NUMBER_CHARS
+                        + " characters (an int64, or a float64 such as 1.5e300)");
+            }
+            throw new DatasetFormatException(file, where + ", column " + column, "JSON past a parser limit ("
+                    + plain(e.getOriginalMessage()) + ")", "a JSON array of numbers");
+        } catch (JsonProcessingException e) {
+            int column = e.getLocation() != null ? e.getLocation().getColumnNr() : p.currentLocation().getColumnNr();
+            throw new DatasetFormatException(file, where + ", column " + column,
                     "invalid JSON (" + plain(e.getOriginalMessage()) + ")", "a JSON array of numbers (no NaN or Infinity)");
         }
     }

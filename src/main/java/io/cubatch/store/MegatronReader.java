@@ -114,6 +114,9 @@ public final class MegatronReader {
         }
         int itemsize = dtype.byteSize();
         long pointers = MegatronIndexDescriptor.pointersOffset(s);
+        long sequences = s;
+        NativeMemory.require((s + 1) * 8, () -> "the offsets of " + idx + " (" + sequences + " sequences, 8 bytes each)",
+                "open a smaller dataset, or free memory");
         MemorySegment offsets = arena.allocate((s + 1) * 8, 8);
         long elements = 0;
         for (long i = 0; i < s; i++) {

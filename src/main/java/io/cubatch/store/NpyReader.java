@@ -128,19 +128,38 @@ public final class NpyReader {
             throw new DatasetFormatException(file, "byte " + headerOffset, "a 0-dimensional array (shape ())",
                     "at least one dimension: samples first");
         }
-        long bytes;
-        try {
-            bytes = Math.multiplyExact(SampleStore.product(shape), dtype.byteSize());
-        } catch (ArithmeticException e) {
-            throw new DatasetFormatException(file, "byte " + headerOffset, "shape " + Arrays.toString(shape)
-                    + " whose size overflows 64 bits", "a shape whose bytes fit in the file");
-        }
+        long bytes = dataBytes(file, headerOffset, shape, dtype);
         if (size - dataOffset != bytes) {
             throw new DatasetFormatException(file, "byte " + dataOffset, (size - dataOffset) + " data bytes",
                     bytes + " bytes for shape " + Arrays.toString(shape) + " of " + dtype.cliName()
                             + (size - dataOffset < bytes ? " (truncated file?)" : " (trailing bytes after the array)"));
         }
         return new Header(dtype, shape, dataOffset, major, minor);
+    }
+
+    /**
+     * The data size of {@code shape}, checked so that every partial product the store computes (samples x
+     * timesteps, the feature product, ...) fits too: the dimensions without their zeros, times the element
+     * size, must fit 63 bits, as NumPy requires ("array is too big") even when a 0 makes the array empty.
+     */
+    private static long dataBytes(Path file, int headerOffset, long[] shape, DType dtype)
+            throws DatasetFormatException {
+        long nonZero = dtype.byteSize();
+        boolean empty = false;
+        try {
+            for (long d : shape) {
+                if (d == 0) {
+                    empty = true;
+                } else {
+                    nonZero = Math.multiplyExact(nonZero, d);
+                }
+            }
+        } catch (ArithmeticException e) {
+            throw new DatasetFormatException(file, "byte " + headerOffset, "shape " + Arrays.toString(shape)
+                    + " whose size overflows 64 bits (its dimensions other than 0 times the " + dtype.byteSize()
+                    + "-byte " + dtype.cliName() + " elements)", "a shape whose bytes fit in 63 bits and in the file");
+        }
+        return empty ? 0 : nonZero;
     }
 
     private static String describeUnsupported(String descr) {

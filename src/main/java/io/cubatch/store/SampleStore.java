@@ -21,7 +21,9 @@ import java.util.OptionalLong;
  * <p>One owner: a store made by a reader or a builder owns its memory (mapping or allocation) and frees
  * it in {@link #close()}; a store {@linkplain #wrapRagged wrapping} caller segments borrows them and
  * leaves them to their owner. After {@code close()} every accessor throws {@link IllegalStateException}.
- * Reading is thread-safe; closing while another thread reads is not.
+ * Reading is thread-safe. Closing while another thread reads is safe too: Java reads then fail with an
+ * IllegalStateException, and a native call that holds the memory (a pad of the native backend) is waited
+ * for, then the memory is freed; it is never left allocated.
  */
 public final class SampleStore implements AutoCloseable {
     private static final ValueLayout.OfLong OFFSET = ValueLayout.JAVA_LONG_UNALIGNED;
@@ -354,15 +356,62 @@ public final class SampleStore implements AutoCloseable {
         return closed;
     }
 
-    /** Frees what the store owns (mapping or allocation); idempotent. Borrowed segments are left alone. */
+    /** How long {@link #close()} waits for native calls that hold the store's memory: they take milliseconds. */
+    static final long CLOSE_WAIT_NANOS = 60_000_000_000L;
+
+    /**
+     * Frees what the store owns (mapping or allocation); idempotent. Borrowed segments are left alone. Accessors
+     * throw from the moment close begins. When a native call on another thread holds the memory (a pad of
+     * the native backend), close waits for it to return, then frees: the memory never stays allocated.
+     *
+     * @throws IllegalStateException when the memory is still held after {@link #CLOSE_WAIT_NANOS} (a native
+     *                               call that does not return), or cannot be closed from this thread; the
+     *                               store then stays open, and a later close frees it
+     */
     @Override
     public void close() {
-        if (closed) {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        }
+        if (owner == null) {
             return;
         }
-        closed = true;
-        if (owner != null) {
-            owner.close();
+        try {
+            closeWhenReleased(owner, source);
+        } catch (RuntimeException e) {
+            closed = false;
+            throw e;
+        }
+    }
+
+    /**
+     * Closes {@code arena}, retrying while a native call holds it ("Session is acquired by N clients"): those
+     * calls return on their own, in the time one batch takes.
+     */
+    private static void closeWhenReleased(Arena arena, String what) {
+        long start = System.nanoTime();
+        for (int attempt = 0; ; attempt++) {
+            try {
+                arena.close();
+                return;
+            } catch (IllegalStateException held) {
+                if (!arena.scope().isAlive()) {
+                    return;
+                }
+                if (System.nanoTime() - start > CLOSE_WAIT_NANOS) {
+                    throw new IllegalStateException("SampleStore over " + what + " is still held by a native call after "
+                            + CLOSE_WAIT_NANOS / 1_000_000_000 + " s, so it stays open: close it again once that call"
+                            + " has returned", held);
+                }
+                if (attempt < 100) {
+                    Thread.onSpinWait();
+                } else {
+                    java.util.concurrent.locks.LockSupport.parkNanos(100_000);
+                }
+            }
         }
     }
 

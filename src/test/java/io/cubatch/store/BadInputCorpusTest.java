@@ -2,6 +2,7 @@ package io.cubatch.store;
 
 import static io.cubatch.store.Fixtures.bad;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -12,6 +13,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -78,6 +80,10 @@ class BadInputCorpusTest {
             jsonl_empty_vector.jsonl       | line 1   | an empty feature vector
             jsonl_float_overflow.jsonl     | line 1   | overflows float64
             jsonl_bare_number.jsonl        | line 1   | '42' at the start
+            npy_empty_shape_overflow.npy   | byte 10  | shape [4611686018427387904, 4, 0] whose size overflows 64 bits
+            npy_empty_features_overflow.npy | byte 10 | shape [0, 1, 4611686018427387904, 4] whose size overflows 64 bits
+            jsonl_500_digits.jsonl         | line 2, column 5 | a number of 500 characters (1234567890123456789012345678901234567890...)
+            jsonl_500_digit_float.jsonl    | line 1, column 2 | a number of 502 characters (0.12345678901234567890123456789012345678...)
             """)
     void rejectsWithFileWhereAndWhat(String name, String where, String found) {
         Path path = bad(name);
@@ -89,9 +95,93 @@ class BadInputCorpusTest {
         assertTrue(e.getMessage().contains("expected"), e.getMessage());
     }
 
+    /** Exit code, stdout and stderr of one in-process CLI run. */
+    record Cli(int code, String out, String err) {
+    }
+
+    static Cli cli(String... args) {
+        java.io.StringWriter out = new java.io.StringWriter();
+        java.io.StringWriter err = new java.io.StringWriter();
+        int code = io.cubatch.cli.Main.execute(args, new java.io.PrintWriter(out, true), new java.io.PrintWriter(err, true));
+        return new Cli(code, out.toString(), err.toString());
+    }
+
+    /** Exit 2 and one line on stderr, starting with the command, naming what is asked: no stack trace. */
+    static String assertUserError(Cli r, String command, String... contains) {
+        assertEquals(2, r.code(), r.err());
+        String line = r.err().strip();
+        assertTrue(line.startsWith("cubatch " + command + ": "), line);
+        assertFalse(line.contains("\n"), "one line: " + line);
+        assertFalse(line.contains("Exception") || line.contains("internal error") || line.contains("\tat "), line);
+        for (String c : contains) {
+            assertTrue(line.contains(c), line + " should contain " + c);
+        }
+        return line;
+    }
+
+    /**
+     * Issue 14, items 12 and 13: sizes no machine holds, or that overflow 64 bits, are refused before any
+     * allocation with exit 2, naming the bytes needed and available and the fix; never an OutOfMemoryError.
+     */
+    @Test
+    void padRefusesSizesBeforeAllocatingThem(@TempDir Path dir) throws IOException {
+        Path in = dir.resolve("three.jsonl");
+        Files.writeString(in, "[1, 2, 3]\n[4]\n[5, 6]\n");
+        String[] common = {"pad", "--input", in.toString(), "--padding", "post", "--dtype", "int32", "--backend", "native"};
+        assertUserError(cli(concat(common, "--maxlen", "1000000000000")), "pad",
+                "a padded batch [3, 1000000000000] int32", "needs 15000000000012 bytes (13.6 TiB) of native memory",
+                "available here: lower maxlen");
+        assertUserError(cli(concat(common, "--maxlen", "9223372036854775807")), "pad",
+                "a padded batch of [3, 9223372036854775807] int32 has more than 2^63 bytes: lower maxlen");
+        String old = System.getProperty(NativeMemory.AVAILABLE_PROPERTY);
+        System.setProperty(NativeMemory.AVAILABLE_PROPERTY, Long.toString(16L << 30));
+        try {
+            assertUserError(cli(concat(common, "--maxlen", "2000000000")), "pad", "needs 30000000012 bytes (27.9 GiB)",
+                    "more than the 17179869184 bytes (16.0 GiB) available here");
+        } finally {
+            if (old == null) {
+                System.clearProperty(NativeMemory.AVAILABLE_PROPERTY);
+            } else {
+                System.setProperty(NativeMemory.AVAILABLE_PROPERTY, old);
+            }
+        }
+        // the corpus's hostile sizes through the CLI: exit 2 with the file and where
+        for (String f : new String[] {"npy_empty_features_overflow.npy", "jsonl_500_digits.jsonl"}) {
+            assertUserError(cli("pad", "--input", bad(f).toString(), "--padding", "post", "--dtype", "int32"), "pad", f);
+        }
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+
+    /**
+     * Files of the corpus that are accepted, but read as NumPy reads them rather than as raw bytes (issue 14,
+     * item 4): a bool array holding 2 or 255 pads as 1 on every host backend (BoolBytesTest: every backend
+     * and dtype, cuda included).
+     */
+    static final Set<String> ACCEPTED = Set.of("npy_bool_bytes.npy");
+
+    @Test
+    void boolBytesPadAsNumPyReadsThem() throws IOException {
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        for (String backend : new String[] {"java", "native"}) {
+            Cli r = cli("pad", "--input", bad("npy_bool_bytes.npy").toString(), "--padding", "post", "--dtype", "int32",
+                    "--backend", backend);
+            assertEquals(0, r.code(), r.err());
+            assertEquals("[[0,1,1,1,1,0,1,1],[1,0,0,1,1,1,0,1]]", json.readTree(r.out()).get("data").toString(), backend);
+            r = cli("pad", "--input", bad("npy_bool_bytes.npy").toString(), "--padding", "pre", "--dtype", "uint8",
+                    "--maxlen", "10", "--backend", backend);
+            assertEquals("[[0,0,0,1,1,1,1,0,1,1],[0,0,1,0,0,1,1,1,0,1]]", json.readTree(r.out()).get("data").toString(),
+                    backend);
+        }
+    }
+
     @Test
     void everyCorpusFileHasARow() throws IOException {
-        Set<String> listed = new TreeSet<>();
+        Set<String> listed = new TreeSet<>(ACCEPTED);
         String table = java.util.Arrays.stream(BadInputCorpusTest.class.getDeclaredMethods())
                 .filter(m -> m.getName().equals("rejectsWithFileWhereAndWhat")).findFirst().orElseThrow()
                 .getAnnotation(CsvSource.class).textBlock();

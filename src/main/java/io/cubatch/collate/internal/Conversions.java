@@ -24,9 +24,19 @@ public final class Conversions {
         return t.isFloatingPoint();
     }
 
+    /**
+     * Whether a same-dtype element is copied as its bits (cb_bit_copy): every dtype but bool, whose byte is
+     * normalised by {@link #loadLong} (any nonzero byte is 1, as NumPy reads a bool array holding 2 or 255).
+     */
+    public static boolean isBitCopy(DType src, DType dst) {
+        return src == dst && src != DType.BOOL;
+    }
+
+    /** Element {@code i} of an integer or bool array; a bool is 0 or 1 whatever nonzero byte holds it. */
     public static long loadLong(MemorySegment src, DType t, long i) {
         return switch (t) {
-            case BOOL, UINT8 -> Byte.toUnsignedLong(src.get(ValueLayout.JAVA_BYTE, i));
+            case BOOL -> src.get(ValueLayout.JAVA_BYTE, i) != 0 ? 1 : 0;
+            case UINT8 -> Byte.toUnsignedLong(src.get(ValueLayout.JAVA_BYTE, i));
             case INT8 -> src.get(ValueLayout.JAVA_BYTE, i);
             case INT16 -> src.getAtIndex(I16, i);
             case UINT16 -> Short.toUnsignedLong(src.getAtIndex(I16, i));

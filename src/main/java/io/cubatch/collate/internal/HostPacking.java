@@ -48,7 +48,7 @@ public final class HostPacking {
             long keep = layout.keep(k);
             long at = layout.start(k);
             long o = at * f;
-            if (src == dst) {
+            if (Conversions.isBitCopy(src, dst)) {
                 MemorySegment.copy(store.values(), layout.first(k) * f * size, view.data(), o * size, keep * f * size);
             } else {
                 for (long e = 0; e < keep * f; e++) {

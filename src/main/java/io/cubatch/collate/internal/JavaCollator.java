@@ -2,10 +2,12 @@ package io.cubatch.collate.internal;
 
 import io.cubatch.collate.Collation;
 import io.cubatch.collate.Collator;
+import io.cubatch.collate.SingleUser;
 import io.cubatch.collate.PaddedBatch;
 import io.cubatch.collate.PaddedShape;
 import io.cubatch.collate.Padding;
 import io.cubatch.store.DType;
+import io.cubatch.store.NativeMemory;
 import io.cubatch.store.SampleStore;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -13,9 +15,11 @@ import java.lang.foreign.ValueLayout;
 
 /**
  * The {@code java} backend: pure Java over {@link MemorySegment}s, the same row algorithm as
- * {@code cb_pad_row} in {@code cuda/cb_pad.cuh} (bulk copies for same-dtype data, checked conversion
- * otherwise). Runs anywhere; the oracle the other backends are compared with. Allocates nothing per
- * batch once warm. Owns a little off-heap memory (pad and mask rows), freed by {@link #close()}.
+ * {@code cb_pad_row} in {@code cuda/cb_pad.cuh} (bulk copies for same-dtype data but bool, checked
+ * conversion otherwise). Runs anywhere; the oracle the other backends are compared with. Allocates nothing per
+ * batch once warm. Owns a little off-heap memory (pad and mask rows), freed by {@link #close()}. One
+ * thread at a time ({@link SingleUser}): a second thread calling in is refused, since the pad rows are
+ * shared; {@link #close()} during a pad on another thread waits for it, then frees.
  */
 public final class JavaCollator implements Collator {
     private final MemorySegment padValue = MemorySegment.ofArray(new long[1]);
@@ -30,7 +34,7 @@ public final class JavaCollator implements Collator {
     private MemorySegment padRow = MemorySegment.NULL;
     private MemorySegment zeros = MemorySegment.NULL;
     private MemorySegment ones = MemorySegment.NULL;
-    private boolean closed;
+    private final SingleUser user = new SingleUser("java collator");
 
     @Override
     public String name() {
@@ -39,9 +43,15 @@ public final class JavaCollator implements Collator {
 
     @Override
     public void pad(SampleStore store, long[] indices, Padding padding, PaddedBatch out) {
-        if (closed) {
-            throw new IllegalStateException("java collator is closed");
+        user.enter();
+        try {
+            padEntered(store, indices, padding, out);
+        } finally {
+            user.exit();
         }
+    }
+
+    private void padEntered(SampleStore store, long[] indices, Padding padding, PaddedBatch out) {
         PaddedShape shape = Collation.checkOutput(store, indices, padding, out);
         DType dst = shape.dtype();
         int size = dst.byteSize();
@@ -65,7 +75,7 @@ public final class JavaCollator implements Collator {
             MemorySegment.copy(padRow, 0, out.data(), rowStart, start * f * size);
             long end = start + keep;
             MemorySegment.copy(padRow, 0, out.data(), rowStart + end * f * size, (l - end) * f * size);
-            if (src == dst) {
+            if (Conversions.isBitCopy(src, dst)) {
                 MemorySegment.copy(values, first * f * size, out.data(), rowStart + start * f * size, keep * f * size);
             } else {
                 long o = (b * l + start) * f;
@@ -96,6 +106,10 @@ public final class JavaCollator implements Collator {
      */
     private void growRows(long rowBytes, long length, int size) {
         long bytes = Math.max(64, rowBytes > padRow.byteSize() ? Math.max(rowBytes, 2 * padRow.byteSize()) : padRow.byteSize());
+        long masks = zeros.byteSize() < length ? 2 * Math.max(length, 2 * zeros.byteSize()) : 0;
+        NativeMemory.require((bytes > padRow.byteSize() ? bytes : 0) + masks, () -> "the java backend's copy sources"
+                + " for rows of " + length + " timesteps (" + rowBytes + " bytes of pad values, a row of zeros and"
+                + " one of ones)", "lower maxlen, or use the native backend, which needs none");
         if (bytes > padRow.byteSize()) {
             padRow = rows.allocate(bytes, 16);
         }
@@ -110,21 +124,28 @@ public final class JavaCollator implements Collator {
         }
     }
 
+    /** Frees the pad rows; during a pad or stack on another thread, waits for it first. Idempotent. */
     @Override
     public void close() {
-        if (!closed) {
-            closed = true;
-            rows.close();
-        }
+        user.close(rows::close);
     }
 
     @Override
     public void stack(SampleStore store, long[] indices, DType dtype, MemorySegment out) {
+        user.enter();
+        try {
+            stackEntered(store, indices, dtype, out);
+        } finally {
+            user.exit();
+        }
+    }
+
+    private void stackEntered(SampleStore store, long[] indices, DType dtype, MemorySegment out) {
         long rowElems = Collation.checkStack(store, indices, dtype, out);
         DType src = store.dtype();
         MemorySegment values = store.values();
         for (int b = 0; b < indices.length; b++) {
-            if (src == dtype) {
+            if (Conversions.isBitCopy(src, dtype)) {
                 long rowBytes = rowElems * dtype.byteSize();
                 MemorySegment.copy(values, indices[b] * rowBytes, out, b * rowBytes, rowBytes);
                 continue;

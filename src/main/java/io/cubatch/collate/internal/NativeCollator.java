@@ -2,6 +2,7 @@ package io.cubatch.collate.internal;
 
 import io.cubatch.collate.Collation;
 import io.cubatch.collate.Collator;
+import io.cubatch.collate.SingleUser;
 import io.cubatch.collate.KernelCodes;
 import io.cubatch.collate.PaddedBatch;
 import io.cubatch.collate.PaddedShape;
@@ -17,16 +18,20 @@ import java.lang.foreign.ValueLayout;
  * spread over the machine's cores. Every argument is validated here first (indices, sizes, truncation),
  * so the library only sees checked input. Owns a small native scratch area (indices, pad value, error
  * word), reused across batches and freed by {@link #close()}.
+ *
+ * <p>One thread at a time ({@link SingleUser}): the indices the library reads are the ones validated
+ * for this call, because a second thread calling in is refused with an IllegalStateException instead
+ * of overwriting them. {@link #close()} during a pad on another thread waits for it, then frees.
  */
 public final class NativeCollator implements Collator {
     private final NativeLibrary lib;
     private final int threads;
-    private Arena scratchArena = Arena.ofShared();
+    private final Arena scratchArena = Arena.ofShared();
     private MemorySegment indexScratch = MemorySegment.NULL;
     private final MemorySegment padValue;
     private final MemorySegment error;
     private Padding padValueFor;
-    private boolean closed;
+    private final SingleUser user = new SingleUser("native collator");
 
     public NativeCollator(NativeLibrary lib) {
         this.lib = lib;
@@ -51,12 +56,6 @@ public final class NativeCollator implements Collator {
         return indexScratch;
     }
 
-    private void checkOpen() {
-        if (closed) {
-            throw new IllegalStateException("native collator is closed");
-        }
-    }
-
     private static void requireNative(String what, MemorySegment s) {
         if (!s.isNative() && !s.equals(MemorySegment.NULL)) {
             throw new IllegalArgumentException(what + " is on the Java heap; the native backend needs native or"
@@ -66,7 +65,15 @@ public final class NativeCollator implements Collator {
 
     @Override
     public void pad(SampleStore store, long[] indices, Padding padding, PaddedBatch out) {
-        checkOpen();
+        user.enter();
+        try {
+            padEntered(store, indices, padding, out);
+        } finally {
+            user.exit();
+        }
+    }
+
+    private void padEntered(SampleStore store, long[] indices, Padding padding, PaddedBatch out) {
         PaddedShape shape = Collation.checkOutput(store, indices, padding, out);
         if (padding != padValueFor) {
             Collation.padValue(padding, padValue);
@@ -99,7 +106,15 @@ public final class NativeCollator implements Collator {
 
     @Override
     public void stack(SampleStore store, long[] indices, DType dtype, MemorySegment out) {
-        checkOpen();
+        user.enter();
+        try {
+            stackEntered(store, indices, dtype, out);
+        } finally {
+            user.exit();
+        }
+    }
+
+    private void stackEntered(SampleStore store, long[] indices, DType dtype, MemorySegment out) {
         long rowElems = Collation.checkStack(store, indices, dtype, out);
         requireNative("the store's values", store.values());
         requireNative("the output", out);
@@ -126,11 +141,14 @@ public final class NativeCollator implements Collator {
         }
     }
 
+    /** Whether the collator's own native memory is still allocated (false once closed): for leak checks. */
+    boolean scratchAlive() {
+        return scratchArena.scope().isAlive();
+    }
+
+    /** Frees the scratch area; during a pad or stack on another thread, waits for it first. Idempotent. */
     @Override
     public void close() {
-        if (!closed) {
-            closed = true;
-            scratchArena.close();
-        }
+        user.close(scratchArena::close);
     }
 }
