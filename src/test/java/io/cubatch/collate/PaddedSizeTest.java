@@ -178,7 +178,10 @@ class PaddedSizeTest {
                                                  @ForAll("available") long available) {
         SampleStore s = store(lengths.stream().mapToLong(Long::longValue).toArray());
         long[] indices = java.util.stream.LongStream.range(0, lengths.size()).toArray();
-        Padding.Builder b = Padding.builder().side(PadSide.PRE).dtype(dtype).positions(positions).padToMultipleOf(multiple);
+        Padding.Builder b = Padding.builder().side(PadSide.PRE).dtype(dtype).positions(positions);
+        if (multiple > 0) {   // 0 draws "no rounding": leaving it unset (the builder refuses 0)
+            b.padToMultipleOf(multiple);
+        }
         if (maxlen > 0) {
             b.maxlen(maxlen);
         }
