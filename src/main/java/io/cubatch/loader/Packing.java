@@ -56,6 +56,12 @@ final class Packing {
             rowOf[k] = r;
             fill[r] += keep[k];
         }
+        long kept = java.util.Arrays.stream(keep).sum();
+        if (kept > Integer.MAX_VALUE) {
+            throw new CollateException("a packed batch of " + b + " sequences holds " + kept + " real timesteps, more"
+                    + " than 2147483647, the largest offset int32 cu_seqlens can hold: pack fewer sequences per batch"
+                    + " or lower maxlen");
+        }
         PaddedShape shape = new PaddedShape(rows, maxlen, full.features(), maxlen, padding.dtype(), padding.positions());
         // lengths holds one entry per sequence (B), not per row: the view keeps the slot's full lengths buffer
         PaddedBatch rowsView = slot.withShape(shape);
