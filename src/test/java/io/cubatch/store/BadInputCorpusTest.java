@@ -95,6 +95,20 @@ class BadInputCorpusTest {
         assertTrue(e.getMessage().contains("expected"), e.getMessage());
     }
 
+    /** Every rejected corpus file through `cubatch pad`, on both host backends: exit 2, one line naming the file. */
+    @Test
+    void everyRejectedFileExitsTwoWithOneLineThroughTheCli() throws IOException {
+        try (Stream<Path> s = Files.list(bad("make_bad.py").getParent())) {
+            for (Path f : s.filter(p -> !p.toString().endsWith(".py") && !p.toString().endsWith(".bin")
+                    && !ACCEPTED.contains(p.getFileName().toString())).sorted().toList()) {
+                for (String backend : new String[] {"java", "native"}) {
+                    assertUserError(cli("pad", "--input", f.toString(), "--padding", "post", "--dtype", "int64",
+                            "--backend", backend), "pad", f.getFileName().toString().replaceAll("\\.idx$", ""));
+                }
+            }
+        }
+    }
+
     /** Exit code, stdout and stderr of one in-process CLI run. */
     record Cli(int code, String out, String err) {
     }
