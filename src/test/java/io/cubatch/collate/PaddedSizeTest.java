@@ -166,6 +166,19 @@ class PaddedSizeTest {
                 e.getMessage());
     }
 
+    /** A shape made directly (the loader sizes its slots so) past 2^63 bytes is named by allocate and the constructor. */
+    @Test
+    void shapesMadeDirectlyPast2To63BytesAreNamed() {
+        PaddedShape huge = new PaddedShape(32, Long.MAX_VALUE, 1, Long.MAX_VALUE, DType.INT32, false);
+        try (Arena arena = Arena.ofConfined()) {
+            CollateException e = assertThrows(CollateException.class, () -> PaddedBatch.allocate(huge, arena));
+            assertEquals("a padded batch of [32, 9223372036854775807] int32 has more than 2^63 bytes: lower maxlen (CLI"
+                    + " --maxlen), or the batch size", e.getMessage());
+            assertThrows(CollateException.class, () -> new PaddedBatch(huge, MemorySegment.NULL, MemorySegment.NULL,
+                    MemorySegment.NULL, MemorySegment.NULL));
+        }
+    }
+
     /** Stacking more than 2^63 bytes is refused by name, not an ArithmeticException. */
     @Test
     void stacksPast2To63BytesAreRefusedNamingTheSize() {
