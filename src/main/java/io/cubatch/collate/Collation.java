@@ -136,7 +136,13 @@ public final class Collation {
             checkIndex(indices, b, n);
         }
         long rowElems = n == 0 ? 0 : Math.multiplyExact(store.length(0), store.features());
-        long bytes = Math.multiplyExact(Math.multiplyExact(rowElems, indices.length), dtype.byteSize());
+        long bytes;
+        try {
+            bytes = Math.multiplyExact(Math.multiplyExact(rowElems, indices.length), dtype.byteSize());
+        } catch (ArithmeticException e) {
+            throw new CollateException("stacking " + indices.length + " samples of " + rowElems + " elements as "
+                    + dtype.cliName() + " needs more than 2^63 bytes: stack fewer samples at once");
+        }
         if (out.byteSize() < bytes) {
             throw new IllegalArgumentException("insufficient capacity: stack output needs " + bytes
                     + " bytes, segment holds " + out.byteSize());

@@ -71,6 +71,12 @@ public final class PackLayout {
             rowOf[k] = r;
             fill[r] += keepByRow[k];
         }
+        long kept = java.util.Arrays.stream(keepByRow).sum();
+        if (kept > Integer.MAX_VALUE) {
+            throw new CollateException("a packed batch of " + b + " sequences holds " + kept + " real timesteps, more"
+                    + " than 2147483647, the largest offset int32 cu_seqlens can hold: pack fewer sequences per batch"
+                    + " or lower maxlen");
+        }
         int[] batchRow = new int[b];
         long[] first = new long[b];
         long[] keep = new long[b];

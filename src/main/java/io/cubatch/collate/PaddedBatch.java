@@ -17,6 +17,7 @@ public record PaddedBatch(PaddedShape shape, MemorySegment data, MemorySegment l
                           MemorySegment attentionMask, MemorySegment positions) {
 
     public PaddedBatch {
+        totalBytes(shape);
         require("data", data, shape.dataBytes());
         require("lengths", lengths, shape.lengthsBytes());
         require("attention mask", attentionMask, shape.maskBytes());
@@ -33,7 +34,7 @@ public record PaddedBatch(PaddedShape shape, MemorySegment data, MemorySegment l
      *                                     anything is allocated
      */
     public static PaddedBatch allocate(PaddedShape shape, Arena arena) {
-        NativeMemory.require(shape.totalBytes(), () -> "a padded batch " + Collation.describe(shape) + " (data "
+        NativeMemory.require(totalBytes(shape), () -> "a padded batch " + Collation.describe(shape) + " (data "
                 + shape.dataBytes() + " bytes, lengths " + shape.lengthsBytes() + ", attention_mask " + shape.maskBytes()
                 + (shape.positions() ? ", position_ids " + shape.positionsBytes() : "") + ")",
                 "lower maxlen (CLI --maxlen; unset, it is the batch's longest sequence), pad fewer samples at once,"
@@ -50,6 +51,19 @@ public record PaddedBatch(PaddedShape shape, MemorySegment data, MemorySegment l
         return new PaddedBatch(next, data.asSlice(0, next.dataBytes()), lengths.asSlice(0, next.lengthsBytes()),
                 attentionMask.asSlice(0, next.maskBytes()),
                 next.positions() ? positions.asSlice(0, next.positionsBytes()) : MemorySegment.NULL);
+    }
+
+    /**
+     * {@code shape.totalBytes()}, or a CollateException naming the shape when that overflows 64 bits (a shape
+     * made directly rather than by {@link Collation#shape}, which refuses such batches itself).
+     */
+    private static long totalBytes(PaddedShape shape) {
+        try {
+            return shape.totalBytes();
+        } catch (ArithmeticException e) {
+            throw new CollateException("a padded batch of " + Collation.describe(shape) + " has more than 2^63 bytes:"
+                    + " lower maxlen (CLI --maxlen), or the batch size");
+        }
     }
 
     private static void require(String what, MemorySegment s, long bytes) {

@@ -60,8 +60,7 @@ public final class SampleStore implements AutoCloseable {
     /** A fixed-shape store over values that {@code owner} (or, when null, the caller) owns. Validated. */
     static SampleStore fixed(DType dtype, long samples, long timesteps, long[] featureShape, MemorySegment values,
                              String source, Arena owner) {
-        long elements = Math.multiplyExact(Math.multiplyExact(samples, timesteps), product(featureShape));
-        requireBytes(values, Math.multiplyExact(elements, dtype.byteSize()), "values");
+        requireBytes(values, bytes(dtype, samples, timesteps, featureShape), "values");
         return new SampleStore(dtype, samples, featureShape, timesteps, values, null, null, source, owner);
     }
 
@@ -74,7 +73,7 @@ public final class SampleStore implements AutoCloseable {
                                                  Arena owner) {
         long n = offsets.byteSize() / 8 - 1;
         long last = offsets.get(OFFSET, n * 8);
-        requireBytes(values, Math.multiplyExact(Math.multiplyExact(last, product(featureShape)), dtype.byteSize()), "values");
+        requireBytes(values, bytes(dtype, 1, last, featureShape), "values");
         return new SampleStore(dtype, n, featureShape, -1, values, offsets, documents, source, owner);
     }
 
@@ -98,8 +97,7 @@ public final class SampleStore implements AutoCloseable {
             }
             previous = o;
         }
-        long bytes = Math.multiplyExact(Math.multiplyExact(previous, product(featureShape)), dtype.byteSize());
-        requireBytes(values, bytes, "values");
+        requireBytes(values, bytes(dtype, 1, previous, featureShape), "values");
         return new SampleStore(dtype, n, featureShape, -1, values, offsets, documents, source, owner);
     }
 
@@ -448,6 +446,21 @@ public final class SampleStore implements AutoCloseable {
             if (d < 0) {
                 throw new IllegalArgumentException("feature dimensions must be >= 0, got " + Arrays.toString(featureShape));
             }
+        }
+    }
+
+    /**
+     * Bytes of {@code samples x timesteps} timesteps of {@code featureShape}: every partial product checked,
+     * so that a size past 2^63 is an IllegalArgumentException naming it, not an ArithmeticException.
+     */
+    private static long bytes(DType dtype, long samples, long timesteps, long[] featureShape) {
+        try {
+            return Math.multiplyExact(Math.multiplyExact(Math.multiplyExact(samples, timesteps), product(featureShape)),
+                    dtype.byteSize());
+        } catch (ArithmeticException e) {
+            throw new IllegalArgumentException("insufficient capacity: values of " + samples + " x " + timesteps
+                    + " timesteps of features " + Arrays.toString(featureShape) + " " + dtype.cliName()
+                    + " need more than 2^63 bytes");
         }
     }
 

@@ -166,6 +166,34 @@ class PaddedSizeTest {
                 e.getMessage());
     }
 
+    /** A shape made directly (the loader sizes its slots so) past 2^63 bytes is named by allocate and the constructor. */
+    @Test
+    void shapesMadeDirectlyPast2To63BytesAreNamed() {
+        PaddedShape huge = new PaddedShape(32, Long.MAX_VALUE, 1, Long.MAX_VALUE, DType.INT32, false);
+        try (Arena arena = Arena.ofConfined()) {
+            CollateException e = assertThrows(CollateException.class, () -> PaddedBatch.allocate(huge, arena));
+            assertEquals("a padded batch of [32, 9223372036854775807] int32 has more than 2^63 bytes: lower maxlen (CLI"
+                    + " --maxlen), or the batch size", e.getMessage());
+            assertThrows(CollateException.class, () -> new PaddedBatch(huge, MemorySegment.NULL, MemorySegment.NULL,
+                    MemorySegment.NULL, MemorySegment.NULL));
+        }
+    }
+
+    /** Stacking more than 2^63 bytes is refused by name, not an ArithmeticException. */
+    @Test
+    void stacksPast2To63BytesAreRefusedNamingTheSize() {
+        SampleStore s = SampleStore.wrapFixed(DType.INT8, 1, HUGE, new long[0], zeros);
+        long[] indices = new long[(1 << 20) + 1]; // 2^20 + 1 rows of 2^40 int64 elements: past 2^63 bytes
+        for (String name : CollateTestSupport.availableBackends()) {
+            try (Collator c = Backends.create(name)) {
+                CollateException e = assertThrows(CollateException.class,
+                        () -> c.stack(s, indices, DType.INT64, MemorySegment.NULL), name);
+                assertEquals("stacking 1048577 samples of 1099511627776 elements as int64 needs more than 2^63 bytes:"
+                        + " stack fewer samples at once", e.getMessage(), name);
+            }
+        }
+    }
+
     /**
      * Any batch of any lengths and paddings: sized exactly (BigInteger arithmetic agrees, and the kept row
      * fits int32), or refused with a CollateException saying which limit; never an ArithmeticException.

@@ -95,6 +95,20 @@ class BadInputCorpusTest {
         assertTrue(e.getMessage().contains("expected"), e.getMessage());
     }
 
+    /** Every rejected corpus file through `cubatch pad`, on both host backends: exit 2, one line naming the file. */
+    @Test
+    void everyRejectedFileExitsTwoWithOneLineThroughTheCli() throws IOException {
+        try (Stream<Path> s = Files.list(bad("make_bad.py").getParent())) {
+            for (Path f : s.filter(p -> !p.toString().endsWith(".py") && !p.toString().endsWith(".bin")
+                    && !ACCEPTED.contains(p.getFileName().toString())).sorted().toList()) {
+                for (String backend : new String[] {"java", "native"}) {
+                    assertUserError(cli("pad", "--input", f.toString(), "--padding", "post", "--dtype", "int64",
+                            "--backend", backend), "pad", f.getFileName().toString().replaceAll("\\.idx$", ""));
+                }
+            }
+        }
+    }
+
     /** Exit code, stdout and stderr of one in-process CLI run. */
     record Cli(int code, String out, String err) {
     }
@@ -120,8 +134,10 @@ class BadInputCorpusTest {
     }
 
     /**
-     * Issue 14, items 12 and 13: sizes no machine holds, or that overflow 64 bits, are refused before any
-     * allocation with exit 2, naming the bytes needed and available and the fix; never an OutOfMemoryError.
+     * Issue 14, items 3, 12 and 13: sizes no machine holds, or that overflow 64 bits or int32 lengths, are
+     * refused before any allocation with exit 2, naming the bytes needed and available and the fix; never an
+     * OutOfMemoryError or a wrapped length. (Items 1 and 7, threads and close, are not file inputs:
+     * SharedCollatorForkedTest and CloseDuringUseTest cover them.)
      */
     @Test
     void padRefusesSizesBeforeAllocatingThem(@TempDir Path dir) throws IOException {
@@ -145,6 +161,24 @@ class BadInputCorpusTest {
                 System.setProperty(NativeMemory.AVAILABLE_PROPERTY, old);
             }
         }
+        // a 3 GB JSONL line (sparse): refused once the line limit is read, not an OutOfMemoryError
+        Path line = dir.resolve("line.jsonl");
+        try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(line.toFile(), "rw")) {
+            raf.write('[');
+            raf.setLength(3_000_000_000L);
+        }
+        assertUserError(cli("pad", "--input", line.toString(), "--padding", "post", "--dtype", "int32"), "pad",
+                "line.jsonl at line 1: a line longer than 268435456 bytes", "JsonlReader.MAX_LINE_BYTES");
+        // a sequence of 2^31 + 10 timesteps (sparse .npy [1, 2147483658] int8): lengths would wrap (item 3)
+        Path npy = dir.resolve("long.npy");
+        byte[] header = NpyWriter.header(DType.INT8, new long[] {1, (1L << 31) + 10});
+        try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(npy.toFile(), "rw")) {
+            raf.write(header);
+            raf.setLength(header.length + (1L << 31) + 10);
+        }
+        assertUserError(cli(concat(new String[] {"pad", "--input", npy.toString(), "--padding", "post", "--dtype", "int32",
+                "--backend", "native"})), "pad", "sample 0 (batch row 0) has 2147483658 timesteps, more than 2147483647",
+                "--maxlen L --truncating pre|post");
         // the corpus's hostile sizes through the CLI: exit 2 with the file and where
         for (String f : new String[] {"npy_empty_features_overflow.npy", "jsonl_500_digits.jsonl"}) {
             assertUserError(cli("pad", "--input", bad(f).toString(), "--padding", "post", "--dtype", "int32"), "pad", f);

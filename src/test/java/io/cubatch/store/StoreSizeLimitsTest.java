@@ -263,4 +263,21 @@ class StoreSizeLimitsTest {
         }
         assertEquals(13, seeds);
     }
+
+    /** Caller segments that claim more than 2^63 bytes are an IllegalArgumentException naming the size. */
+    @Test
+    void wrappedSizesPast2To63BytesAreNamed() {
+        MemorySegment values = MemorySegment.ofArray(new byte[16]);
+        MemorySegment offsets = MemorySegment.ofArray(new long[] {0, 1L << 62});
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> SampleStore.wrapRagged(DType.INT32, new long[0], values, offsets));
+        assertEquals("insufficient capacity: values of 1 x 4611686018427387904 timesteps of features [] int32 need more"
+                + " than 2^63 bytes", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> SampleStore.wrapFixed(DType.INT8, 1L << 40, 1L << 40, new long[0], values));
+        assertTrue(e.getMessage().contains("need more than 2^63 bytes"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> SampleStore.wrapRagged(DType.INT8,
+                new long[] {1L << 62, 4}, values, MemorySegment.ofArray(new long[] {0, 1})));
+        assertTrue(e.getMessage().contains("need more than 2^63 bytes"), e.getMessage());
+    }
 }
