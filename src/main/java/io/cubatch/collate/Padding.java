@@ -78,7 +78,12 @@ public final class Padding {
     public long outputLength(long longest) {
         long l = maxlen < 0 ? longest : maxlen;
         if (multiple > 0 && l % multiple != 0) {
-            l = Math.addExact(l, multiple - l % multiple);
+            long rounded = l + (multiple - l % multiple);
+            if (rounded < 0) {
+                throw new CollateException("length " + l + " rounded up to a multiple of " + multiple + " passes 2^63-1:"
+                        + " lower maxlen (CLI --maxlen) or the multiple (--pad-to-multiple-of)");
+            }
+            l = rounded;
         }
         return l;
     }

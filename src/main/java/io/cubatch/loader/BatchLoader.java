@@ -143,6 +143,22 @@ public final class BatchLoader implements AutoCloseable {
             PaddedShape largest = new PaddedShape(plan0.batchSize(), padding.outputLength(pack ? padding.limit(0)
                     : Math.max(longest, padding.maxlen().orElse(0))), Math.max(1, store.features()),
                     longest, padding.dtype(), padding.positions());
+            // the whole ring is sized before any of it is allocated: prefetch x the largest batch
+            long slotBytes;
+            long ringBytes;
+            try {
+                slotBytes = Math.addExact(Math.addExact(Math.addExact(largest.dataBytes(), largest.lengthsBytes()),
+                        Math.addExact(largest.maskBytes(), largest.positionsBytes())), 4L * (plan0.batchSize() + 1) + 8);
+                ringBytes = Math.multiplyExact(slotBytes, (long) prefetch);
+            } catch (ArithmeticException e) {
+                slotBytes = ringBytes = Long.MAX_VALUE;
+            }
+            long each = slotBytes;
+            String upTo = "[" + largest.batch() + ", " + largest.length() + (largest.features() > 1 ? ", "
+                    + largest.features() : "") + "] " + largest.dtype().cliName();
+            io.cubatch.store.NativeMemory.require(ringBytes, () -> "a ring of " + prefetch + " slots for batches up to "
+                    + upTo + (each == Long.MAX_VALUE ? " (over 2^63-1 bytes)" : " (" + each + " bytes each)"),
+                    "lower prefetch (CLI --prefetch), the batch size or maxlen");
             this.free = new ArrayBlockingQueue<>(prefetch);
             for (int i = 0; i < prefetch; i++) {
                 BatchSlot slot = main.newSlot(largest, plan0.batchSize(), padding);

@@ -199,4 +199,20 @@ class RunCommandTest {
             org.junit.jupiter.api.Assertions.assertEquals("", r.out());
         }
     }
+
+    /** A ring larger than the memory here is refused before any slot is allocated (issue 14, item 13). */
+    @org.junit.jupiter.api.Test
+    void aRingLargerThanTheMemoryIsExitCode2BeforeAllocating() {
+        long t0 = System.nanoTime();
+        PlanCommandTest.Result r = PlanCommandTest.run("run", "--prefetch", "100000000");
+        org.junit.jupiter.api.Assertions.assertEquals(2, r.code(), r.err());
+        org.junit.jupiter.api.Assertions.assertTrue(r.err().startsWith("cubatch run: a ring of 100000000 slots for batches"
+                + " up to [32, 2048] int32 (327948 bytes each) needs 32794800000000 bytes"), r.err());
+        org.junit.jupiter.api.Assertions.assertTrue(r.err().contains("lower prefetch (CLI --prefetch)"), r.err());
+        org.junit.jupiter.api.Assertions.assertTrue(System.nanoTime() - t0 < 20_000_000_000L, "refused only after work");
+        r = PlanCommandTest.run("run", "--maxlen", "9223372036854775807", "--pad-to-multiple-of", "10", "--truncating",
+                "post");
+        org.junit.jupiter.api.Assertions.assertEquals(2, r.code(), r.err());
+        org.junit.jupiter.api.Assertions.assertTrue(r.err().contains("rounded up to a multiple of 10 passes 2^63-1"), r.err());
+    }
 }
