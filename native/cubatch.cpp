@@ -85,6 +85,28 @@ extern "C" int32_t cb_stack(const void* values, int32_t src_dtype, int64_t row_e
     return for_rows(batch, bytes, threads, error_out, [&](int64_t b, int64_t* bad) { return cb_stack_row(&a, b, bad); });
 }
 
+extern "C" int32_t cb_pack(const void* values, int32_t src_dtype, int64_t features, const int64_t* first,
+                           const int64_t* keep, const int64_t* start, int64_t seqs, int64_t rows, int64_t maxlen,
+                           int32_t dst_dtype, const void* pad_value, void* out, uint8_t* mask, int32_t* positions,
+                           int32_t* lengths, int32_t* cu_seqlens, int32_t* max_seqlen, int64_t* error_out) {
+    if (!valid_dtype(src_dtype) || !valid_dtype(dst_dtype) || features < 1 || seqs < 0 || rows < 0 || maxlen < 0
+        || !error_out || !lengths || !cu_seqlens || !max_seqlen || !mask) {
+        return CB_ERR_ARGUMENT;
+    }
+    cb_pack_args a = {values, src_dtype, features, first, keep, start, seqs, rows, maxlen, dst_dtype, pad_value, out,
+                      mask, positions, lengths, cu_seqlens, max_seqlen};
+    cb_pack_sequences(&a);
+    int64_t cells = rows * maxlen;
+    for (int64_t t = 0; t < cells; t++) cb_pack_masks(&a, t);
+    for (int64_t e = 0; e < cells * features; e++) {   // the kernel's element function, element by element
+        if (cb_pack_element(&a, e) != CB_OK) {
+            *error_out = e;
+            return CB_ERR_VALUE_DOES_NOT_FIT;
+        }
+    }
+    return CB_OK;
+}
+
 #define CB_FIELD(T, f) (int64_t) offsetof(T, f)
 extern "C" int32_t cb_struct_layout(int32_t which, int64_t* out, int32_t capacity) {
     std::vector<int64_t> v;

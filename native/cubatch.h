@@ -13,7 +13,7 @@ extern "C" {
 #endif
 
 /* Bumped when a signature below changes; Java refuses a library with another version. */
-#define CB_ABI_VERSION 2
+#define CB_ABI_VERSION 3
 int32_t cb_abi_version(void);
 
 /* Gather + truncate + pad (cuda/cb_pad.cuh), rows split over `threads` threads. `offsets` is NULL for a
@@ -29,9 +29,17 @@ int32_t cb_pad(const void* values, int32_t src_dtype, const int64_t* offsets, in
 int32_t cb_stack(const void* values, int32_t src_dtype, int64_t row_elems, const int64_t* indices, int64_t batch,
                  int32_t dst_dtype, void* out, int32_t threads, int64_t* error_out);
 
+/* Pack sequences (cuda/cb_pack.cuh, the CPU twin of cb_pack_kernel): first/keep/start per sequence in packed
+ * order as PackLayout computes them. Returns 0, or 1 with *error_out = the first output element whose value
+ * does not fit, or 3 for an argument the Java side should have rejected. */
+int32_t cb_pack(const void* values, int32_t src_dtype, int64_t features, const int64_t* first, const int64_t* keep,
+                const int64_t* start, int64_t seqs, int64_t rows, int64_t maxlen, int32_t dst_dtype,
+                const void* pad_value, void* out, uint8_t* mask, int32_t* positions, int32_t* lengths,
+                int32_t* cu_seqlens, int32_t* max_seqlen, int64_t* error_out);
+
 /* The layout of the kernels' argument structs as this compiler lays them out (nvcc follows the host ABI),
  * so the CUDA backend's Java encoding of them can be checked without a GPU. which: 0 cb_pad_args,
- * 1 cb_stack_args. out[0] = sizeof, out[1 + i] = offsetof of field i in declaration order. Returns the
+ * 1 cb_stack_args, 2 cb_pack_args. out[0] = sizeof, out[1 + i] = offsetof of field i in declaration order. Returns the
  * number of values written, or -1 for an unknown struct or too small a capacity. */
 int32_t cb_struct_layout(int32_t which, int64_t* out, int32_t capacity);
 

@@ -2,6 +2,10 @@ package io.cubatch.collate.internal;
 
 import io.cubatch.collate.Collation;
 import io.cubatch.collate.Collator;
+import io.cubatch.collate.PackLayout;
+import io.cubatch.collate.HostSlot;
+import io.cubatch.collate.FilledBatch;
+import io.cubatch.collate.BatchSlot;
 import io.cubatch.collate.SingleUser;
 import io.cubatch.collate.KernelCodes;
 import io.cubatch.collate.PaddedBatch;
@@ -129,6 +133,57 @@ public final class NativeCollator implements Collator {
         }
         check(status, () -> Collation.stackValueDoesNotFit(store, indices, dtype, rowElems,
                 error.get(ValueLayout.JAVA_LONG, 0)));
+    }
+
+    /**
+     * Packs through libcubatch's cb_pack, the CPU twin of cb_pack_kernel (the same cuda/cb_pack.cuh element
+     * functions), into a host slot, as {@link PackLayout} places the sequences.
+     */
+    @Override
+    public FilledBatch fillPacked(BatchSlot slot, SampleStore store, long[] indices, Padding padding) {
+        user.enter();
+        try {
+            return packEntered(slot, store, indices, padding);
+        } finally {
+            user.exit();
+        }
+    }
+
+    private FilledBatch packEntered(BatchSlot slot, SampleStore store, long[] indices, Padding padding) {
+        if (!(slot instanceof HostSlot h)) {
+            throw new IllegalArgumentException("the native backend packs into host slots, not " + slot.getClass().getName());
+        }
+        PackLayout layout = PackLayout.of(store, indices, padding);
+        PaddedShape shape = layout.shape();
+        int seqs = layout.sequences();
+        PaddedBatch rows = h.buffers().withShape(shape);
+        PaddedBatch view = new PaddedBatch(shape, rows.data(), h.buffers().lengths().asSlice(0, 4L * seqs),
+                rows.attentionMask(), rows.positions());
+        MemorySegment cu = h.cuSeqlens().asSlice(0, 4L * (seqs + 1));
+        requireNative("the store's values", store.values());
+        int status;
+        try (Arena table = Arena.ofConfined()) {
+            MemorySegment first = table.allocate(ValueLayout.JAVA_LONG, Math.max(1, seqs));
+            MemorySegment keep = table.allocate(ValueLayout.JAVA_LONG, Math.max(1, seqs));
+            MemorySegment start = table.allocate(ValueLayout.JAVA_LONG, Math.max(1, seqs));
+            MemorySegment max = table.allocate(ValueLayout.JAVA_INT);
+            for (int k = 0; k < seqs; k++) {
+                first.setAtIndex(ValueLayout.JAVA_LONG, k, layout.first(k));
+                keep.setAtIndex(ValueLayout.JAVA_LONG, k, layout.keep(k));
+                start.setAtIndex(ValueLayout.JAVA_LONG, k, layout.start(k));
+            }
+            MemorySegment positions = shape.positions() ? view.positions() : MemorySegment.NULL;
+            status = (int) lib.pack.invokeExact(store.values(), store.dtype().ordinal(), layout.features(), first, keep,
+                    start, (long) seqs, (long) layout.rows(), layout.maxlen(), padding.dtype().ordinal(), h.padValue(),
+                    view.data(), view.attentionMask(), positions, view.lengths(), cu, max, error);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("cb_pack downcall failed: " + t, t);
+        }
+        check(status, () -> layout.valueDoesNotFit(store, indices, padding, error.get(ValueLayout.JAVA_LONG, 0)));
+        return new FilledBatch(shape, java.util.Optional.of(view), java.util.Optional.empty(), layout.realTokens(),
+                java.util.Optional.of(new FilledBatch.Packing(layout, java.util.Optional.of(cu))));
     }
 
     private static void check(int status, java.util.function.Supplier<RuntimeException> valueError) {

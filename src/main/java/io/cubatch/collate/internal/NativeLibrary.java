@@ -27,19 +27,23 @@ import java.util.Optional;
  */
 public final class NativeLibrary {
     /** Must equal CB_ABI_VERSION in native/cubatch.h. */
-    static final int ABI_VERSION = 2;
+    static final int ABI_VERSION = 3;
 
     public final MethodHandle pad;
     public final MethodHandle stack;
+    /** cb_pack: the CPU twin of cb_pack_kernel. */
+    public final MethodHandle pack;
     public final MethodHandle copy;
     /** {@code int32_t cb_struct_layout(int32_t which, int64_t* out, int32_t capacity)}. */
     public final MethodHandle structLayout;
 
     private static final Object[] LOADED = load();
 
-    private NativeLibrary(MethodHandle pad, MethodHandle stack, MethodHandle copy, MethodHandle structLayout) {
+    private NativeLibrary(MethodHandle pad, MethodHandle stack, MethodHandle pack, MethodHandle copy,
+                          MethodHandle structLayout) {
         this.pad = pad;
         this.stack = stack;
+        this.pack = pack;
         this.copy = copy;
         this.structLayout = structLayout;
     }
@@ -92,10 +96,13 @@ public final class NativeLibrary {
                     JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS));
             MethodHandle stack = downcall(linker, lib, "cb_stack", FunctionDescriptor.of(JAVA_INT,
                     ADDRESS, JAVA_INT, JAVA_LONG, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS));
+            MethodHandle pack = downcall(linker, lib, "cb_pack", FunctionDescriptor.of(JAVA_INT,
+                    ADDRESS, JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT,
+                    ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
             MethodHandle copy = downcall(linker, lib, "cb_copy", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, JAVA_LONG));
             MethodHandle layout = downcall(linker, lib, "cb_struct_layout",
                     FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
-            return new Object[] {new NativeLibrary(pad, stack, copy, layout), ""};
+            return new Object[] {new NativeLibrary(pad, stack, pack, copy, layout), ""};
         } catch (MissingSymbol e) {
             return new Object[] {null, e.getMessage()};
         } catch (Throwable e) {
