@@ -71,4 +71,25 @@ class ArchitectureTest {
         List<String> names = Backends.providers().stream().map(BackendProvider::name).toList();
         assertEquals(List.of("cuda", "native", "java"), names, "providers found by ServiceLoader, in listing order");
     }
+
+    /** The module exports the API packages and nothing else: no internal package, not the CLI or the benchmarks. */
+    @Test
+    void theModuleExportsTheApiPackagesOnly() throws java.io.IOException {
+        java.lang.module.ModuleDescriptor d;
+        try (java.io.InputStream in = java.nio.file.Files.newInputStream(
+                java.nio.file.Path.of("target", "classes", "module-info.class"))) {
+            d = java.lang.module.ModuleDescriptor.read(in);
+        }
+        assertEquals("io.cubatch", d.name());
+        Set<String> exported = new TreeSet<>();
+        for (java.lang.module.ModuleDescriptor.Exports e : d.exports()) {
+            assertFalse(e.isQualified(), "qualified export " + e);
+            exported.add(e.source());
+        }
+        assertEquals(Set.of("io.cubatch.collate", "io.cubatch.cuda", "io.cubatch.loader", "io.cubatch.plan",
+                "io.cubatch.store"), exported);
+        assertEquals(Set.of("io.cubatch.collate.internal.NativeBackendProvider",
+                "io.cubatch.collate.internal.JavaBackendProvider", "io.cubatch.cuda.CudaBackendProvider"),
+                Set.copyOf(d.provides().iterator().next().providers()));
+    }
 }

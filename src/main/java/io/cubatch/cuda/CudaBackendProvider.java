@@ -9,6 +9,10 @@ import java.util.Optional;
  * {@link #open(int)} on another.
  */
 public final class CudaBackendProvider implements BackendProvider {
+    /** For {@link java.util.ServiceLoader}; {@link io.cubatch.collate.Backends} lists the backends. */
+    public CudaBackendProvider() {
+    }
+
     @Override
     public String name() {
         return "cuda";

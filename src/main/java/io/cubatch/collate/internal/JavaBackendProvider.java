@@ -6,6 +6,10 @@ import java.util.Optional;
 
 /** The {@code java} backend: pure Java over {@code MemorySegment}, available everywhere, the test oracle. */
 public final class JavaBackendProvider implements BackendProvider {
+    /** For {@link java.util.ServiceLoader}. */
+    public JavaBackendProvider() {
+    }
+
     @Override
     public String name() {
         return "java";

@@ -6,6 +6,10 @@ import java.util.Optional;
 
 /** The {@code native} backend: libcubatch (the kernels' CPU twin) through {@code java.lang.foreign}. */
 public final class NativeBackendProvider implements BackendProvider {
+    /** For {@link java.util.ServiceLoader}. */
+    public NativeBackendProvider() {
+    }
+
     @Override
     public String name() {
         return "native";
