@@ -80,8 +80,8 @@ public final class Padding {
         if (multiple > 0 && l % multiple != 0) {
             long rounded = l + (multiple - l % multiple);
             if (rounded < 0) {
-                throw new CollateException("length " + l + " rounded up to a multiple of " + multiple + " passes 2^63-1:"
-                        + " lower maxlen (CLI --maxlen) or the multiple (--pad-to-multiple-of)");
+                throw new CollateException("maxlen " + l + " rounded up to a multiple of " + multiple
+                        + " overflows 64 bits: choose a smaller maxlen");
             }
             l = rounded;
         }

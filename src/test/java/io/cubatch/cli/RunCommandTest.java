@@ -213,6 +213,6 @@ class RunCommandTest {
         r = PlanCommandTest.run("run", "--maxlen", "9223372036854775807", "--pad-to-multiple-of", "10", "--truncating",
                 "post");
         org.junit.jupiter.api.Assertions.assertEquals(2, r.code(), r.err());
-        org.junit.jupiter.api.Assertions.assertTrue(r.err().contains("rounded up to a multiple of 10 passes 2^63-1"), r.err());
+        org.junit.jupiter.api.Assertions.assertTrue(r.err().contains("rounded up to a multiple of 10 overflows 64 bits"), r.err());
     }
 }
