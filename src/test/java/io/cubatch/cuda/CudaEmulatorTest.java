@@ -187,7 +187,7 @@ class CudaEmulatorTest {
     /** A resident dataset larger than the device's free memory is refused naming both sizes, before any copy. */
     @Test
     void aResidentDatasetOverTheFreeMemoryIsRefusedNamingBothSizes() {
-        try (CudaContext context = CudaContext.open(0); SampleStore s = SampleStore.of(new int[][] {{1, 2, 3}, {4, 5}})) {
+        try (CudaContext context = CudaContext.open(0)) {
             long free = context.memoryInfo()[0];
             try (DeviceMemory hog = context.allocate(free - 4096); CudaCollator cuda = new CudaCollator(context);
                  SampleStore big = SampleStore.of(new int[2000][1])) {

@@ -14,6 +14,10 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * block, stream and event the test made has been freed (the count is back where it was).
  */
 public final class GpuTestSupport implements BeforeEachCallback, AfterEachCallback {
+    /** For {@code @ExtendWith}. */
+    public GpuTestSupport() {
+    }
+
     private static final ExtensionContext.Namespace NS = ExtensionContext.Namespace.create(GpuTestSupport.class);
 
     @Override

@@ -63,7 +63,7 @@ public final class Summary {
         List<Measurement> ms = new ArrayList<>();
         for (com.fasterxml.jackson.databind.JsonNode n : new com.fasterxml.jackson.databind.ObjectMapper().readTree(jmhJson.toFile())) {
             Map<String, String> params = new HashMap<>();
-            n.path("params").fields().forEachRemaining(e -> params.put(e.getKey(), e.getValue().asText()));
+            n.path("params").properties().forEach(e -> params.put(e.getKey(), e.getValue().asText()));
             com.fasterxml.jackson.databind.JsonNode alloc = n.path("secondaryMetrics").path("gc.alloc.rate.norm").path("score");
             ms.add(new Measurement(n.get("benchmark").asText(), params, n.path("primaryMetric").path("score").asDouble(),
                     alloc.isMissingNode() ? Double.NaN : alloc.asDouble()));
