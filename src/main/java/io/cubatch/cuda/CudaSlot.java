@@ -198,9 +198,7 @@ public final class CudaSlot implements BatchSlot {
      *                                             by {@link CudaTensors#await()})
      */
     public CudaTensors enqueue(SampleStore store, long[] indices, Padding padding) {
-        PaddedShape shape = Collation.shape(store, indices, padding);
-        Collation.padValue(padding, MemorySegment.ofArray(new long[1]));
-        return padCompact(store, indices, padding, shape);
+        return padCompact(store, indices, padding, Collation.shape(store, indices, padding));
     }
 
     /**
@@ -257,13 +255,12 @@ public final class CudaSlot implements BatchSlot {
 
     /** {@link #enqueue(SampleStore, long[], Padding)} from a device-resident dataset: only the indices travel. */
     public CudaTensors enqueue(DeviceStore store, long[] indices, Padding padding) {
-        PaddedShape shape = Collation.shape(store.host(), indices, padding);
-        Collation.padValue(padding, MemorySegment.ofArray(new long[1]));
-        return padResident(store, indices, padding, shape);
+        return padResident(store, indices, padding, Collation.shape(store.host(), indices, padding));
     }
 
     synchronized CudaTensors padCompact(SampleStore store, long[] indices, Padding padding, PaddedShape shape) {
         checkOpen();
+        Collation.padValue(padding, padValue);   // a value the dtype cannot hold fails here, before the slot is used
         CompactLayout layout = CompactLayout.of(store, indices, padding, shape);
         long[] idx = indices.clone();
         reuse();
@@ -276,6 +273,7 @@ public final class CudaSlot implements BatchSlot {
     /** Pads {@code indices} of a device-resident dataset: only the indices cross PCIe. */
     synchronized CudaTensors padResident(DeviceStore store, long[] indices, Padding padding, PaddedShape shape) {
         checkOpen();
+        Collation.padValue(padding, padValue);
         if (store.device() != device()) {
             throw new IllegalArgumentException("dataset is resident on device " + store.device() + ", this slot is on"
                     + " device " + device());
@@ -415,7 +413,6 @@ public final class CudaSlot implements BatchSlot {
         long o = output.address();
         long padAt = words.address() + 16;
         clearErrorWords();
-        Collation.padValue(padding, padValue);
         setPadValue(words.at(16), shape.dtype().byteSize());
         byte[] args = KernelArgs.pad(values, src.ordinal(), offsets, fixedLen, shape.features(), indices,
                 shape.batch(), shape.length(), limit, KernelCodes.padSide(padding), trunc, shape.dtype().ordinal(),
