@@ -600,7 +600,7 @@ public final class BatchLoader implements AutoCloseable {
     }
 
     /** Closes each, all of them even when one fails; then throws the first failure. */
-    private static void closeAll(List<AutoCloseable> owned) {
+    static void closeAll(List<? extends AutoCloseable> owned) {
         RuntimeException first = null;
         for (AutoCloseable c : owned) {
             try {

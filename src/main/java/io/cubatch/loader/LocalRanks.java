@@ -42,12 +42,10 @@ public final class LocalRanks implements AutoCloseable {
                 made.add(lb.build());
             }
         } catch (RuntimeException | Error e) {
-            for (BatchLoader l : made) {
-                try {
-                    l.close();
-                } catch (RuntimeException suppressed) {
-                    e.addSuppressed(suppressed);
-                }
+            try {
+                BatchLoader.closeAll(made);
+            } catch (RuntimeException cleanup) {
+                e.addSuppressed(cleanup);
             }
             throw e;
         }
@@ -117,21 +115,7 @@ public final class LocalRanks implements AutoCloseable {
     /** Closes every rank's loader (each frees its ring and device data); the first failure is thrown. */
     @Override
     public void close() {
-        RuntimeException first = null;
-        for (BatchLoader l : loaders) {
-            try {
-                l.close();
-            } catch (RuntimeException e) {
-                if (first == null) {
-                    first = e;
-                } else {
-                    first.addSuppressed(e);
-                }
-            }
-        }
-        if (first != null) {
-            throw first;
-        }
+        BatchLoader.closeAll(loaders);
     }
 
     public static final class Builder {
