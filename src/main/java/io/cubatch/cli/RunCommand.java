@@ -254,45 +254,10 @@ final class RunCommand implements Callable<Integer> {
 
     private void jsonRanks(PrintWriter out, List<LoaderStats> stats, BatchPlan plan, int firstRank, int epochs)
             throws java.io.IOException {
-        long samples = 0, tokens = 0, batches = 0, padded = 0, moved = 0, staging = 0, h2d = 0, d2h = 0, status = 0;
-        double wait = 0, elapsed = 0;
-        for (LoaderStats s : stats) {
-            samples += s.samples();
-            tokens += s.tokens();
-            batches += s.batches();
-            padded += s.paddedTokens();
-            moved += s.bytesMoved();
-            staging += s.stagingBytes();
-            h2d += s.h2dBytes();
-            d2h += s.d2hBytes();
-            status += s.statusBytes();
-            wait = Math.max(wait, s.waitSeconds());
-            elapsed = Math.max(elapsed, s.seconds());
-        }
         try (JsonGenerator g = JSON.createGenerator(out)) {
             g.disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
             g.writeStartObject();
-            g.writeNumberField("samples", samples);
-            g.writeNumberField("tokens", tokens);
-            g.writeNumberField("batches", batches);
-            g.writeNumberField("samples_per_s", elapsed == 0 ? 0 : samples / elapsed);
-            g.writeNumberField("tokens_per_s", elapsed == 0 ? 0 : tokens / elapsed);
-            g.writeNumberField("padding_ratio", padded == 0 ? 0 : 1.0 - (double) tokens / padded);
-            g.writeNumberField("bytes_moved", moved);
-            g.writeNumberField("staging_bytes", staging);
-            g.writeNumberField("wait_s", wait);
-            g.writeStringField("backend", "cuda");
-            g.writeNumberField("elapsed_s", elapsed);
-            g.writeNumberField("epochs", epochs);
-            g.writeNumberField("rank", firstRank);
-            g.writeNumberField("world_size", plan.worldSize());
-            g.writeNumberField("batch_size", plan.batchSize());
-            g.writeNullField("device");
-            g.writeNumberField("h2d_bytes", h2d);
-            g.writeNumberField("d2h_bytes", d2h);
-            g.writeNumberField("d2h_status_bytes", status);
-            g.writeNullField("device_ms_per_batch");
-            g.writeNumberField("stall_s", wait);
+            statsFields(g, LoaderStats.combined(stats), plan, firstRank, epochs);
             g.writeArrayFieldStart("devices");
             for (int d : devices) {
                 g.writeNumber(d);
@@ -309,11 +274,7 @@ final class RunCommand implements Callable<Integer> {
                 g.writeNumberField("batches", s.batches());
                 g.writeNumberField("h2d_bytes", s.h2dBytes());
                 g.writeNumberField("d2h_bytes", s.d2hBytes());
-                if (Double.isNaN(s.deviceMillisPerBatch())) {
-                    g.writeNullField("device_ms_per_batch");
-                } else {
-                    g.writeNumberField("device_ms_per_batch", s.deviceMillisPerBatch());
-                }
+                numberOrNull(g, "device_ms_per_batch", s.deviceMillisPerBatch());
                 g.writeNumberField("stall_s", s.stallSeconds());
                 g.writeEndObject();
             }
@@ -387,37 +348,48 @@ final class RunCommand implements Callable<Integer> {
         try (JsonGenerator g = JSON.createGenerator(out)) {
             g.disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
             g.writeStartObject();
-            g.writeNumberField("samples", s.samples());
-            g.writeNumberField("tokens", s.tokens());
-            g.writeNumberField("batches", s.batches());
-            g.writeNumberField("samples_per_s", s.samplesPerSecond());
-            g.writeNumberField("tokens_per_s", s.tokensPerSecond());
-            g.writeNumberField("padding_ratio", s.paddingRatio());
-            g.writeNumberField("bytes_moved", s.bytesMoved());
-            g.writeNumberField("staging_bytes", s.stagingBytes());
-            g.writeNumberField("wait_s", s.waitSeconds());
-            g.writeStringField("backend", s.backend());
-            g.writeNumberField("elapsed_s", s.seconds());
-            g.writeNumberField("epochs", epochs);
-            g.writeNumberField("rank", rank);
-            g.writeNumberField("world_size", plan.worldSize());
-            g.writeNumberField("batch_size", plan.batchSize());
-            if (s.device() >= 0) {
-                g.writeNumberField("device", s.device());
-            } else {
-                g.writeNullField("device");
-            }
-            g.writeNumberField("h2d_bytes", s.h2dBytes());
-            g.writeNumberField("d2h_bytes", s.d2hBytes());
-            g.writeNumberField("d2h_status_bytes", s.statusBytes());
-            if (Double.isNaN(s.deviceMillisPerBatch())) {
-                g.writeNullField("device_ms_per_batch");
-            } else {
-                g.writeNumberField("device_ms_per_batch", s.deviceMillisPerBatch());
-            }
-            g.writeNumberField("stall_s", s.stallSeconds());
+            statsFields(g, s, plan, rank, epochs);
             g.writeEndObject();
         }
         out.println();
+    }
+
+    /** The fields of run's JSON stats (README's contract), for one rank or several combined. */
+    private static void statsFields(JsonGenerator g, LoaderStats s, BatchPlan plan, int rank, int epochs)
+            throws java.io.IOException {
+        g.writeNumberField("samples", s.samples());
+        g.writeNumberField("tokens", s.tokens());
+        g.writeNumberField("batches", s.batches());
+        g.writeNumberField("samples_per_s", s.samplesPerSecond());
+        g.writeNumberField("tokens_per_s", s.tokensPerSecond());
+        g.writeNumberField("padding_ratio", s.paddingRatio());
+        g.writeNumberField("bytes_moved", s.bytesMoved());
+        g.writeNumberField("staging_bytes", s.stagingBytes());
+        g.writeNumberField("wait_s", s.waitSeconds());
+        g.writeStringField("backend", s.backend());
+        g.writeNumberField("elapsed_s", s.seconds());
+        g.writeNumberField("epochs", epochs);
+        g.writeNumberField("rank", rank);
+        g.writeNumberField("world_size", plan.worldSize());
+        g.writeNumberField("batch_size", plan.batchSize());
+        if (s.device() >= 0) {
+            g.writeNumberField("device", s.device());
+        } else {
+            g.writeNullField("device");
+        }
+        g.writeNumberField("h2d_bytes", s.h2dBytes());
+        g.writeNumberField("d2h_bytes", s.d2hBytes());
+        g.writeNumberField("d2h_status_bytes", s.statusBytes());
+        numberOrNull(g, "device_ms_per_batch", s.deviceMillisPerBatch());
+        g.writeNumberField("stall_s", s.stallSeconds());
+    }
+
+    /** A number, or null for NaN (JSON has no NaN). */
+    private static void numberOrNull(JsonGenerator g, String field, double v) throws java.io.IOException {
+        if (Double.isNaN(v)) {
+            g.writeNullField(field);
+        } else {
+            g.writeNumberField(field, v);
+        }
     }
 }

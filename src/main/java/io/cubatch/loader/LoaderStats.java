@@ -24,6 +24,31 @@ public record LoaderStats(long samples, long tokens, long batches, long paddedTo
                           long stagingBytes, long waitNanos, long elapsedNanos, String backend, int device,
                           long h2dBytes, long d2hBytes, long statusBytes, double deviceMillisPerBatch) {
 
+    /**
+     * Several ranks' stats as one (LocalRanks): counts and bytes summed; the longest elapsed and wait times,
+     * so the rates are over the slowest rank's time; no single device ({@code device} -1,
+     * {@code deviceMillisPerBatch} NaN); the first rank's backend.
+     */
+    public static LoaderStats combined(java.util.List<LoaderStats> ranks) {
+        long samples = 0, tokens = 0, batches = 0, padded = 0, moved = 0, staging = 0, wait = 0, elapsed = 0, h2d = 0,
+                d2h = 0, status = 0;
+        for (LoaderStats s : ranks) {
+            samples += s.samples;
+            tokens += s.tokens;
+            batches += s.batches;
+            padded += s.paddedTokens;
+            moved += s.bytesMoved;
+            staging += s.stagingBytes;
+            wait = Math.max(wait, s.waitNanos);
+            elapsed = Math.max(elapsed, s.elapsedNanos);
+            h2d += s.h2dBytes;
+            d2h += s.d2hBytes;
+            status += s.statusBytes;
+        }
+        return new LoaderStats(samples, tokens, batches, padded, moved, staging, wait, elapsed,
+                ranks.isEmpty() ? "" : ranks.get(0).backend, -1, h2d, d2h, status, Double.NaN);
+    }
+
     /** Padding's share of the token slots: 1 - tokens / paddedTokens. */
     public double paddingRatio() {
         return paddedTokens == 0 ? 0 : 1.0 - (double) tokens / paddedTokens;
