@@ -117,7 +117,7 @@ public final class CudaCollator implements Collator {
     public FilledBatch fill(BatchSlot slot, SampleStore store, long[] indices, Padding padding) {
         return guarded(() -> {
             CudaSlot s = cudaSlot(slot);
-            return filled(s, s.enqueue(store, indices, padding));
+            return filled(s, s.enqueue(store, indices, padding), Optional.empty());
         });
     }
 
@@ -135,7 +135,7 @@ public final class CudaCollator implements Collator {
             throw new IllegalArgumentException("dataset is resident on device " + d.device() + ", the slot is on device "
                     + s.device());
         }
-        return filled(s, s.enqueue(d, indices, padding));
+        return filled(s, s.enqueue(d, indices, padding), Optional.empty());
     }
 
     private static CudaSlot cudaSlot(BatchSlot slot) {
@@ -146,11 +146,12 @@ public final class CudaCollator implements Collator {
         return s;
     }
 
-    private FilledBatch filled(CudaSlot s, CudaTensors t) {
+    /** Waits for a slot's batch (its kernel errors are thrown here), measures it and counts it. */
+    private FilledBatch filled(CudaSlot s, CudaTensors t, Optional<FilledBatch.Packing> packing) {
         t.await();
         s.measureIfDone();
         count(t.h2dBytes());
-        return new FilledBatch(t.shape(), Optional.empty(), Optional.of(t), t.realTokens());
+        return new FilledBatch(t.shape(), Optional.empty(), Optional.of(t), t.realTokens(), packing);
     }
 
     /** Packs on the device into a loader's slot, and waits for it (as {@link #fill} does). */
@@ -162,11 +163,7 @@ public final class CudaCollator implements Collator {
     private FilledBatch packed(BatchSlot slot, SampleStore store, long[] indices, Padding padding) {
         CudaSlot s = cudaSlot(slot);
         PackLayout layout = PackLayout.of(store, indices, padding);
-        CudaTensors t = s.enqueuePacked(store, indices, padding, layout);
-        t.await();
-        s.measureIfDone();
-        count(t.h2dBytes());
-        return new FilledBatch(layout.shape(), Optional.empty(), Optional.of(t), layout.realTokens(),
+        return filled(s, s.enqueuePacked(store, indices, padding, layout),
                 Optional.of(new FilledBatch.Packing(layout, Optional.empty())));
     }
 
