@@ -37,9 +37,7 @@ class CollatorEquivalenceTest {
                 ? io.cubatch.cuda.CudaEmulator.counters() : null;
         String outcome = compareBackends(store, indices, padding, arena);
         if (before != null) {
-            io.cubatch.cuda.CudaEmulator.Counters after = io.cubatch.cuda.CudaEmulator.counters();
-            assertEquals(before.violations(), after.violations(), "CUDA driver violations (see cuda-emu: on stderr)");
-            assertEquals(before.liveResources(), after.liveResources(), "device resources left alive: " + after);
+            io.cubatch.cuda.CudaEmulator.assertCleanSince(before);
         }
         return outcome;
     }

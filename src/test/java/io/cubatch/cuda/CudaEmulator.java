@@ -78,6 +78,20 @@ public final class CudaEmulator {
         }
     }
 
+    /**
+     * Asserts that since {@code before} there was no driver violation, every device allocation, pinned block,
+     * stream and event made was freed, and no context was destroyed still owning resources.
+     */
+    public static void assertCleanSince(Counters before) {
+        Counters after = counters();
+        org.junit.jupiter.api.Assertions.assertEquals(before.violations(), after.violations(),
+                "CUDA driver violations (see the cuda-emu: lines on stderr)");
+        org.junit.jupiter.api.Assertions.assertEquals(before.liveResources(), after.liveResources(),
+                "device allocations, pinned blocks, streams and events left alive: before " + before + ", after " + after);
+        org.junit.jupiter.api.Assertions.assertEquals(before.destroyedWithContext(), after.destroyedWithContext(),
+                "resources a context still owned when it was destroyed");
+    }
+
     /** Makes the {@code n}-th call of {@code call} from now fail with {@code code} (0: the emulator's default). */
     public static void fail(String call, int n, int code) {
         MethodHandle h = HANDLES.orElseThrow(() -> new IllegalStateException("not running on the CUDA emulator"))[1];

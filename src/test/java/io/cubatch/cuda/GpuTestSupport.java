@@ -1,7 +1,5 @@
 package io.cubatch.cuda;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.extension.AfterEachCallback;
 import org.junit.jupiter.api.extension.BeforeEachCallback;
@@ -41,12 +39,6 @@ public final class GpuTestSupport implements BeforeEachCallback, AfterEachCallba
         if (before == null) {
             return;
         }
-        CudaEmulator.Counters after = CudaEmulator.counters();
-        assertEquals(before.violations(), after.violations(), "CUDA driver violations during the test (see the"
-                + " cuda-emu: lines on stderr)");
-        assertEquals(before.liveResources(), after.liveResources(), "device allocations, pinned blocks, streams and"
-                + " events left alive by the test: before " + before + ", after " + after);
-        assertEquals(before.destroyedWithContext(), after.destroyedWithContext(), "resources a context still owned when"
-                + " it was destroyed");
+        CudaEmulator.assertCleanSince(before);
     }
 }
