@@ -383,9 +383,7 @@ public final class JsonlReader {
             int column = p.currentTokenLocation().getColumnNr();
             String number = line.numberAt(column - 1);
             if (number.length() > MAX_NUMBER_CHARS) {
-                throw new DatasetFormatException(file, where + ", column " + column, "a number of " + number.length()
-                        + " characters (" + abbreviate(number) + ")", "a number of at most " + MAX_NUMBER_CHARS
-                        + " characters (an int64, or a float64 such as 1.5e300)");
+                throw numberTooLong(file, where, column, number);
             }
             throw new DatasetFormatException(file, where + ", column " + column, "JSON past a parser limit ("
                     + plain(e.getOriginalMessage()) + ")", "a JSON array of numbers");
@@ -404,6 +402,11 @@ public final class JsonlReader {
             return false;
         }
         if (t == JsonToken.VALUE_NUMBER_FLOAT) {
+            // Jackson's limit counts digits only: a float's point, sign and exponent can take it past the
+            // characters MAX_NUMBER_CHARS promises
+            if (p.getTextLength() > MAX_NUMBER_CHARS) {
+                throw numberTooLong(file, where, p.currentTokenLocation().getColumnNr(), p.getText());
+            }
             if (!Double.isFinite(p.getDoubleValue())) {
                 throw new DatasetFormatException(file, where, "the number " + p.getText() + " (overflows float64)",
                         "a finite number");
@@ -411,6 +414,12 @@ public final class JsonlReader {
             return true;
         }
         throw new DatasetFormatException(file, where, describe(t, p), "a number");
+    }
+
+    private static DatasetFormatException numberTooLong(Path file, String where, int column, String number) {
+        return new DatasetFormatException(file, where + ", column " + column, "a number of " + number.length()
+                + " characters (" + abbreviate(number) + ")", "a number of at most " + MAX_NUMBER_CHARS
+                + " characters (an int64, or a float64 such as 1.5e300)");
     }
 
     private static DatasetFormatException mixed(Path file, String where, long step, String found, String expected) {
