@@ -38,6 +38,12 @@ public final class Batch implements AutoCloseable {
     private final int maxSeqlen;
     private final java.util.concurrent.atomic.AtomicBoolean closedFlag = new java.util.concurrent.atomic.AtomicBoolean();
     private volatile boolean closed;
+    private int microBatch;
+    private int microBatches = 1;
+    private java.util.function.LongSupplier globalTokens = () -> -1;
+    private java.util.function.LongSupplier globalMicroTokens = () -> -1;
+    private long globalTokensValue = -1;
+    private long globalMicroTokensValue = -1;
 
     Batch(PlannedBatch planned, PaddedBatch padded, DeviceTensors device, int rows, MemorySegment cuSeqlens,
           long realTokens, Runnable release, java.util.function.BooleanSupplier ringFreed, int maxSeqlen) {
@@ -63,6 +69,46 @@ public final class Batch implements AutoCloseable {
             throw new IllegalStateException("batch of step " + planned.step() + " belongs to a closed loader: its memory"
                     + " is freed");
         }
+    }
+
+    /** Set by the loader: which micro-batch this is, and how to count the step's tokens over all ranks. */
+    void global(int microBatch, int microBatches, java.util.function.LongSupplier stepTokens,
+                java.util.function.LongSupplier microTokens) {
+        this.microBatch = microBatch;
+        this.microBatches = microBatches;
+        this.globalTokens = stepTokens;
+        this.globalMicroTokens = microTokens;
+    }
+
+    /** This batch's index among its step's micro-batches on this rank (0 without micro-batches). */
+    public int microBatch() {
+        return microBatch;
+    }
+
+    /** Micro-batches of this rank at this step (1 without micro-batches); the last one ends the step. */
+    public int microBatches() {
+        return microBatches;
+    }
+
+    /**
+     * Real tokens (after truncation) of this step over all ranks and all micro-batches, computed from the
+     * plan and the store's lengths without any communication: the denominator of a loss normalised over
+     * the global step (what trainers otherwise get with an all-reduce of the attention mask's sum). Repeats
+     * and fill count, as they are in the batches. Computed once, on first call: O(global batch).
+     */
+    public long globalRealTokens() {
+        if (globalTokensValue < 0) {
+            globalTokensValue = globalTokens.getAsLong();
+        }
+        return globalTokensValue;
+    }
+
+    /** Real tokens of this micro-batch index over all ranks (equal to {@link #globalRealTokens()} without micro-batches). */
+    public long globalMicroBatchRealTokens() {
+        if (globalMicroTokensValue < 0) {
+            globalMicroTokensValue = globalMicroTokens.getAsLong();
+        }
+        return globalMicroTokensValue;
     }
 
     /** The plan's batch: step, rank, sample ids, and which entries are repeats or fill. */

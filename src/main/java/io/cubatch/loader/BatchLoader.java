@@ -116,7 +116,7 @@ public final class BatchLoader implements AutoCloseable {
     private BatchLoader(Builder b) {
         this.store = b.store;
         this.plan0 = b.plan;
-        this.rank = b.rank;
+        this.rank = b.rankSet ? b.rank : b.plan.dataParallelRank().orElse(0);
         this.padding = b.padding;
         this.backend = b.backend == null ? (b.device >= 0 ? "cuda" : Backends.bestName()) : b.backend;
         this.device = b.device;
@@ -140,7 +140,8 @@ public final class BatchLoader implements AutoCloseable {
             }
             this.lengths = LengthStats.of(store);
             long longest = padding.limit(lengths.max());
-            PaddedShape largest = new PaddedShape(plan0.batchSize(), padding.outputLength(pack ? padding.limit(0)
+            int rows = plan0.microBatchSize();   // a batch is a micro-batch when the plan has them
+            PaddedShape largest = new PaddedShape(rows, padding.outputLength(pack ? padding.limit(0)
                     : Math.max(longest, padding.maxlen().orElse(0))), Math.max(1, store.features()),
                     longest, padding.dtype(), padding.positions());
             // the whole ring is sized before any of it is allocated: prefetch x the largest batch
@@ -148,7 +149,7 @@ public final class BatchLoader implements AutoCloseable {
             long ringBytes;
             try {
                 slotBytes = Math.addExact(Math.addExact(Math.addExact(largest.dataBytes(), largest.lengthsBytes()),
-                        Math.addExact(largest.maskBytes(), largest.positionsBytes())), 4L * (plan0.batchSize() + 1) + 8);
+                        Math.addExact(largest.maskBytes(), largest.positionsBytes())), 4L * (rows + 1) + 8);
                 ringBytes = Math.multiplyExact(slotBytes, (long) prefetch);
             } catch (ArithmeticException e) {
                 slotBytes = ringBytes = Long.MAX_VALUE;
@@ -161,7 +162,7 @@ public final class BatchLoader implements AutoCloseable {
                     "lower prefetch (CLI --prefetch), the batch size or maxlen");
             this.free = new ArrayBlockingQueue<>(prefetch);
             for (int i = 0; i < prefetch; i++) {
-                BatchSlot slot = main.newSlot(largest, plan0.batchSize(), padding);
+                BatchSlot slot = main.newSlot(largest, rows, padding);
                 ring.add(slot);
                 free.add(slot);
             }
@@ -231,21 +232,28 @@ public final class BatchLoader implements AutoCloseable {
     public Iterator<Batch> resume(LoaderState state) {
         checkOpen();
         BatchPlan p = plan(state.epoch());
-        if (state.planHash() != p.configHash()) {
+        long hash = p.configHash(bucketWindow);
+        if (state.planHash() != hash) {
             throw new IllegalArgumentException("checkpoint plan hash " + Long.toHexString(state.planHash())
-                    + " differs from this loader's " + Long.toHexString(p.configHash()) + ": it was saved with"
-                    + " another sample count, batch size, world size, policy or seed; for another world size"
-                    + " build the plan with resumeAt(" + state.consumedSamples() + ") instead");
+                    + " differs from this loader's " + Long.toHexString(hash) + " in "
+                    + BatchPlan.describeHashDifference(state.planHash(), hash) + ": resume with the configuration"
+                    + " it was saved with; for another world size, micro-batch size or ramp-up, build the plan with"
+                    + " resumeAt(" + state.consumedSamples() + ") instead (CLI run --resume-at "
+                    + state.consumedSamples() + ")");
         }
-        long g = p.globalBatchSize();
         long consumed = state.consumedSamples();
-        if (consumed < 0 || consumed > p.samples() || consumed != p.samples() && (consumed - p.resumeAt()) % g != 0) {
-            throw new IllegalArgumentException("consumed samples " + consumed + " is not " + p.resumeAt()
-                    + " plus a whole number of global batches of " + g + " (or " + p.samples()
-                    + " for a finished epoch): not a state this loader wrote");
+        if (consumed < 0 || consumed > p.samples()) {
+            throw new IllegalArgumentException("consumed samples " + consumed + " is outside [0, " + p.samples()
+                    + "]: not a state this loader wrote");
         }
-        if (consumed == p.samples() || consumed >= p.resumeAt()) {
-            return start(p, consumed == p.samples() ? p.maxSteps() : (consumed - p.resumeAt()) / g);
+        if (consumed >= p.resumeAt()) {
+            long step = p.stepAtConsumed(consumed);
+            if (step < 0) {
+                throw new IllegalArgumentException("consumed samples " + consumed + " is not where a step of this"
+                        + " plan starts (" + p.resumeAt() + " plus whole global batches, or " + p.samples()
+                        + " for a finished epoch): not a state this loader wrote");
+            }
+            return start(p, step);
         }
         // a checkpoint before this plan's resume point: the plan's batches from there
         return start(p.toBuilder().resumeAt(consumed).build(), 0);
@@ -255,9 +263,10 @@ public final class BatchLoader implements AutoCloseable {
     public LoaderState state() {
         checkOpen();
         if (current == null) {
-            return new LoaderState(plan0.epoch(), plan0.resumeAt(), plan0.configHash());
+            return new LoaderState(plan0.epoch(), plan0.resumeAt(), plan0.configHash(bucketWindow));
         }
-        return new LoaderState(current.plan.epoch(), current.plan.consumedAfter(current.delivered), current.plan.configHash());
+        return new LoaderState(current.plan.epoch(), current.plan.consumedAfter(current.stepsDone()),
+                current.plan.configHash(bucketWindow));
     }
 
     public LoaderStats stats() {
@@ -310,10 +319,16 @@ public final class BatchLoader implements AutoCloseable {
         }
     }
 
-    /** One epoch's iteration: submits steps while slots are free, hands them out in order. */
+    /**
+     * One epoch's iteration: submits units while slots are free, hands them out in order. A unit is a step,
+     * or, when the plan has micro-batches, one micro-batch of a step.
+     */
     private final class Epoch implements Iterator<Batch> {
         final BatchPlan plan;
         final Bucketing bucketing;
+        final boolean micro;
+        final long stepCount;
+        /** Units of the epoch. */
         final long steps;
         long submitted;
         long delivered;
@@ -326,9 +341,48 @@ public final class BatchLoader implements AutoCloseable {
         Epoch(BatchPlan plan, long fromStep) {
             this.plan = plan;
             this.bucketing = bucketWindow > 0 ? new Bucketing(plan, store, bucketWindow) : null;
-            this.steps = plan.steps(rank);
-            this.submitted = fromStep;
-            this.delivered = fromStep;
+            this.micro = plan.microBatchSize() < plan.batchSize();
+            this.stepCount = plan.steps(rank);
+            this.steps = micro ? plan.microBatchCount(rank) : stepCount;
+            long from = fromStep >= stepCount ? steps : micro ? plan.microBatchesBefore(fromStep) : fromStep;
+            this.submitted = from;
+            this.delivered = from;
+        }
+
+        /** The step of unit {@code u}. */
+        long stepOf(long u) {
+            return micro ? plan.stepOfMicroBatch(u) : u;
+        }
+
+        /** Steps whose every unit was handed out: a step in progress counts only when its last unit is out. */
+        long stepsDone() {
+            return delivered >= steps ? stepCount : stepOf(delivered);
+        }
+
+        /** Rank {@code r}'s batch at {@code step}, bucketed when the loader buckets. */
+        PlannedBatch batchOf(int r, long step) {
+            return bucketing != null ? bucketing.batch(r, step) : plan.batch(r, step);
+        }
+
+        /** Real tokens over all ranks at {@code step}, of micro-batch {@code j} only when j >= 0. */
+        long globalTokens(long step, int j) {
+            long sum = 0;
+            for (int r = 0; r < plan.worldSize(); r++) {
+                if (step >= plan.steps(r)) {
+                    continue;
+                }
+                PlannedBatch b = batchOf(r, step);
+                if (j >= 0) {
+                    if (j >= BatchPlan.ceilDivPublic(b.size(), plan.microBatchSize())) {
+                        continue;
+                    }
+                    b = BatchPlan.slice(b, j, plan.microBatchSize());
+                }
+                for (long id : b.samples()) {
+                    sum += realLength(id);
+                }
+            }
+            return sum;
         }
 
         @Override
@@ -347,7 +401,8 @@ public final class BatchLoader implements AutoCloseable {
                 if (current != this) {
                     throw new IllegalStateException("this epoch was replaced by a later epoch() or resume()");
                 }
-                throw new NoSuchElementException("epoch " + plan.epoch() + " has " + steps + " steps for rank " + rank);
+                throw new NoSuchElementException("epoch " + plan.epoch() + " has " + steps + (micro ? " micro-batches"
+                        : " steps") + " for rank " + rank);
             }
             long t0 = System.nanoTime();
             if (firstRequest < 0) {
@@ -402,10 +457,31 @@ public final class BatchLoader implements AutoCloseable {
             return prepare(step, slot);
         }
 
-        private Batch prepare(long step, BatchSlot slot) {
+        private Batch prepare(long unit, BatchSlot slot) {
             PlannedBatch planned = null;
+            long step = stepOf(unit);
             try {
-                planned = bucketing != null ? bucketing.batch(rank, step) : plan.batch(rank, step);
+                planned = batchOf(rank, step);
+                int j = micro ? (int) (unit - plan.microBatchesBefore(step)) : 0;
+                int micros = micro ? (int) BatchPlan.ceilDivPublic(planned.size(), plan.microBatchSize()) : 1;
+                if (micro) {
+                    planned = BatchPlan.slice(planned, j, plan.microBatchSize());
+                }
+                Batch made = collate(planned, slot);
+                made.global(j, micros, () -> globalTokens(step, -1), micro ? () -> globalTokens(step, j)
+                        : () -> globalTokens(step, -1));
+                return made;
+            } catch (Throwable e) {
+                // any failure, Errors included (the InternalError of a read past the end of a shrunk mapping)
+                free.add(slot);
+                String ids = planned == null ? "" : ", samples " + describe(planned.samples());
+                throw new LoaderException("step " + step + ", rank " + rank + " of epoch " + plan.epoch() + ids
+                        + ": " + why(e), e);
+            }
+        }
+
+        private Batch collate(PlannedBatch planned, BatchSlot slot) {
+            {
                 long[] indices = planned.samples();
                 store.checkMappedFiles();   // a shrunk file read past its end is a SIGBUS: refuse it first
                 if (pack) {
@@ -424,12 +500,6 @@ public final class BatchLoader implements AutoCloseable {
                 count(indices.length, f.realTokens(), f.shape(), 0, sent);
                 return new Batch(planned, f.host().orElse(null), f.device().orElse(null), indices.length, null,
                         f.realTokens(), () -> free.add(slot), () -> closed, -1);
-            } catch (Throwable e) {
-                // any failure, Errors included (the InternalError of a read past the end of a shrunk mapping)
-                free.add(slot);
-                String ids = planned == null ? "" : ", samples " + describe(planned.samples());
-                throw new LoaderException("step " + step + ", rank " + rank + " of epoch " + plan.epoch() + ids
-                        + ": " + why(e), e);
             }
         }
 
@@ -473,6 +543,12 @@ public final class BatchLoader implements AutoCloseable {
         }
     }
 
+    /** A sample's real length: its stored length, truncated to the padding's maxlen. */
+    private long realLength(long id) {
+        long l = store.length(id);
+        return padding.maxlen().isPresent() ? Math.min(l, padding.maxlen().getAsLong()) : l;
+    }
+
     /** A failure's message; for an Error from reading a mapping, which file shrank, when one did. */
     private String why(Throwable e) {
         if (e instanceof RuntimeException && e.getMessage() != null) {
@@ -510,6 +586,7 @@ public final class BatchLoader implements AutoCloseable {
             }
             Batch copy = new Batch(b.planned(), dst, null, b.rows(), cu, b.realTokens(), own::close, () -> false,
                     b.isPacked() ? b.maxSeqlen() : -1);
+            copy.global(b.microBatch(), b.microBatches(), b::globalRealTokens, b::globalMicroBatchRealTokens);
             b.close();
             return copy;
         } catch (RuntimeException | Error e) {
@@ -645,6 +722,7 @@ public final class BatchLoader implements AutoCloseable {
         private SampleStore store;
         private BatchPlan plan;
         private int rank;
+        private boolean rankSet;
         private Padding padding;
         private String backend;
         private int prefetch = 4;
@@ -674,9 +752,10 @@ public final class BatchLoader implements AutoCloseable {
             return this;
         }
 
-        /** The rank this loader serves, in [0, plan world size); 0 unless set. */
+        /** The (data-parallel) rank this loader serves, in [0, plan world size); the plan's data-parallel rank, else 0, unless set. */
         public Builder rank(int rank) {
             this.rank = rank;
+            this.rankSet = true;
             return this;
         }
 
@@ -764,6 +843,11 @@ public final class BatchLoader implements AutoCloseable {
             }
             if (bucketWindow < 0) {
                 throw new IllegalArgumentException("bucket window must be >= 0 batches, got " + bucketWindow);
+            }
+            if (bucketWindow > 0 && plan.maxTokens().isPresent()) {
+                throw new IllegalArgumentException("--bucket " + bucketWindow + " regroups samples into batches of a"
+                        + " fixed size, which would break the token budget: sort the plan's windows instead"
+                        + " (BatchPlan.Builder.sortWindow, CLI --sort-window N)");
             }
             if (device < -1) {
                 throw new IllegalArgumentException("device " + device + " is not a GPU number (0, 1, ...)");

@@ -39,7 +39,8 @@ final class Bucketing {
             return 0;
         }
         PlannedBatch last = plan.batch(rank, steps - 1);
-        return last.size() == plan.batchSize() && last.firstSeen() == last.size() ? steps : steps - 1;
+        long full = plan.globalBatchSize(steps - 1) / plan.worldSize();
+        return last.size() == full && last.firstSeen() == last.size() ? steps : steps - 1;
     }
 
     PlannedBatch batch(int rank, long step) {
@@ -50,18 +51,24 @@ final class Bucketing {
         long w = step / window;
         long from = w * window;
         long to = Math.min(from + window, clean);
-        int b = plan.batchSize();
-        int n = (int) ((to - from) * b);
+        int batches = (int) (to - from);
+        int[] sizes = new int[batches];
+        int[] offsets = new int[batches + 1];
+        for (int i = 0; i < batches; i++) {
+            sizes[i] = (int) (plan.globalBatchSize(from + i) / plan.worldSize());   // steps grow with a ramp-up
+            offsets[i + 1] = offsets[i] + sizes[i];
+        }
+        int n = offsets[batches];
         long[] ids = new long[n];
         for (long s = from; s < to; s++) {
-            System.arraycopy(plan.batch(rank, s).samples(), 0, ids, (int) (s - from) * b, b);
+            int i = (int) (s - from);
+            System.arraycopy(plan.batch(rank, s).samples(), 0, ids, offsets[i], sizes[i]);
         }
         long[] keys = new long[n];
         for (int i = 0; i < n; i++) {
             keys[i] = (Math.min(store.length(ids[i]), (1L << 39) - 1) << 24) | i;   // by length, then position
         }
         Arrays.sort(keys);
-        int batches = (int) (to - from);
         int[] order = new int[batches];
         for (int i = 0; i < batches; i++) {
             order[i] = i;
@@ -71,14 +78,18 @@ final class Bucketing {
         SplittableRandom rng = new SplittableRandom(seed);
         for (int i = batches - 1; i > 0; i--) {
             int j = rng.nextInt(i + 1);
+            if (sizes[i] != sizes[j]) {
+                continue;   // a ramp-up's steps of different sizes keep their places; equal sizes are shuffled
+            }
             int t = order[i];
             order[i] = order[j];
             order[j] = t;
         }
         int chunk = order[(int) (step - from)];
+        int b = sizes[chunk];
         long[] out = new long[b];
         for (int i = 0; i < b; i++) {
-            out[i] = ids[(int) (keys[chunk * b + i] & 0xFFFFFF)];
+            out[i] = ids[(int) (keys[offsets[chunk] + i] & 0xFFFFFF)];
         }
         return new PlannedBatch(rank, step, out, 0, 0);
     }

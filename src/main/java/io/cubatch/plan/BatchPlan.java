@@ -31,6 +31,26 @@ import java.util.OptionalLong;
  * step {@code s} on. Unshuffled, the batches equal PyTorch's {@code DistributedSampler(shuffle=False,
  * drop_last=...)} feeding {@code DataLoader(batch_size=B, drop_last=...)}.
  *
+ * <h2>Batch sizes that change</h2>
+ * <ul>
+ *   <li><b>Micro-batches</b> ({@link Builder#microBatchSize}, {@link Builder#gradientAccumulation}): the
+ *       global batch {@code G = m x a x W}; any two of global, micro and accumulation give the third. A
+ *       rank's batch at a step is its {@code a} micro-batches of {@code m} in order
+ *       ({@link #microBatch(int, long, int)}); micro-batch {@code j} of all ranks together is the
+ *       contiguous global slots {@code [start + j·m·W, start + (j+1)·m·W)} of the step.</li>
+ *   <li><b>Ramp-up</b> ({@link Builder#rampUp}): step {@code s} takes {@code G_s} global slots, by
+ *       Megatron's formula ({@link RampUp}) at the training-consumed count {@code c = epoch x samples +
+ *       resumeAt + (slots before the step)}; rank {@code r} takes slots {@code start + i·W + r},
+ *       {@code i < G_s / W}. Every size used must divide by {@code m x W}. The step boundaries are
+ *       segments of equal sizes ({@code StepSchedule}), so a step's start, and the step starting at a
+ *       consumed count ({@link #stepAtConsumed}), take O(log stages).</li>
+ *   <li><b>Token budgets</b> ({@link Builder#maxTokens}): batches of at most {@code T} padded tokens, cut
+ *       from the global order and dealt round-robin to the ranks ({@code TokenBudget} has the rule).</li>
+ *   <li><b>Data-parallel groups</b> ({@link Builder#dataParallel}): the plan's world size is the number of
+ *       data-parallel replicas; tensor- and pipeline-parallel ranks of one replica use its rank
+ *       ({@link DataParallel}).</li>
+ * </ul>
+ *
  * <p>Instances are immutable and thread-safe. Build one with {@link #builder()}.
  */
 public final class BatchPlan {
@@ -45,12 +65,19 @@ public final class BatchPlan {
     private final long resumeAt;
     private final boolean evaluation;
     private final ShuffleOrder order;
+    private final int microBatchSize;
+    private final RampUp rampUp;
+    private final StepSchedule schedule;
+    private final TokenBudget tokens;
+    private final Integer dataParallelRank;
+    private final java.util.function.LongUnaryOperator tokenLength;
+    private final java.util.function.LongUnaryOperator rowLength;
     /** Remaining positions after resume: {@code samples - resumeAt}. */
     private final long remaining;
     /** Slots after the rank policy: remaining padded, cut or kept. */
     private final long slots;
 
-    private BatchPlan(Builder b, RankRemainder rankRemainder, long slots) {
+    private BatchPlan(Builder b, RankRemainder rankRemainder, long slots, StepSchedule schedule, TokenBudget tokens) {
         this.samples = b.samples;
         this.batchSize = b.batchSize;
         this.worldSize = b.worldSize;
@@ -64,6 +91,13 @@ public final class BatchPlan {
         this.order = b.seed == null ? null : new ShuffleOrder(b.samples, b.seed, b.epoch);
         this.remaining = b.samples - b.resumeAt;
         this.slots = slots;
+        this.microBatchSize = b.microBatchSize;
+        this.rampUp = b.rampUp;
+        this.schedule = schedule;
+        this.tokens = tokens;
+        this.dataParallelRank = b.dataParallelRank;
+        this.tokenLength = b.tokenLength;
+        this.rowLength = b.rowLength;
     }
 
     public static Builder builder() {
@@ -77,9 +111,167 @@ public final class BatchPlan {
         return samples;
     }
 
-    /** Samples per rank per step (the local batch size). */
+    /**
+     * Samples per rank per step (the local batch size); with a ramp-up, the final one; with a token
+     * budget, the most rows of any batch.
+     */
     public int batchSize() {
         return batchSize;
+    }
+
+    /** Samples per micro-batch; equal to {@link #batchSize()} unless micro-batches were asked for. */
+    public int microBatchSize() {
+        return microBatchSize;
+    }
+
+    /** Micro-batches per rank per full step at the final batch size: {@code batchSize / microBatchSize}. */
+    public int gradientAccumulation() {
+        return batchSize / microBatchSize;
+    }
+
+    /** The ramp-up, when the global batch size grows. */
+    public Optional<RampUp> rampUp() {
+        return Optional.ofNullable(rampUp);
+    }
+
+    /** The token budget per batch, when batches are formed by tokens. */
+    public OptionalLong maxTokens() {
+        return tokens == null ? OptionalLong.empty() : OptionalLong.of(tokens.maxTokens);
+    }
+
+    /** The sort window of a token-budget plan (0: unsorted). */
+    public int sortWindow() {
+        return tokens == null ? 0 : tokens.sortWindow;
+    }
+
+    /** The data-parallel rank given with {@link Builder#dataParallel}, if any. */
+    public java.util.OptionalInt dataParallelRank() {
+        return dataParallelRank == null ? java.util.OptionalInt.empty() : java.util.OptionalInt.of(dataParallelRank);
+    }
+
+    /**
+     * The global batch size of step {@code step}: by the ramp-up formula (Megatron's
+     * {@code get_current_global_batch_size()}), else the constant one; for a token budget, the rows of
+     * all ranks at that step. A last, partial step holds fewer entries than this.
+     */
+    public long globalBatchSize(long step) {
+        if (tokens != null) {
+            long rows = 0;
+            for (int r = 0; r < worldSize; r++) {
+                if (step < steps(r)) {
+                    rows += batch(r, step).size();
+                }
+            }
+            return rows;
+        }
+        return schedule.size(step) * worldSize;
+    }
+
+    /** Micro-batches of rank {@code rank} at step {@code step}: its batch cut in pieces of {@link #microBatchSize()}. */
+    public int microBatches(int rank, long step) {
+        return (int) ceilDiv(batch(rank, step).size(), microBatchSize);
+    }
+
+    /** Micro-batch {@code j} of rank {@code rank} at step {@code step}. */
+    public PlannedBatch microBatch(int rank, long step, int j) {
+        return slice(batch(rank, step), j, microBatchSize);
+    }
+
+    /** Entries {@code [j·m, (j+1)·m)} of a batch, with its repeat and fill flags. */
+    public static PlannedBatch slice(PlannedBatch b, int j, int m) {
+        int from = Math.multiplyExact(j, m);
+        if (j < 0 || from >= b.size() && !(from == 0 && b.size() == 0)) {
+            throw new IndexOutOfBoundsException("micro-batch " + j + " outside [0, " + ceilDiv(b.size(), m)
+                    + ") of a batch of " + b.size());
+        }
+        int to = Math.min(b.size(), from + m);
+        if (from == 0 && to == b.size()) {
+            return b;
+        }
+        int fillFrom = b.size() - b.filled();
+        int repeatFrom = fillFrom - b.repeated();
+        int filled = Math.max(0, to - Math.max(from, fillFrom));
+        int repeated = Math.max(0, Math.min(to, fillFrom) - Math.max(from, repeatFrom));
+        return new PlannedBatch(b.rank(), b.step(), java.util.Arrays.copyOfRange(b.samples(), from, to), repeated, filled);
+    }
+
+    /**
+     * The real tokens of step {@code step} over all ranks and micro-batches, computed from the plan alone
+     * (no communication): the sum of {@code realLength} over every entry every rank processes at that
+     * step, repeats and fill included (they are in the batches, masked or not).
+     *
+     * @param realLength a sample's length after truncation, e.g. {@code i -> min(store.length(i), maxlen)}
+     */
+    public long globalRealTokens(long step, java.util.function.LongUnaryOperator realLength) {
+        long sum = 0;
+        for (int r = 0; r < worldSize; r++) {
+            if (step < steps(r)) {
+                for (long id : batch(r, step).samples()) {
+                    sum += realLength.applyAsLong(id);
+                }
+            }
+        }
+        return sum;
+    }
+
+    /** The real tokens of micro-batch {@code j} of step {@code step} over all ranks (see {@link #globalRealTokens(long, java.util.function.LongUnaryOperator)}). */
+    public long globalRealTokens(long step, int j, java.util.function.LongUnaryOperator realLength) {
+        long sum = 0;
+        for (int r = 0; r < worldSize; r++) {
+            if (step < steps(r) && j < microBatches(r, step)) {
+                for (long id : microBatch(r, step, j).samples()) {
+                    sum += realLength.applyAsLong(id);
+                }
+            }
+        }
+        return sum;
+    }
+
+    /**
+     * Micro-batches of every rank before step {@code step} (full steps have {@code size / microBatchSize}
+     * each): the index of the step's first micro-batch in a rank's sequence of micro-batches.
+     */
+    public long microBatchesBefore(long step) {
+        return tokens != null ? step : schedule.start(step) / microBatchSize;
+    }
+
+    /** The step of a rank's {@code u}-th micro-batch (the inverse of {@link #microBatchesBefore}). */
+    public long stepOfMicroBatch(long u) {
+        if (tokens != null) {
+            return u;
+        }
+        long local = Math.multiplyHigh(u, microBatchSize) != 0 ? Long.MAX_VALUE : u * microBatchSize;
+        return schedule.stepAt(local);
+    }
+
+    /** Micro-batches rank {@code rank} processes in this plan. */
+    public long microBatchCount(int rank) {
+        long steps = steps(rank);
+        return steps == 0 ? 0 : microBatchesBefore(steps - 1) + microBatches(rank, steps - 1);
+    }
+
+    /**
+     * The step that starts at consumed count {@code consumed} (the inverse of {@link #consumedAfter}), or
+     * -1 when no step starts there; {@code samples()} gives {@link #maxSteps()}. O(log) in the ramp-up
+     * stages or token batches.
+     */
+    public long stepAtConsumed(long consumed) {
+        if (consumed == samples) {
+            return maxSteps();
+        }
+        long q = consumed - resumeAt;
+        if (q < 0 || q >= remaining) {
+            return -1;
+        }
+        if (tokens != null) {
+            int j = java.util.Arrays.binarySearch(tokens.bounds, q);
+            return j >= 0 && j % worldSize == 0 ? j / worldSize : -1;
+        }
+        if (q % worldSize != 0) {
+            return -1;
+        }
+        long s = schedule.stepAt(q / worldSize);
+        return schedule.start(s) == q / worldSize ? s : -1;
     }
 
     /** Samples per step over all ranks: {@code batchSize() * worldSize()}. */
@@ -142,6 +334,13 @@ public final class BatchPlan {
     /** Samples (slots) rank {@code rank} processes in this plan, repeats included, before last-batch policy. */
     public long rankSamples(int rank) {
         checkRank(rank);
+        if (tokens != null) {
+            long n = 0;
+            for (long st = 0, steps = steps(rank); st < steps; st++) {
+                n += batch(rank, st).size();
+            }
+            return n;
+        }
         if (slots <= rank) {
             return 0;
         }
@@ -150,8 +349,46 @@ public final class BatchPlan {
 
     /** Steps rank {@code rank} runs. */
     public long steps(int rank) {
+        if (tokens != null) {
+            checkRank(rank);
+            long all = tokenBatches();
+            return all > rank ? (all - rank + worldSize - 1) / worldSize : 0;
+        }
         long n = rankSamples(rank);
-        return lastBatch == LastBatch.DROP ? n / batchSize : ceilDiv(n, batchSize);
+        if (n == 0) {
+            return 0;
+        }
+        long last = schedule.stepAt(n - 1);
+        return lastBatch == LastBatch.DROP && partialLast(rank) ? last : last + 1;
+    }
+
+    /** Token batches dealt to the ranks, after the rank policy: padded with repeats, cut, or as formed. */
+    private long tokenBatches() {
+        long k = tokens.batches();
+        long rem = k % worldSize;
+        if (rem == 0 || rankRemainder == null) {
+            return k;
+        }
+        return switch (rankRemainder) {
+            case PAD -> k + worldSize - rem;
+            case DROP -> k - rem;
+            case PARTIAL -> k;
+        };
+    }
+
+    /** True when rank {@code rank}'s last step is not full (before the last-batch policy). */
+    boolean partialLast(int rank) {
+        long n = rankSamples(rank);
+        if (n == 0 || tokens != null) {
+            return false;
+        }
+        long last = schedule.stepAt(n - 1);
+        return schedule.start(last) + schedule.size(last) != n;
+    }
+
+    /** Steps of rank {@code rank} with a full batch (before fill). */
+    long fullSteps(int rank) {
+        return steps(rank) - (partialLast(rank) && lastBatch != LastBatch.DROP ? 1 : 0);
     }
 
     /** The most steps any rank runs (rank 0 always has the most). */
@@ -174,10 +411,14 @@ public final class BatchPlan {
         if (step < 0 || step >= steps) {
             throw new IndexOutOfBoundsException("step " + step + " outside [0, " + steps + ") for rank " + rank);
         }
+        if (tokens != null) {
+            return tokenBatch(rank, step);
+        }
         long n = rankSamples(rank);
-        long first = step * batchSize;
-        int real = (int) Math.min(batchSize, n - first);
-        int size = lastBatch == LastBatch.FILL ? batchSize : real;
+        long first = schedule.start(step);
+        int full = (int) schedule.size(step);
+        int real = (int) Math.min(full, n - first);
+        int size = lastBatch == LastBatch.FILL ? full : real;
         long[] out = new long[size];
         int repeated = 0;
         for (int i = 0; i < real; i++) {
@@ -191,6 +432,20 @@ public final class BatchPlan {
             out[i] = out[i % real];
         }
         return new PlannedBatch(rank, step, out, repeated, size - real);
+    }
+
+    private PlannedBatch tokenBatch(int rank, long step) {
+        long j = step * worldSize + rank;
+        long k = tokens.batches();
+        boolean repeat = j >= k;
+        long b = repeat ? (j - k) % k : j;
+        long from = tokens.bounds[(int) b];
+        long to = tokens.bounds[(int) b + 1];
+        long[] out = new long[(int) (to - from)];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = globalOrder(tokens.position(resumeAt + from + i));
+        }
+        return new PlannedBatch(rank, step, out, repeat ? out.length : 0, 0);
     }
 
     /** The batches of one rank, in step order. */
@@ -223,15 +478,36 @@ public final class BatchPlan {
         if (stepsDone < 0) {
             throw new IllegalArgumentException("stepsDone must be >= 0, got " + stepsDone);
         }
-        long slotsDone = Math.multiplyHigh(stepsDone, globalBatchSize()) != 0
-                ? Long.MAX_VALUE : stepsDone * globalBatchSize();
+        if (tokens != null) {
+            long j = Math.multiplyHigh(stepsDone, worldSize) != 0 ? Long.MAX_VALUE : stepsDone * worldSize;
+            return resumeAt + (j >= tokens.batches() ? remaining : tokens.bounds[(int) j]);
+        }
+        long local = schedule.start(stepsDone);
+        long slotsDone = Math.multiplyHigh(local, worldSize) != 0 ? Long.MAX_VALUE : local * worldSize;
         return resumeAt + Math.min(slotsDone, remaining);
     }
 
     /** A builder holding this plan's configuration (batch size per rank), to derive related plans. */
     public Builder toBuilder() {
-        Builder b = builder().samples(samples).batchSize(batchSize).worldSize(worldSize).rankRemainder(rankRemainder)
+        Builder b = builder().samples(samples).worldSize(worldSize).rankRemainder(rankRemainder)
                 .lastBatch(lastBatch).epoch(epoch).resumeAt(resumeAt).evaluation(evaluation);
+        if (tokens != null) {
+            b.maxTokens = tokens.maxTokens;
+            b.tokenLength = tokenLength;
+            b.rowLength = rowLength;
+            b.sortWindow = tokens.sortWindow;
+        } else {
+            b.batchSize(batchSize);
+            if (microBatchSize != batchSize) {
+                b.microBatchSize(microBatchSize);
+            }
+        }
+        if (rampUp != null) {
+            b.rampUp(rampUp.start(), rampUp.increment(), rampUp.samples());
+        }
+        if (dataParallelRank != null) {
+            b.dataParallelRank = dataParallelRank;
+        }
         return seed == null ? b : b.shuffle(seed);
     }
 
@@ -241,18 +517,55 @@ public final class BatchPlan {
     }
 
     /**
-     * A stable 64-bit fingerprint of what decides the batches apart from the epoch and the resume point:
-     * samples, batch size, world size, policies, shuffle seed and algorithm. A checkpoint carries it so a
-     * resume with another configuration is refused instead of silently yielding other batches.
+     * A stable 64-bit fingerprint of what decides the batches apart from the epoch and the resume point, in
+     * four 16-bit parts so that a mismatch can say which part differs ({@link #describeHashDifference}):
+     * bits 48-63 the samples and the shuffle (count, seed, algorithm); 32-47 the batch sizes (batch,
+     * micro-batch, ramp-up, token budget); 16-31 the ranks and policies (world size, remainder, last batch);
+     * 0-15 the order inside a rank (the token plan's sort window, and a loader's bucketing window). A
+     * checkpoint carries it so a resume with another configuration is refused instead of silently yielding
+     * other batches. Each part misses a change with probability 2^-16.
      */
     public long configHash() {
-        long h = ShuffleOrder.mix(samples ^ 0x636275626174L);
-        for (long v : new long[] {batchSize, worldSize, rankRemainder == null ? -1 : rankRemainder.ordinal(),
-                lastBatch == null ? -1 : lastBatch.ordinal(), seed == null ? 0 : 1, seed == null ? 0 : seed,
-                ShuffleOrder.ALGORITHM.hashCode()}) {
+        return configHash(0);
+    }
+
+    /** {@link #configHash()} with a loader's bucketing window in the within-rank part. */
+    public long configHash(int bucketWindow) {
+        long order = part(samples ^ 0x636275626174L, seed == null ? 0 : 1, seed == null ? 0 : seed,
+                ShuffleOrder.ALGORITHM.hashCode());
+        long sizes = part(batchSize, microBatchSize, rampUp == null ? -1 : rampUp.start(),
+                rampUp == null ? -1 : rampUp.increment(), rampUp == null ? -1 : rampUp.samples(),
+                tokens == null ? -1 : tokens.maxTokens);
+        long ranks = part(worldSize, rankRemainder == null ? -1 : rankRemainder.ordinal(),
+                lastBatch == null ? -1 : lastBatch.ordinal());
+        long within = part(sortWindow(), bucketWindow);
+        return order << 48 | sizes << 32 | ranks << 16 | within;
+    }
+
+    private static long part(long... values) {
+        long h = 0x9E3779B97F4A7C15L;
+        for (long v : values) {
             h = ShuffleOrder.mix(h ^ v) + ShuffleOrder.GOLDEN;
         }
-        return h;
+        return h >>> 48;
+    }
+
+    /**
+     * Which parts of two {@link #configHash()} values differ, in words: "the batch sizes (batch,
+     * micro-batch, ramp-up or token budget)", and so on; empty when they are equal.
+     */
+    public static String describeHashDifference(long saved, long current) {
+        String[] names = {"the order inside a rank (sort window or bucketing window)",
+                "the ranks and policies (world size, --remainder, --last-batch)",
+                "the batch sizes (batch, micro-batch, ramp-up or token budget)",
+                "the samples or the shuffle (sample count, seed, shuffle algorithm)"};
+        java.util.StringJoiner j = new java.util.StringJoiner(" and ");
+        for (int i = 3; i >= 0; i--) {
+            if ((saved >>> (16 * i) & 0xFFFF) != (current >>> (16 * i) & 0xFFFF)) {
+                j.add(names[i]);
+            }
+        }
+        return j.toString();
     }
 
     /** Per-rank summary and warnings; see {@link PlanExplanation}. */
@@ -264,6 +577,18 @@ public final class BatchPlan {
     long[] rankDropped(int rank) {
         if (rankRemainder != RankRemainder.DROP) {
             return new long[0];
+        }
+        if (tokens != null) {
+            long k = tokens.batches();
+            long b = k - k % worldSize + rank;
+            if (b >= k) {
+                return new long[0];
+            }
+            long[] out = new long[(int) (tokens.bounds[(int) b + 1] - tokens.bounds[(int) b])];
+            for (int i = 0; i < out.length; i++) {
+                out[i] = globalOrder(tokens.position(resumeAt + tokens.bounds[(int) b] + i));
+            }
+            return out;
         }
         long slot = slots + rank;
         return slot < remaining ? new long[] {globalOrder(resumeAt + slot)} : new long[0];
@@ -277,7 +602,7 @@ public final class BatchPlan {
     /** The first-seen samples of rank {@code rank} after its last full batch: what {@link LastBatch#DROP} drops. */
     long[] incompleteTail(int rank) {
         long n = rankSamples(rank);
-        long kept = n / batchSize * batchSize;
+        long kept = partialLast(rank) ? schedule.start(schedule.stepAt(n - 1)) : n;
         // Only first appearances count as dropped; a rank-padding repeat that falls off was seen elsewhere.
         return java.util.stream.LongStream.range(kept, n)
                 .map(j -> j * worldSize + rank)
@@ -305,6 +630,11 @@ public final class BatchPlan {
         }
     }
 
+    /** {@code ceil(a / b)} for positive {@code b}. */
+    public static long ceilDivPublic(long a, long b) {
+        return ceilDiv(a, b);
+    }
+
     static long ceilDiv(long a, long b) {
         return a / b + (a % b == 0 ? 0 : 1);
     }
@@ -327,8 +657,86 @@ public final class BatchPlan {
         private long epoch;
         private long resumeAt;
         private boolean evaluation;
+        private int microBatchSize = -1;
+        private int gradientAccumulation = -1;
+        private RampUp rampUp;
+        private long maxTokens = -1;
+        private java.util.function.LongUnaryOperator tokenLength;
+        private java.util.function.LongUnaryOperator rowLength;
+        private int sortWindow;
+        private Integer dataParallelRank;
 
         private Builder() {
+        }
+
+        /**
+         * Samples per micro-batch: each rank's batch at a step is {@code a} micro-batches of {@code m}
+         * ({@code G = m x a x W}). Give any two of global batch size, micro-batch size and
+         * {@link #gradientAccumulation}; the third is derived, and three that disagree are an error naming
+         * the nearest valid values.
+         */
+        public Builder microBatchSize(int m) {
+            this.microBatchSize = m;
+            return this;
+        }
+
+        /** Micro-batches per rank per step ({@code a}); see {@link #microBatchSize}. */
+        public Builder gradientAccumulation(int a) {
+            this.gradientAccumulation = a;
+            return this;
+        }
+
+        /**
+         * Grow the global batch size from {@code start} by {@code increment} over the first {@code samples}
+         * consumed samples of training, with Megatron's formula ({@link RampUp}); the global batch size
+         * given is the final one. Consumed samples count from the start of epoch 0: epoch {@code e}
+         * starts at {@code e x samples()}.
+         */
+        public Builder rampUp(long start, long increment, long samples) {
+            this.rampUp = new RampUp(start, increment, samples);
+            return this;
+        }
+
+        /**
+         * Batches of at most {@code maxTokens} padded tokens instead of a batch size (see
+         * {@code TokenBudget}): {@code length} gives a sample's real length after truncation and
+         * {@code rowLength} a batch's padded row length from its longest real length (e.g.
+         * {@code padding::outputLength}). Needs a {@link #rankRemainder} when the batches do not divide
+         * over the ranks; {@code explain()} says what is repeated or dropped.
+         */
+        public Builder maxTokens(long maxTokens, java.util.function.LongUnaryOperator length,
+                                 java.util.function.LongUnaryOperator rowLength) {
+            this.maxTokens = maxTokens;
+            this.tokenLength = length;
+            this.rowLength = rowLength;
+            return this;
+        }
+
+        /** {@link #maxTokens(long, java.util.function.LongUnaryOperator, java.util.function.LongUnaryOperator)}
+         *  with these lengths (already truncated), padded to the batch's longest. */
+        public Builder maxTokens(long maxTokens, long[] lengths) {
+            long[] copy = lengths.clone();
+            return maxTokens(maxTokens, i -> copy[(int) i], l -> l);
+        }
+
+        /**
+         * For a token budget: sort each window of {@code samples} consecutive positions of the global order
+         * by length before cutting batches (length bucketing); 0 (default) is off.
+         */
+        public Builder sortWindow(int samples) {
+            this.sortWindow = samples;
+            return this;
+        }
+
+        /**
+         * The data-parallel size (the plan's world size: the number of model replicas that get different
+         * batches) and this process's data-parallel rank, as {@link DataParallel} resolves them with tensor
+         * and pipeline parallelism.
+         */
+        public Builder dataParallel(int size, int rank) {
+            this.worldSize = size;
+            this.dataParallelRank = rank;
+            return this;
         }
 
         /** Number of samples in the epoch, at least 1. */
@@ -408,7 +816,16 @@ public final class BatchPlan {
                 throw new PlanException("world size must be at least 1, got " + worldSize
                         + ": pass the number of ranks (processes) taking part");
             }
-            resolveBatchSize();
+            if (dataParallelRank != null && (dataParallelRank < 0 || dataParallelRank >= worldSize)) {
+                throw new PlanException("data-parallel rank " + dataParallelRank + " is outside [0, " + (worldSize - 1)
+                        + "] for data-parallel size " + worldSize);
+            }
+            if (maxTokens != -1) {
+                checkTokenOptions();
+            } else {
+                resolveBatchSize();
+                resolveMicroBatches();
+            }
             if (epoch < 0) {
                 throw new PlanException("epoch must be >= 0, got " + epoch);
             }
@@ -419,6 +836,9 @@ public final class BatchPlan {
                                 + " start epoch " + (epoch + 1) + " from 0" : ""));
             }
             long remaining = samples - resumeAt;
+            if (maxTokens != -1) {
+                return buildTokens();
+            }
             long rankRem = remaining % worldSize;
             if (rankRem != 0 && rankRemainder == null) {
                 throw new PlanException(Remainders.missingRankRemainder(this, remaining));
@@ -428,18 +848,139 @@ public final class BatchPlan {
                 case DROP -> remaining - rankRem;
                 case PARTIAL -> remaining;
             };
-            BatchPlan plan = new BatchPlan(this, rankRemainder, slots);
-            if (lastBatch == null && (plan.rankSamples(0) % batchSize != 0
-                    || plan.rankSamples(worldSize - 1) % batchSize != 0)) {
+            StepSchedule schedule = rampUp == null ? StepSchedule.constant(batchSize)
+                    : StepSchedule.ramp(rampUp, (long) batchSize * worldSize, trainingConsumed(), worldSize,
+                            microBatchSize == batchSize ? 1 : microBatchSize, slots);   // no micro-batches: W divides
+            BatchPlan plan = new BatchPlan(this, rankRemainder, slots, schedule, null);
+            if (lastBatch == null && (plan.partialLast(0) || plan.partialLast(worldSize - 1))) {
                 throw new PlanException(Remainders.missingLastBatch(plan));
             }
             return plan;
+        }
+
+        /** Samples of training consumed where this plan starts: epoch x samples + resumeAt (saturating). */
+        private long trainingConsumed() {
+            long e = Math.multiplyHigh(epoch, samples) != 0 ? Long.MAX_VALUE : epoch * samples;
+            return e > Long.MAX_VALUE - resumeAt ? Long.MAX_VALUE : e + resumeAt;
+        }
+
+        private void checkTokenOptions() {
+            if (maxTokens < 1) {
+                throw new PlanException("--max-tokens must be a positive number of padded tokens per batch, got "
+                        + maxTokens);
+            }
+            if (batchSizeGiven || globalBatchGiven || microBatchSize != -1 || gradientAccumulation != -1 || rampUp != null) {
+                throw new PlanException("--max-tokens sets the batches by tokens: drop --batch-size,"
+                        + " --global-batch-size, --micro-batch-size, --grad-accumulation and --rampup-batch-size");
+            }
+            if (lastBatch != null) {
+                throw new PlanException("--last-batch " + lastBatch.cliName() + " has no meaning with --max-tokens:"
+                        + " token batches are never partial; drop --last-batch (--remainder decides what happens to"
+                        + " batches that do not divide over the ranks)");
+            }
+            if (sortWindow < 0) {
+                throw new PlanException("sort window must be >= 0 samples, got " + sortWindow);
+            }
+        }
+
+        private BatchPlan buildTokens() {
+            ShuffleOrder o = seed == null ? null : new ShuffleOrder(samples, seed, epoch);
+            java.util.function.LongUnaryOperator order = o == null ? p -> p : o::sampleAt;
+            TokenBudget t = TokenBudget.cut(samples, resumeAt, maxTokens, sortWindow, order, tokenLength, rowLength);
+            long k = t.batches();
+            if (k % worldSize != 0 && rankRemainder == null) {
+                long rem = k % worldSize;
+                throw new PlanException("the " + k + " batches of at most " + maxTokens + " tokens do not divide over "
+                        + worldSize + " ranks (" + k + " = " + worldSize + " x " + k / worldSize + " + " + rem
+                        + "): choose what happens to the last " + rem + " (CLI --remainder pad|drop|partial):"
+                        + " pad repeats batches 0.." + (worldSize - rem - 1) + " on the ranks short of one, every rank"
+                        + " runs " + (k / worldSize + 1) + " steps; drop drops those " + rem + " batches, every rank"
+                        + " runs " + k / worldSize + " steps; partial leaves ranks " + rem + ".." + (worldSize - 1)
+                        + " a step short (collectives hang)");
+            }
+            batchSize = (int) Math.max(1, Math.min(Integer.MAX_VALUE, t.longestRows));
+            microBatchSize = batchSize;
+            return new BatchPlan(this, rankRemainder, samples - resumeAt, null, t);
+        }
+
+        /** Micro-batch size and accumulation from any two of global, micro, accumulation (and the local size). */
+        private void resolveMicroBatches() {
+            if (microBatchSize == -1 && gradientAccumulation == -1) {
+                microBatchSize = batchSize;
+            } else {
+                if (microBatchSize != -1 && microBatchSize < 1 || gradientAccumulation != -1 && gradientAccumulation < 1) {
+                    throw new PlanException(microBatchSize != -1 && microBatchSize < 1
+                            ? "micro batch size must be a positive integer, got " + microBatchSize
+                            : "gradient accumulation must be a positive integer (micro-batches per step), got "
+                                    + gradientAccumulation);
+                }
+                if (microBatchSize == -1) {
+                    if (batchSize % gradientAccumulation != 0) {
+                        int below = batchSize / gradientAccumulation * gradientAccumulation;
+                        throw new PlanException("a per-rank batch of " + batchSize + " (" + globalOrLocal()
+                                + ") does not split into " + gradientAccumulation + " equal micro-batches: use a "
+                                + (globalBatchGiven ? "global batch size of " + (long) below * worldSize + " or "
+                                + (long) (below + gradientAccumulation) * worldSize : "batch size of "
+                                + (below > 0 ? below + " or " : "") + (below + gradientAccumulation))
+                                + ", or --grad-accumulation " + nearestDivisors(batchSize, gradientAccumulation));
+                    }
+                    microBatchSize = batchSize / gradientAccumulation;
+                } else if (gradientAccumulation == -1) {
+                    if (batchSize % microBatchSize != 0) {
+                        long unit = (long) microBatchSize * worldSize;
+                        long g = (long) batchSize * worldSize;
+                        long below = g / unit * unit;
+                        throw new PlanException("global batch size " + g + " is not divisible by micro batch size "
+                                + microBatchSize + " times data-parallel size " + worldSize + " (" + unit + "): use a"
+                                + " global batch size of " + (below > 0 ? below + " or " : "") + (below + unit)
+                                + ", or --micro-batch-size " + nearestDivisors(batchSize, microBatchSize));
+                    }
+                } else if ((long) microBatchSize * gradientAccumulation != batchSize) {
+                    long g = (long) microBatchSize * gradientAccumulation * worldSize;
+                    throw new PlanException("micro batch size " + microBatchSize + " x gradient accumulation "
+                            + gradientAccumulation + " x data-parallel size " + worldSize + " = " + g
+                            + ", but the global batch size is " + (long) batchSize * worldSize + ": use --global-batch-size "
+                            + g + ", or give only two of --global-batch-size, --micro-batch-size and --grad-accumulation"
+                            + (batchSize % microBatchSize == 0 ? " (--grad-accumulation " + batchSize / microBatchSize
+                            + " fits)" : ""));
+                }
+            }
+            if (rampUp != null) {
+                rampUp.validate((long) batchSize * worldSize);
+            }
+        }
+
+        private String globalOrLocal() {
+            return globalBatchGiven ? "global " + (long) batchSize * worldSize + " over " + worldSize + " ranks"
+                    : "--batch-size";
+        }
+
+        /** "4 or 8": the divisors of n nearest to k. */
+        private static String nearestDivisors(int n, int k) {
+            int lo = Math.min(k, n);
+            while (n % lo != 0) {
+                lo--;
+            }
+            int hi = k;
+            while (hi <= n && n % hi != 0) {
+                hi++;
+            }
+            return hi <= n && hi != lo ? lo + " or " + hi : Integer.toString(lo);
         }
 
         private void resolveBatchSize() {
             if (batchSizeGiven && globalBatchGiven) {
                 throw new PlanException("give the batch size once: either per rank (batchSize, CLI --batch-size)"
                         + " or global (globalBatchSize, CLI --global-batch-size), not both");
+            }
+            if (!batchSizeGiven && !globalBatchGiven && microBatchSize > 0) {
+                long b = (long) microBatchSize * (gradientAccumulation > 0 ? gradientAccumulation : 1);
+                if (b > Integer.MAX_VALUE) {
+                    throw new PlanException("micro batch size " + microBatchSize + " x gradient accumulation "
+                            + gradientAccumulation + " exceeds " + Integer.MAX_VALUE + " samples per rank");
+                }
+                batchSize = (int) b;
+                return;
             }
             if (!batchSizeGiven && !globalBatchGiven) {
                 throw new PlanException("the batch size has no default: set it per rank (batchSize, CLI"
@@ -496,6 +1037,14 @@ public final class BatchPlan {
             c.epoch = epoch;
             c.resumeAt = resumeAt;
             c.evaluation = evaluation;
+            c.microBatchSize = microBatchSize;
+            c.gradientAccumulation = -1;
+            c.rampUp = rampUp;
+            c.maxTokens = maxTokens;
+            c.tokenLength = tokenLength;
+            c.rowLength = rowLength;
+            c.sortWindow = sortWindow;
+            c.dataParallelRank = dataParallelRank;
             return c;
         }
     }

@@ -64,7 +64,6 @@ public record PlanExplanation(List<RankSummary> ranks, List<String> warnings) {
 
     static PlanExplanation of(BatchPlan plan) {
         int w = plan.worldSize();
-        int b = plan.batchSize();
         List<RankSummary> ranks = new ArrayList<>(w);
         for (int r = 0; r < w; r++) {
             long steps = plan.steps(r);
@@ -76,7 +75,7 @@ public record PlanExplanation(List<RankSummary> ranks, List<String> warnings) {
                 lastSize = last.size();
                 repeated = Arrays.copyOfRange(last.samples(), last.firstSeen(), last.size());
             }
-            long full = n / b;
+            long full = plan.fullSteps(r);
             long[] dropped = concat(plan.rankDropped(r), plan.lastBatchDropped(r));
             ranks.add(new RankSummary(r, n, steps, full, lastSize, repeated, dropped));
         }

@@ -45,6 +45,19 @@ final class Remainders {
     }
 
     static String missingLastBatch(BatchPlan plan) {
+        if (plan.rampUp().isPresent()) {
+            int w = plan.worldSize();
+            StringJoiner lasts = new StringJoiner(", ");
+            for (long[] g : BatchPlan.groupRanks(w, r -> plan.partialLast(r)
+                    ? plan.batch(r, plan.steps(r) - 1).size() : 0)) {
+                if (g[2] != 0) {
+                    lasts.add(g[2] + (g[2] == 1 ? " sample on " : " samples on ") + ranks(g));
+                }
+            }
+            return "the last step of the ramped-up plan is not full (" + lasts + "): choose what happens to the"
+                    + " last batch (LastBatch; CLI --last-batch partial|drop|fill): partial keeps it, drop drops it,"
+                    + " fill completes it by repeating its own samples (flagged isFill)";
+        }
         int w = plan.worldSize();
         int b = plan.batchSize();
         IntToLongFunction n = plan::rankSamples;
