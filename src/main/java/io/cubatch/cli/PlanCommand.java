@@ -21,8 +21,21 @@ final class PlanCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--samples", required = true, paramLabel = "N", converter = Ranges.PositiveLong.class, description = "Samples in the epoch.")
-    long samples;
+    @Option(names = "--samples", paramLabel = "N", converter = Ranges.PositiveLong.class,
+            description = "Samples in the epoch (or --input).")
+    Long samples;
+
+    @Option(names = "--input", paramLabel = "PATH",
+            description = "Dataset (.npy, .jsonl, Megatron prefix): its sample count, and the lengths --max-tokens needs.")
+    java.nio.file.Path input;
+
+    @Option(names = "--maxlen", paramLabel = "L", converter = Ranges.Maxlen.class,
+            description = "With --max-tokens: rows are truncated to L (and padded to L), as run --maxlen does.")
+    Long maxlen;
+
+    @Option(names = "--pad-to-multiple-of", paramLabel = "M", converter = Ranges.Multiple.class,
+            description = "With --max-tokens: row lengths round up to a multiple of M, as run does.")
+    Integer multiple;
 
     @CommandLine.Mixin
     PlanOptions options;
@@ -47,15 +60,42 @@ final class PlanCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         WorldRank world = options.world();
-        BatchPlan.Builder b = options.builder(samples, world).epoch(epoch).resumeAt(resumeAt).evaluation(evaluation);
-        BatchPlan plan = b.build();
-        PrintWriter out = spec.commandLine().getOut();
-        if (format == Format.json) {
-            PlanJson.write(plan, world, out);
-        } else {
-            PlanText.write(plan, world, out);
+        io.cubatch.plan.DataParallel dp = options.dataParallel(world);
+        if ((samples == null) == (input == null)) {
+            throw new IllegalArgumentException(samples == null ? "give the number of samples: --samples N, or --input"
+                    + " PATH to take it from a dataset" : "--samples " + samples + " and --input both given: the"
+                    + " dataset says how many samples it has; drop --samples");
         }
-        out.flush();
+        if (options.maxTokens != null && input == null) {
+            throw new IllegalArgumentException("--max-tokens " + options.maxTokens + " cuts batches by the samples'"
+                    + " lengths: pass the dataset with --input PATH instead of --samples");
+        }
+        try (io.cubatch.store.SampleStore store = input == null ? null : io.cubatch.store.Datasets.open(input)) {
+            long n = store == null ? samples : store.size();
+            BatchPlan.Builder b = options.builder(n, dp).epoch(epoch).resumeAt(resumeAt).evaluation(evaluation);
+            if (store != null) {
+                io.cubatch.collate.Padding.Builder pb = io.cubatch.collate.Padding.builder()
+                        .side(io.cubatch.collate.PadSide.POST).dtype(io.cubatch.store.DType.INT32);
+                if (maxlen != null) {
+                    pb.maxlen(maxlen).truncation(io.cubatch.collate.PadSide.POST);
+                }
+                if (multiple != null) {
+                    pb.padToMultipleOf(multiple);
+                }
+                options.applyTokens(b, store, pb.build());
+            } else {
+                options.applyTokens(b, null, null);
+            }
+            BatchPlan plan = b.build();
+            PrintWriter out = spec.commandLine().getOut();
+            WorldRank planWorld = PlanOptions.planWorld(dp);
+            if (format == Format.json) {
+                PlanJson.write(plan, planWorld, dp, store, out);
+            } else {
+                PlanText.write(plan, planWorld, out);
+            }
+            out.flush();
+        }
         return Main.EXIT_OK;
     }
 }

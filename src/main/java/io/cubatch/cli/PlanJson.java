@@ -15,8 +15,13 @@ import java.io.Writer;
  * batch_size, global_batch_size, remainder, last_batch, shuffle, seed, epoch, ranks[{rank, num_samples,
  * batches}], warnings}. Added fields (scripts may rely on them too): {@code resume_at, evaluation,
  * shuffle_algorithm, rank_source, total_repeated, total_dropped}, and per rank {@code steps,
- * full_batches, last_batch_size, repeated, fill_count, dropped}. Written as a stream, so plans with
- * millions of batches need no memory.
+ * full_batches, last_batch_size, repeated, fill_count, dropped}. For batch sizes that change (issue 16):
+ * {@code micro_batch_size, grad_accumulation, rampup_batch_size ([start, increment, samples] or null),
+ * max_tokens, sort_window, data_parallel_size, tensor_parallel, pipeline_parallel, global_batch_sizes} (one
+ * per step: Megatron's current global batch size, or a token plan's rows over all ranks), and per rank
+ * {@code micro_batches} (one per step) and {@code global_ranks} (the ranks of its model replica). With
+ * tensor or pipeline parallelism {@code world_size} and {@code ranks[].rank} are the data-parallel ones.
+ * Written as a stream, so plans with millions of batches need no memory.
  */
 final class PlanJson {
     private static final JsonFactory FACTORY = JsonFactory.builder().build();
@@ -25,6 +30,11 @@ final class PlanJson {
     }
 
     static void write(BatchPlan plan, WorldRank world, Writer out) throws IOException {
+        write(plan, world, io.cubatch.plan.DataParallel.of(world, 1, 1), null, out);
+    }
+
+    static void write(BatchPlan plan, WorldRank world, io.cubatch.plan.DataParallel dp, io.cubatch.store.SampleStore store,
+                      Writer out) throws IOException {
         PlanExplanation explanation = plan.explain();
         try (JsonGenerator g = FACTORY.createGenerator(out)) {
             g.disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
@@ -48,6 +58,28 @@ final class PlanJson {
             g.writeStringField("rank_source", world.source());
             g.writeNumberField("total_repeated", explanation.totalRepeated());
             g.writeNumberField("total_dropped", explanation.totalDropped());
+            g.writeNumberField("micro_batch_size", plan.microBatchSize());
+            g.writeNumberField("grad_accumulation", plan.gradientAccumulation());
+            if (plan.rampUp().isPresent()) {
+                io.cubatch.plan.RampUp r = plan.rampUp().get();
+                writeLongs(g, "rampup_batch_size", new long[] {r.start(), r.increment(), r.samples()});
+            } else {
+                g.writeNullField("rampup_batch_size");
+            }
+            if (plan.maxTokens().isPresent()) {
+                g.writeNumberField("max_tokens", plan.maxTokens().getAsLong());
+            } else {
+                g.writeNullField("max_tokens");
+            }
+            g.writeNumberField("sort_window", plan.sortWindow());
+            g.writeNumberField("data_parallel_size", plan.worldSize());
+            g.writeNumberField("tensor_parallel", dp.tensorParallel());
+            g.writeNumberField("pipeline_parallel", dp.pipelineParallel());
+            g.writeArrayFieldStart("global_batch_sizes");
+            for (long s = 0, steps = plan.maxSteps(); s < steps; s++) {
+                g.writeNumber(plan.globalBatchSize(s));
+            }
+            g.writeEndArray();
             g.writeArrayFieldStart("ranks");
             for (PlanExplanation.RankSummary r : explanation.ranks()) {
                 if (world.rank().isPresent() && world.rank().getAsInt() != r.rank()) {
@@ -68,6 +100,14 @@ final class PlanJson {
                 }
                 g.writeEndArray();
                 g.writeNumberField("fill_count", fill);
+                g.writeArrayFieldStart("micro_batches");
+                for (long s = 0, steps = r.steps(); s < steps; s++) {
+                    g.writeNumber(plan.microBatches(r.rank(), s));
+                }
+                g.writeEndArray();
+                int[] replica = dp.globalRanks(r.rank());
+                g.writeFieldName("global_ranks");
+                g.writeArray(replica, 0, replica.length);
                 writeLongs(g, "dropped", r.dropped());
                 g.writeEndObject();
             }

@@ -28,6 +28,26 @@ final class PlanText {
         PlanExplanation ex = plan.explain();
         out.printf("plan: %d samples, %d rank%s x batch %d = global batch %d%n", plan.samples(), plan.worldSize(),
                 plan.worldSize() == 1 ? "" : "s", plan.batchSize(), plan.globalBatchSize());
+        if (plan.maxTokens().isPresent()) {
+            out.printf("tokens: batches of at most %d padded tokens%s, dealt round-robin to the ranks (batch j to rank"
+                    + " j %% %d at step j / %d); batch %d above is the most rows of any batch%n",
+                    plan.maxTokens().getAsLong(), plan.sortWindow() > 0 ? " (windows of " + plan.sortWindow()
+                            + " samples sorted by length)" : "", plan.worldSize(), plan.worldSize(), plan.batchSize());
+        }
+        if (plan.microBatchSize() < plan.batchSize()) {
+            out.printf("micro-batches: %d per rank per step of %d samples (gradient accumulation %d)%n",
+                    plan.gradientAccumulation(), plan.microBatchSize(), plan.gradientAccumulation());
+        }
+        if (plan.rampUp().isPresent()) {
+            var r = plan.rampUp().get();
+            StringJoiner sizes = new StringJoiner(", ");
+            long steps = plan.maxSteps();
+            for (long s = 0; s < Math.min(steps, 12); s++) {
+                sizes.add(Long.toString(plan.globalBatchSize(s)));
+            }
+            out.printf("ramp-up: global batch from %d by %d over %d samples (Megatron): steps' global batches %s%s%n",
+                    r.start(), r.increment(), r.samples(), sizes, steps > 12 ? ", ... (--format json lists all)" : "");
+        }
         out.printf("world: %s%n", world.source());
         out.printf("order: %s, epoch %d%s%n",
                 plan.shuffled() ? "shuffled (" + ShuffleOrder.ALGORITHM + ", seed " + plan.seed().getAsLong() + ")"

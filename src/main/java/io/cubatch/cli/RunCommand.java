@@ -88,6 +88,17 @@ final class RunCommand implements Callable<Integer> {
             description = "Output: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}); json prints the final stats as one object.")
     PlanCommand.Format format;
 
+    @Option(names = "--resume-at", paramLabel = "K", defaultValue = "0", converter = Ranges.NonNegativeLong.class,
+            description = "Start the first epoch after K consumed samples (a checkpoint's count; any world size,"
+                    + " micro-batch size or ramp-up; default: ${DEFAULT-VALUE}).")
+    long resumeAt;
+
+    @Option(names = "--emit-samples", paramLabel = "FILE",
+            description = "Write the sample ids of every batch loaded to FILE, one JSON object per line: rank,"
+                    + " data_parallel_rank, epoch, step, micro_batch, samples, repeated, filled. {rank} in FILE is"
+                    + " replaced by the global rank (one file per rank under a launcher).")
+    String emitSamples;
+
     @Override
     @SuppressWarnings("try") // the loop only closes each batch: a consumer that does no work
     public Integer call() throws Exception {
@@ -136,14 +147,26 @@ final class RunCommand implements Callable<Integer> {
         if (devices != null && devices.length > 1 && options.worldSize == null && world.worldSize() == 1) {
             world = new WorldRank(devices.length, world.rank(), world.localRank(), "--devices");
         }
-        int myRank = world.rank().orElse(0);
+        io.cubatch.plan.DataParallel dp = options.dataParallel(world);
+        if (devices != null && dp.modelParallel()) {
+            throw new IllegalArgumentException("--devices runs one data-parallel rank per GPU: it does not combine"
+                    + " with --tensor-parallel or --pipeline-parallel; run one process per GPU under a launcher instead");
+        }
+        if (devices != null && (emitSamples != null || options.microBatchSize != null || options.gradAccumulation != null
+                || options.maxTokens != null)) {
+            throw new IllegalArgumentException("--devices does not yet combine with --emit-samples, micro-batches or"
+                    + " --max-tokens: run one process per GPU (under a launcher) instead");
+        }
+        int globalRank = world.rank().orElse(0);
+        int myRank = dp.rank().orElse(0);   // the data-parallel rank: what the plan and the loader know
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         boolean text = format == PlanCommand.Format.text;
         long t0 = System.nanoTime();
         try (SampleStore store = input == null ? SyntheticCorpus.standard() : Datasets.open(input)) {
             double buildSeconds = (System.nanoTime() - t0) / 1e9;
-            BatchPlan.Builder pb = options.builder(store.size(), world);
+            BatchPlan.Builder pb = options.builder(store.size(), dp).resumeAt(resumeAt);
+            options.applyTokens(pb, store, padding);
             if (!options.batchSizeGiven()) {
                 pb.batchSize(DEMO_BATCH_SIZE);
             }
@@ -167,14 +190,22 @@ final class RunCommand implements Callable<Integer> {
                 if (text) {
                     summary(out, store, plan, loader, padding, world, myRank, buildSeconds);
                 }
-                long total = plan.steps(myRank) * epochs;
+                long total = 0;
+                for (int e = 0; e < epochs; e++) {
+                    total += loader.plan(plan.epoch() + e).microBatchCount(myRank);
+                }
                 ProgressBar bar = text ? progressBar(total, err) : null;
                 long done = 0;
+                SampleLog log = emitSamples == null ? null
+                        : new SampleLog(Path.of(emitSamples.replace("{rank}", Integer.toString(globalRank))), globalRank);
                 try {
                     for (int e = 0; e < epochs; e++) {
-                        Iterator<Batch> it = loader.epoch(e);
+                        Iterator<Batch> it = loader.epoch(plan.epoch() + e);
                         while (it.hasNext()) {
                             try (Batch b = it.next()) {
+                                if (log != null) {
+                                    log.write(plan.epoch() + e, b);
+                                }
                                 done++;
                                 if (bar != null) {
                                     bar.stepTo(done);
@@ -189,12 +220,15 @@ final class RunCommand implements Callable<Integer> {
                     if (bar != null) {
                         bar.close();
                     }
+                    if (log != null) {
+                        log.close();
+                    }
                 }
                 LoaderStats stats = loader.stats();
                 if (text) {
                     table(out, stats);
                 } else {
-                    json(out, stats, plan, myRank, epochs);
+                    json(out, stats, plan, myRank, epochs, dp);
                 }
             }
         }
@@ -344,11 +378,28 @@ final class RunCommand implements Callable<Integer> {
         }
     }
 
-    private static void json(PrintWriter out, LoaderStats s, BatchPlan plan, int rank, int epochs) throws java.io.IOException {
+    private static void json(PrintWriter out, LoaderStats s, BatchPlan plan, int rank, int epochs,
+                             io.cubatch.plan.DataParallel dp) throws java.io.IOException {
         try (JsonGenerator g = JSON.createGenerator(out)) {
             g.disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
             g.writeStartObject();
             statsFields(g, s, plan, rank, epochs);
+            // issue 16: batch sizes that change, data-parallel groups
+            g.writeNumberField("micro_batch_size", plan.microBatchSize());
+            g.writeNumberField("grad_accumulation", plan.gradientAccumulation());
+            g.writeNumberField("global_batch_size", plan.globalBatchSize());
+            if (plan.maxTokens().isPresent()) {
+                g.writeNumberField("max_tokens", plan.maxTokens().getAsLong());
+            } else {
+                g.writeNullField("max_tokens");
+            }
+            g.writeNumberField("resume_at", plan.resumeAt());
+            g.writeNumberField("data_parallel_size", plan.worldSize());
+            g.writeNumberField("data_parallel_rank", dp.rank().orElse(0));
+            g.writeNumberField("global_rank", dp.world().rank().orElse(0));
+            g.writeNumberField("global_world_size", dp.world().worldSize());
+            g.writeNumberField("tensor_parallel", dp.tensorParallel());
+            g.writeNumberField("pipeline_parallel", dp.pipelineParallel());
             g.writeEndObject();
         }
         out.println();
@@ -370,7 +421,7 @@ final class RunCommand implements Callable<Integer> {
         g.writeNumberField("elapsed_s", s.seconds());
         g.writeNumberField("epochs", epochs);
         g.writeNumberField("rank", rank);
-        g.writeNumberField("world_size", plan.worldSize());
+        g.writeNumberField("world_size", plan.worldSize());   // data-parallel: the world size without TP/PP
         g.writeNumberField("batch_size", plan.batchSize());
         if (s.device() >= 0) {
             g.writeNumberField("device", s.device());

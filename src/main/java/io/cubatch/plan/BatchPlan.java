@@ -996,6 +996,14 @@ public final class BatchPlan {
             if (globalBatchSize < 1) {
                 throw new PlanException("global batch size must be a positive integer, got " + globalBatchSize);
             }
+            long microUnit = microBatchSize > 0 && gradientAccumulation == -1 ? (long) microBatchSize * worldSize : 0;
+            if (microUnit > 0 && globalBatchSize % microUnit != 0) {
+                long below = globalBatchSize / microUnit * microUnit;
+                throw new PlanException("global batch size " + globalBatchSize + " is not divisible by micro batch size "
+                        + microBatchSize + " times data-parallel size " + worldSize + " (" + microUnit + "): use a"
+                        + " global batch size of " + (below > 0 ? below + " or " : "") + (below + microUnit)
+                        + ", or another --micro-batch-size");
+            }
             if (globalBatchSize % worldSize != 0) {
                 long below = globalBatchSize / worldSize * worldSize;
                 long above = below + worldSize;
