@@ -29,10 +29,16 @@ final class StepSchedule {
 
     /**
      * The steps of a ramp-up over {@code slots} global slots: step boundaries from consumed count
-     * {@code base} (samples of training consumed where the plan starts) by Megatron's formula, each size
-     * checked against {@code micro x world}.
+     * {@code base} (samples of training consumed where the plan starts) by Megatron's formula. Every size the
+     * ramp takes from the start of training is checked against {@code micro x world} first, so a size that
+     * does not divide fails now, naming its step, and not in a later epoch.
      */
     static StepSchedule ramp(RampUp ramp, long global, long base, int world, long micro, long slots) {
+        walk(ramp, global, 0, world, micro, Long.MAX_VALUE);   // every step of the ramp from the start of training
+        return walk(ramp, global, base, world, micro, slots);
+    }
+
+    private static StepSchedule walk(RampUp ramp, long global, long base, int world, long micro, long slots) {
         long[] fs = new long[16];
         long[] fl = new long[16];
         long[] sz = new long[16];

@@ -41,7 +41,7 @@ class ChangingBatchSizesLoaderTest {
 
     static BatchPlan.Builder ramped(int world, int micro) {
         return BatchPlan.builder().samples(corpus.size()).globalBatchSize(96).worldSize(world).microBatchSize(micro)
-                .rampUp(16, 16, 1200).shuffle(5).epoch(1).rankRemainder(RankRemainder.PARTIAL)
+                .rampUp(16, 16, 1200).shuffle(5).epoch(0).rankRemainder(RankRemainder.PARTIAL)
                 .lastBatch(LastBatch.PARTIAL);
     }
 
@@ -78,7 +78,7 @@ class ChangingBatchSizesLoaderTest {
         BatchPlan p = ramped(2, 4).build();
         List<long[]> all = new ArrayList<>();
         try (BatchLoader l = loader(p, 1)) {
-            Iterator<Batch> it = l.epoch(1);
+            Iterator<Batch> it = l.epoch(0);
             long step = 0;
             int j = 0;
             while (it.hasNext()) {
@@ -101,7 +101,7 @@ class ChangingBatchSizesLoaderTest {
             assertEquals(p.steps(1), step);
         }
         try (BatchLoader l = loader(p, 1)) {
-            Iterator<Batch> it = l.resume(new LoaderState(1, p.consumedAfter(7), p.configHash()));
+            Iterator<Batch> it = l.resume(new LoaderState(0, p.consumedAfter(7), p.configHash()));
             int at = (int) p.microBatchesBefore(7);
             while (it.hasNext()) {
                 try (Batch b = it.next()) {
@@ -115,15 +115,16 @@ class ChangingBatchSizesLoaderTest {
     @Test
     void globalRealTokensOnEachBatchEqualTheSumOverRanks() {
         for (int bucket : new int[] {0, 3}) {
-            BatchPlan p = ramped(3, 2).lastBatch(LastBatch.FILL).rankRemainder(RankRemainder.PAD).build();
+            BatchPlan p = ramped(4, 2).lastBatch(LastBatch.FILL).rankRemainder(RankRemainder.PAD).build();
+            assertTrue(p.globalBatchSize(0) < p.globalBatchSize(p.maxSteps() - 1), "the ramp is in this epoch");
             Map<Long, Long> stepSum = new HashMap<>();
             Map<String, Long> microSum = new HashMap<>();
             Map<Long, Long> claimed = new HashMap<>();
             Map<String, Long> microClaimed = new HashMap<>();
-            for (int r = 0; r < 3; r++) {
+            for (int r = 0; r < 4; r++) {
                 try (BatchLoader l = BatchLoader.builder().store(corpus).plan(p).rank(r).padding(padding()).bucket(bucket)
                         .backend("java").build()) {
-                    Iterator<Batch> it = l.epoch(1);
+                    Iterator<Batch> it = l.epoch(0);
                     while (it.hasNext()) {
                         try (Batch b = it.next()) {
                             stepSum.merge(b.step(), b.realTokens(), Long::sum);
@@ -147,7 +148,7 @@ class ChangingBatchSizesLoaderTest {
         int done = 23;
         for (int r = 0; r < 2; r++) {
             try (BatchLoader l = loader(first, r)) {
-                Iterator<Batch> it = l.epoch(1);
+                Iterator<Batch> it = l.epoch(0);
                 while (it.hasNext()) {
                     try (Batch b = it.next()) {
                         if (b.step() >= done) {
@@ -163,7 +164,7 @@ class ChangingBatchSizesLoaderTest {
         BatchPlan second = ramped(4, 2).resumeAt(first.consumedAfter(done)).build();
         for (int r = 0; r < 4; r++) {
             try (BatchLoader l = loader(second, r)) {
-                Iterator<Batch> it = l.epoch(1);
+                Iterator<Batch> it = l.epoch(0);
                 while (it.hasNext()) {
                     try (Batch b = it.next()) {
                         for (long id : b.planned().samples()) {
