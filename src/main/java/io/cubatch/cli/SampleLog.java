@@ -36,6 +36,7 @@ final class SampleLog implements AutoCloseable {
             this.out = Files.newBufferedWriter(path);
             this.g = JSON.createGenerator(out);
             g.disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
+            g.setRootValueSeparator(null);   // one object per line, nothing before it
         } catch (IOException e) {
             throw new IllegalArgumentException("--emit-samples " + path + ": cannot write it (" + e.getMessage()
                     + "): choose a writable path");

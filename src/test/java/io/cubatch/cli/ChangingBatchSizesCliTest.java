@@ -165,6 +165,7 @@ class ChangingBatchSizesCliTest {
             // the first 9 steps of the ramp (8, 8, ..., 16, ...): consumed = sum of their global sizes
             long c = 0;
             for (String line : Files.readAllLines(out)) {
+                assertTrue(line.startsWith("{\"rank\":" + rank + ","), line);
                 JsonNode b = JSON.readTree(line);
                 if (b.get("step").asLong() < 9) {
                     b.get("samples").forEach(x -> seen.merge(x.asLong(), 1, Integer::sum));
