@@ -340,6 +340,18 @@ final class RunCommand implements Callable<Integer> {
                 plan.worldSize(), plan.worldSize() == 1 ? "" : "s", world.source(), plan.batchSize(),
                 options.batchSizeGiven() ? "" : " (demo default; set --batch-size)",
                 plan.globalBatchSize(), myRank, plan.steps(myRank));
+        if (plan.maxTokens().isPresent()) {
+            PlanExplanation e = plan.explain();
+            out.printf("tokens:   batches of at most %d padded tokens%s (up to %d rows); %d repeated, %d dropped to"
+                    + " give every rank the same steps%n", plan.maxTokens().getAsLong(), plan.sortWindow() > 0
+                    ? ", windows of " + plan.sortWindow() + " samples sorted by length" : "", plan.batchSize(),
+                    e.totalRepeated(), e.totalDropped());
+        }
+        if (plan.microBatchSize() < plan.batchSize() || plan.rampUp().isPresent()) {
+            out.printf("steps:    micro-batches of %d (accumulation %d at the full size)%s%n", plan.microBatchSize(),
+                    plan.gradientAccumulation(), plan.rampUp().map(r -> "; ramp-up from " + r.start() + " by "
+                            + r.increment() + " over " + r.samples() + " samples").orElse(""));
+        }
         out.printf("          remainder %s, last batch %s, %s%n",
                 plan.rankRemainder().map(r -> r.cliName()).orElse("none needed"),
                 plan.lastBatch().map(l -> l.cliName()).orElse("none needed"),
