@@ -720,6 +720,19 @@ public final class BatchPlan {
         }
 
         /**
+         * {@link #maxTokens(long, java.util.function.LongUnaryOperator, java.util.function.LongUnaryOperator)}
+         * with the store's lengths, truncated to {@code maxlen} when it is positive, rows padded to the
+         * batch's longest (or to {@code maxlen}) rounded up to a multiple of {@code multiple} when it is
+         * positive: what a loader with that padding produces.
+         */
+        public Builder maxTokens(long maxTokens, io.cubatch.store.SampleStore store, long maxlen, long multiple) {
+            return maxTokens(maxTokens, i -> maxlen > 0 ? Math.min(store.length(i), maxlen) : store.length(i), l -> {
+                long row = maxlen > 0 ? maxlen : l;
+                return multiple > 0 && row % multiple != 0 ? row + multiple - row % multiple : row;
+            });
+        }
+
+        /**
          * For a token budget: sort each window of {@code samples} consecutive positions of the global order
          * by length before cutting batches (length bucketing); 0 (default) is off.
          */
@@ -878,8 +891,8 @@ public final class BatchPlan {
                         + " token batches are never partial; drop --last-batch (--remainder decides what happens to"
                         + " batches that do not divide over the ranks)");
             }
-            if (sortWindow < 0) {
-                throw new PlanException("sort window must be >= 0 samples, got " + sortWindow);
+            if (sortWindow < 0 || sortWindow >= 1 << 24) {
+                throw new PlanException("--sort-window " + sortWindow + " must be in [0, 16777215] samples (0: off)");
             }
         }
 

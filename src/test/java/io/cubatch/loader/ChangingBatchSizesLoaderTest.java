@@ -199,6 +199,10 @@ class ChangingBatchSizesLoaderTest {
             }
         }
         assertEquals(steps[0], steps[1]);
+        BatchPlan fromStore = BatchPlan.builder().samples(corpus.size()).worldSize(2).maxTokens(budget, corpus, 300, 0)
+                .sortWindow(256).rankRemainder(RankRemainder.PAD).shuffle(2).build();
+        assertEquals(p.steps(0), fromStore.steps(0));
+        assertEquals(p.batch(1, 3), fromStore.batch(1, 3));
         assertThrows(IllegalArgumentException.class, () -> BatchLoader.builder().store(corpus).plan(p).padding(pad)
                 .bucket(4).build());
     }
