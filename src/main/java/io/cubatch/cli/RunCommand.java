@@ -187,6 +187,8 @@ final class RunCommand implements Callable<Integer> {
             }
             try (BatchLoader loader = lb.build()) {
                 RunPreflight.check(store, loader, myRank, epochs, padding);   // bad data: exit 2, nothing printed
+                SampleLog log = emitSamples == null ? null   // a bad path: exit 2, nothing printed
+                        : new SampleLog(Path.of(emitSamples.replace("{rank}", Integer.toString(globalRank))), globalRank);
                 if (text) {
                     summary(out, store, plan, loader, padding, world, myRank, buildSeconds);
                 }
@@ -196,8 +198,6 @@ final class RunCommand implements Callable<Integer> {
                 }
                 ProgressBar bar = text ? progressBar(total, err) : null;
                 long done = 0;
-                SampleLog log = emitSamples == null ? null
-                        : new SampleLog(Path.of(emitSamples.replace("{rank}", Integer.toString(globalRank))), globalRank);
                 try {
                     for (int e = 0; e < epochs; e++) {
                         Iterator<Batch> it = loader.epoch(plan.epoch() + e);

@@ -80,11 +80,14 @@ class ChangingBatchSizesCliTest {
                 "plan --samples 64 --global-batch-size 128 --micro-batch-size 8 --world-size 4 --rampup-batch-size 32 16 1000 --last-batch partial",
                 "plan --samples 64 --batch-size 8 --world-size 6 --tensor-parallel 4",
                 "plan --samples 64 --max-tokens 100",
-                "plan --samples 64 --batch-size 8 --rampup-batch-size 1 2"}) {
+                "plan --samples 64 --batch-size 8 --rampup-batch-size 1 2",
+                "plan --samples 64 --batch-size 8 --sort-window 16",
+                "run --batch-size 8 --format json --emit-samples " + dir.resolve("no-such-dir").resolve("x.jsonl")}) {
             PlanCommandTest.Result r = cli(line);
             assertEquals(2, r.code(), line + ": " + r.err());
             assertEquals(1, r.err().strip().lines().count(), r.err());
             assertFalse(r.err().contains("Exception"), r.err());
+            assertEquals("", r.out(), line);
         }
     }
 
