@@ -61,10 +61,13 @@ final class PlanCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         WorldRank world = options.world();
         io.cubatch.plan.DataParallel dp = options.dataParallel(world);
-        if ((samples == null) == (input == null)) {
-            throw new IllegalArgumentException(samples == null ? "give the number of samples: --samples N, or --input"
-                    + " PATH to take it from a dataset" : "--samples " + samples + " and --input both given: the"
-                    + " dataset says how many samples it has; drop --samples");
+        if (samples == null && input == null) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--samples is required: an integer in [1,"
+                    + " 9223372036854775807] (or --input PATH, which gives the dataset's count)");
+        }
+        if (samples != null && input != null) {
+            throw new IllegalArgumentException("--samples " + samples + " and --input both given: the dataset says how"
+                    + " many samples it has; drop --samples");
         }
         if (options.maxTokens != null && input == null) {
             throw new IllegalArgumentException("--max-tokens " + options.maxTokens + " cuts batches by the samples'"
