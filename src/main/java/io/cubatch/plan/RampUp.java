@@ -48,7 +48,15 @@ public record RampUp(long start, long increment, long samples) {
                     + (global - below) + (global - below - increment >= 1 ? " or " + (global - below - increment) : "")
                     + ", or an increment that divides " + diff);
         }
+        if (diff / increment > MAX_INCREMENTS) {
+            throw new PlanException("a ramp-up from " + start + " to " + global + " by " + increment + " has "
+                    + diff / increment + " stages, more than the " + MAX_INCREMENTS + " a plan holds: use an increment"
+                    + " of at least " + ((diff + MAX_INCREMENTS - 1) / MAX_INCREMENTS));
+        }
     }
+
+    /** The most ramp stages a plan accepts: its step schedule holds one segment per stage. */
+    static final long MAX_INCREMENTS = 1L << 24;
 
     /** Number of ramp stages: {@code (global - start) / increment}. */
     long increments(long global) {

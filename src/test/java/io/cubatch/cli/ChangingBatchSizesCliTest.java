@@ -148,6 +148,12 @@ class ChangingBatchSizesCliTest {
                 }
             }
             assertEquals(1000, j.get("max_tokens").asLong());
+            PlanCommandTest.Result run = cli("run --input " + data + " --max-tokens 1000 --world-size 3 --rank 2"
+                    + " --remainder pad --format json" + extra + (extra.contains("--maxlen") ? " --truncating post" : ""));
+            assertEquals(0, run.code(), run.err());
+            JsonNode stats = JSON.readTree(run.out());
+            assertEquals(steps, stats.get("batches").asLong(), "run loads the plan's steps" + extra);
+            assertEquals(1000, stats.get("max_tokens").asLong());
         }
     }
 
