@@ -73,7 +73,16 @@ import java.util.function.Supplier;
  * <p><b>Checkpoints.</b> {@link #state()} after each batch; {@link #resume(LoaderState)} continues with the
  * batches the uninterrupted loader would have produced. A plan built with
  * {@link BatchPlan.Builder#resumeAt resumeAt(consumed)} starts its own epoch at that point (the way to
- * resume with another world size); the other epochs start from their beginning.
+ * resume with another world size, micro-batch size or ramp-up); the other epochs start from their
+ * beginning. The checkpoint's hash is {@link BatchPlan#configHash(int)} with the bucketing window, so a
+ * resume with another configuration is refused, naming the part that differs.
+ *
+ * <p><b>Micro-batches.</b> When the plan has micro-batches ({@link BatchPlan#microBatchSize()} below the
+ * batch size), each {@link Batch} is one micro-batch ({@link Batch#microBatch()} of
+ * {@link Batch#microBatches()}), padded to its own longest sample, and the ring's slots are sized for one
+ * micro-batch. A checkpoint counts finished steps only, so a resume restarts an accumulation at its first
+ * micro-batch. {@link Batch#globalRealTokens()} gives the step's real tokens over all ranks, from the plan
+ * and the store, with no communication.
  *
  * <p>Not thread-safe: one consumer thread per loader.
  */
@@ -373,7 +382,7 @@ public final class BatchLoader implements AutoCloseable {
                 }
                 PlannedBatch b = batchOf(r, step);
                 if (j >= 0) {
-                    if (j >= BatchPlan.ceilDivPublic(b.size(), plan.microBatchSize())) {
+                    if (j >= Math.ceilDiv(b.size(), plan.microBatchSize())) {
                         continue;
                     }
                     b = BatchPlan.slice(b, j, plan.microBatchSize());
@@ -463,7 +472,7 @@ public final class BatchLoader implements AutoCloseable {
             try {
                 planned = batchOf(rank, step);
                 int j = micro ? (int) (unit - plan.microBatchesBefore(step)) : 0;
-                int micros = micro ? (int) BatchPlan.ceilDivPublic(planned.size(), plan.microBatchSize()) : 1;
+                int micros = micro ? (int) Math.ceilDiv(planned.size(), plan.microBatchSize()) : 1;
                 if (micro) {
                     planned = BatchPlan.slice(planned, j, plan.microBatchSize());
                 }
@@ -480,27 +489,26 @@ public final class BatchLoader implements AutoCloseable {
             }
         }
 
+        /** Collates one planned batch into the slot. */
         private Batch collate(PlannedBatch planned, BatchSlot slot) {
-            {
-                long[] indices = planned.samples();
-                store.checkMappedFiles();   // a shrunk file read past its end is a SIGBUS: refuse it first
-                if (pack) {
-                    FilledBatch f = collator.get().fillPacked(slot, store, indices, padding);
-                    FilledBatch.Packing packing = f.packing().orElseThrow();
-                    MemorySegment cu = packing.hostCuSeqlens().orElse(null);
-                    long sent = f.device().map(io.cubatch.collate.DeviceTensors::h2dBytes).orElse(0L);
-                    count(indices.length, f.realTokens(), f.shape(), 4L * (indices.length + 1), sent);
-                    return new Batch(planned, f.host().orElse(null), f.device().orElse(null), packing.layout().rows(),
-                            cu, f.realTokens(), () -> free.add(slot), () -> closed, packing.layout().maxSeqlen());
-                }
-                Collator c = collator.get();
-                FilledBatch f = resident != null ? c.fill(slot, resident, indices, padding)
-                        : c.fill(slot, store, indices, padding);
+            long[] indices = planned.samples();
+            store.checkMappedFiles();   // a shrunk file read past its end is a SIGBUS: refuse it first
+            if (pack) {
+                FilledBatch f = collator.get().fillPacked(slot, store, indices, padding);
+                FilledBatch.Packing packing = f.packing().orElseThrow();
+                MemorySegment cu = packing.hostCuSeqlens().orElse(null);
                 long sent = f.device().map(io.cubatch.collate.DeviceTensors::h2dBytes).orElse(0L);
-                count(indices.length, f.realTokens(), f.shape(), 0, sent);
-                return new Batch(planned, f.host().orElse(null), f.device().orElse(null), indices.length, null,
-                        f.realTokens(), () -> free.add(slot), () -> closed, -1);
+                count(indices.length, f.realTokens(), f.shape(), 4L * (indices.length + 1), sent);
+                return new Batch(planned, f.host().orElse(null), f.device().orElse(null), packing.layout().rows(),
+                        cu, f.realTokens(), () -> free.add(slot), () -> closed, packing.layout().maxSeqlen());
             }
+            Collator c = collator.get();
+            FilledBatch f = resident != null ? c.fill(slot, resident, indices, padding)
+                    : c.fill(slot, store, indices, padding);
+            long sent = f.device().map(io.cubatch.collate.DeviceTensors::h2dBytes).orElse(0L);
+            count(indices.length, f.realTokens(), f.shape(), 0, sent);
+            return new Batch(planned, f.host().orElse(null), f.device().orElse(null), indices.length, null,
+                    f.realTokens(), () -> free.add(slot), () -> closed, -1);
         }
 
         private void count(int rows, long real, PaddedShape sh, long cuBytes, long sent) {

@@ -630,11 +630,6 @@ public final class BatchPlan {
         }
     }
 
-    /** {@code ceil(a / b)} for positive {@code b}. */
-    public static long ceilDivPublic(long a, long b) {
-        return ceilDiv(a, b);
-    }
-
     static long ceilDiv(long a, long b) {
         return a / b + (a % b == 0 ? 0 : 1);
     }
