@@ -26,8 +26,11 @@ final class InfoCommand implements Callable<Integer> {
     CommandLine.Model.CommandSpec spec;
 
     @Option(names = "--input", paramLabel = "PATH",
-            description = "A dataset: .npy, .jsonl, or a Megatron prefix (or its .idx/.bin).")
+            description = "A dataset: " + InputOptions.FORMATS + ".")
     Path input;
+
+    @CommandLine.Mixin
+    InputOptions read;
 
     @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text",
             description = "Output: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
@@ -46,7 +49,7 @@ final class InfoCommand implements Callable<Integer> {
             return Main.EXIT_OK;
         }
         Datasets.Format kind = Datasets.formatOf(input);
-        try (SampleStore s = Datasets.open(input)) {
+        try (SampleStore s = read.open(input)) {
             LengthStats stats = LengthStats.of(s);
             if (format == PlanCommand.Format.json) {
                 try (JsonGenerator g = JSON.createGenerator(out)) {
