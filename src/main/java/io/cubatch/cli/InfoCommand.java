@@ -72,6 +72,7 @@ final class InfoCommand implements Callable<Integer> {
                     g.writeNumberField("median_length", stats.median());
                     g.writeNumberField("max_length", stats.max());
                     g.writeNumberField("total_tokens", stats.totalTokens());
+                    g.writeNumberField("chunks", s.chunks());   // buffers served in place: Arrow record batches
                     g.writeEndObject();
                 }
                 out.println();
@@ -79,7 +80,8 @@ final class InfoCommand implements Callable<Integer> {
                 out.printf("path:          %s%n", input);
                 out.printf("format:        %s%n", kind.name().toLowerCase(java.util.Locale.ROOT));
                 out.printf("dtype:         %s%n", s.dtype().cliName());
-                out.printf("shape:         %s, timestep %s%n", s.isRagged() ? "ragged" : "fixed",
+                out.printf("shape:         %s, timestep %s%n", s.isRagged() ? "ragged" + (s.isContiguous() ? ""
+                                : " in " + s.chunks() + " chunks (record batches, served in place)") : "fixed",
                         s.featureShape().length == 0 ? "scalar" : Arrays.toString(s.featureShape()));
                 out.printf("samples:       %d%n", stats.samples());
                 out.printf("documents:     %s%n", s.documents().isPresent() ? s.documents().getAsLong() : "-");

@@ -114,6 +114,7 @@ class ConvertCommandTest {
         assertEquals("int32", info.get("dtype").asText());
         assertEquals(9, info.get("samples").asInt());
         assertEquals(35, info.get("total_tokens").asInt());
+        assertEquals(4, info.get("chunks").asInt(), "four record batches, served in place");
         // the same rows, as Arrow JS read them, written as a ragged .npy pair by NumPy-compatible code
         JsonNode rows = ArrowJsFixtures.expected("tokens.stream.arrow").get("rows").get("input_ids");
         int[][] data = new int[rows.size()][];
