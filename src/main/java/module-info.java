@@ -11,6 +11,7 @@ module io.cubatch {
     requires info.picocli;
     requires com.fasterxml.jackson.core;
     requires me.tongfei.progressbar;
+    requires org.apache.arrow.format;   // Arrow IPC metadata (flatbuffers) for ArrowReader
     requires transitive jcuda;   // the cuda API takes and returns JCuda streams, events and pointers
     requires jcublas;
     requires static jmh.core;

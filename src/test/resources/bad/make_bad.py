@@ -2,7 +2,8 @@
 """Writes the bad-input corpus: one hostile or malformed file per case, each asserted by BadInputCorpusTest.
 
 Run from this directory:  python3 make_bad.py   (needs NumPy only for the structured-dtype case).
-Files found by the fuzzers are added here by hand, with a line in BadInputCorpusTest.
+Files found by the fuzzers are added here by hand, with a line in BadInputCorpusTest. The arrow_*.arrow files
+are written by src/test/java/io/cubatch/store/MakeArrowBadFiles.java (they need an Arrow flatbuffer writer).
 """
 import struct
 

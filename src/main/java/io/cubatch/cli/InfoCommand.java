@@ -26,8 +26,11 @@ final class InfoCommand implements Callable<Integer> {
     CommandLine.Model.CommandSpec spec;
 
     @Option(names = "--input", paramLabel = "PATH",
-            description = "A dataset: .npy, .jsonl, or a Megatron prefix (or its .idx/.bin).")
+            description = "A dataset: " + InputOptions.FORMATS + ".")
     Path input;
+
+    @CommandLine.Mixin
+    InputOptions read;
 
     @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text",
             description = "Output: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
@@ -46,7 +49,7 @@ final class InfoCommand implements Callable<Integer> {
             return Main.EXIT_OK;
         }
         Datasets.Format kind = Datasets.formatOf(input);
-        try (SampleStore s = Datasets.open(input)) {
+        try (SampleStore s = read.open(input)) {
             LengthStats stats = LengthStats.of(s);
             if (format == PlanCommand.Format.json) {
                 try (JsonGenerator g = JSON.createGenerator(out)) {
@@ -69,6 +72,7 @@ final class InfoCommand implements Callable<Integer> {
                     g.writeNumberField("median_length", stats.median());
                     g.writeNumberField("max_length", stats.max());
                     g.writeNumberField("total_tokens", stats.totalTokens());
+                    g.writeNumberField("chunks", s.chunks());   // buffers served in place: Arrow record batches
                     g.writeEndObject();
                 }
                 out.println();
@@ -76,7 +80,8 @@ final class InfoCommand implements Callable<Integer> {
                 out.printf("path:          %s%n", input);
                 out.printf("format:        %s%n", kind.name().toLowerCase(java.util.Locale.ROOT));
                 out.printf("dtype:         %s%n", s.dtype().cliName());
-                out.printf("shape:         %s, timestep %s%n", s.isRagged() ? "ragged" : "fixed",
+                out.printf("shape:         %s, timestep %s%n", s.isRagged() ? "ragged" + (s.isContiguous() ? ""
+                                : " in " + s.chunks() + " chunks (record batches, served in place)") : "fixed",
                         s.featureShape().length == 0 ? "scalar" : Arrays.toString(s.featureShape()));
                 out.printf("samples:       %d%n", stats.samples());
                 out.printf("documents:     %s%n", s.documents().isPresent() ? s.documents().getAsLong() : "-");

@@ -12,7 +12,8 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "cubatch", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "GPU batching for JVM trainers: explicit batch plans, padding and collation.",
-        subcommands = {RunCommand.class, PlanCommand.class, PadCommand.class, InfoCommand.class, BenchCommand.class,
+        subcommands = {RunCommand.class, PlanCommand.class, PadCommand.class, InfoCommand.class, ConvertCommand.class,
+                BenchCommand.class,
                 ProbeCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     public static final int EXIT_OK = 0;

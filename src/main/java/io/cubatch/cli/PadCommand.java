@@ -43,8 +43,11 @@ final class PadCommand implements Callable<Integer> {
     CommandLine.Model.CommandSpec spec;
 
     @Option(names = "--input", required = true, paramLabel = "FILE",
-            description = "JSONL (one JSON array per line), .npy, or a Megatron prefix (or its .idx/.bin).")
+            description = "JSONL (one JSON array per line), " + InputOptions.FORMATS + ".")
     Path input;
+
+    @CommandLine.Mixin
+    InputOptions read;
 
     @CommandLine.Mixin
     PaddingOptions options;
@@ -84,7 +87,7 @@ final class PadCommand implements Callable<Integer> {
             checkOutputs(format == Format.npy ? npyTargets(pad.positions()) : List.of(output));
         }
         String backendName = backend == null ? Backends.bestName() : backend;
-        try (SampleStore store = Datasets.open(input); Collator collator = Backends.create(backendName);
+        try (SampleStore store = read.open(input); Collator collator = Backends.create(backendName);
              Arena arena = Arena.ofConfined()) {
             if (store.size() > Integer.MAX_VALUE - 8) {
                 throw new IllegalArgumentException(input + " holds " + store.size() + " samples, more than one batch"
@@ -144,6 +147,7 @@ final class PadCommand implements Callable<Integer> {
             inputs.add(prefix.resolveSibling(prefix.getFileName() + ".bin"));
         } else {
             inputs.add(input);
+            inputs.add(io.cubatch.store.DatasetWriter.offsetsOf(input));   // a ragged .npy pair's offsets
         }
         for (Path t : targets) {
             // "--output X is ..." or "--output X: its sibling Y is ...": the messages below start with the path

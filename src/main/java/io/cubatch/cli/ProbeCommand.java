@@ -42,6 +42,9 @@ final class ProbeCommand implements Callable<Integer> {
             description = "A dataset (.npy, .jsonl, Megatron prefix); default: the embedded corpus of `cubatch run`.")
     Path input;
 
+    @picocli.CommandLine.Mixin
+    InputOptions read;
+
     @CommandLine.Mixin
     PaddingOptions.Length length;
 
@@ -88,7 +91,7 @@ final class ProbeCommand implements Callable<Integer> {
             rows = maxlen;
             features = 1;
         } else {
-            try (SampleStore s = input == null ? SyntheticCorpus.standard() : Datasets.open(input)) {
+            try (SampleStore s = input == null ? SyntheticCorpus.standard() : read.open(input)) {
                 long longest = LengthStats.of(s).max();
                 rows = maxlen != null ? maxlen : longest;
                 features = s.features();

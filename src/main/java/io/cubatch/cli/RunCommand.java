@@ -43,8 +43,11 @@ final class RunCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--input", paramLabel = "PATH", description = "Dataset (.npy, .jsonl, Megatron prefix); default: the embedded corpus.")
+    @Option(names = "--input", paramLabel = "PATH", description = "Dataset: " + InputOptions.FORMATS + "; default: the embedded corpus.")
     Path input;
+
+    @picocli.CommandLine.Mixin
+    InputOptions read;
 
     @CommandLine.Mixin
     PlanOptions options;
@@ -163,7 +166,7 @@ final class RunCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         boolean text = format == PlanCommand.Format.text;
         long t0 = System.nanoTime();
-        try (SampleStore store = input == null ? SyntheticCorpus.standard() : Datasets.open(input)) {
+        try (SampleStore store = input == null ? SyntheticCorpus.standard() : read.open(input)) {
             double buildSeconds = (System.nanoTime() - t0) / 1e9;
             BatchPlan.Builder pb = options.builder(store.size(), dp).resumeAt(resumeAt);
             options.applyTokens(pb, store, padding);

@@ -47,6 +47,11 @@ public final class DeviceStore implements ResidentStore {
     }
 
     static DeviceStore upload(CudaContext context, SampleStore store, long budgetBytes) {
+        if (!store.isContiguous()) {
+            throw new IllegalArgumentException("dataset " + store.source() + " is chunked (" + store.chunks()
+                    + " record batches served in place); device-resident mode needs one contiguous buffer: keep it on"
+                    + " the host (drop --resident), or convert it once (cubatch convert --input ... --output X.npy)");
+        }
         checkBudget(store, budgetBytes);
         long need = bytesNeeded(store);
         long free = context.memoryInfo()[0];

@@ -25,6 +25,11 @@ import java.lang.foreign.MemorySegment;
  * length in packed order, {@code positions} restart at 0 for every sequence, and {@link #cuSeqlens()} is
  * int32 {@code [B + 1]}: sequence k's tokens are the k-th run of real tokens, cumulative offsets over the
  * real tokens (FlashAttention's varlen convention).
+ *
+ * <p>DLPack: {@link #toDLPack(Tensor)} hands one tensor to a native framework without a copy. The slot then
+ * returns to the loader only when the batch is closed <em>and</em> every exported tensor's deleter has run, so
+ * a trainer may close the batch in Java right after handing it over. Close the loader only after the
+ * consumers are done: closing it frees the ring, exported tensors included.
  */
 public final class Batch implements AutoCloseable {
     private final PlannedBatch planned;
@@ -37,6 +42,22 @@ public final class Batch implements AutoCloseable {
     private final java.util.function.BooleanSupplier ringFreed;
     private final int maxSeqlen;
     private final java.util.concurrent.atomic.AtomicBoolean closedFlag = new java.util.concurrent.atomic.AtomicBoolean();
+    /** 1 for the batch itself until closed, plus one per DLPack export until its deleter runs. */
+    private final java.util.concurrent.atomic.AtomicInteger holds = new java.util.concurrent.atomic.AtomicInteger(1);
+
+    /** The tensors of a batch, for {@link #toDLPack}. */
+    public enum Tensor {
+        /** {@code [B, L]} (or {@code [B, L, F]} with features; {@code [rows, maxlen]} packed) of the output dtype. */
+        DATA,
+        /** int32 {@code [B]}: each sequence's length after truncation (packed: in packed order). */
+        LENGTHS,
+        /** uint8 {@code [B, L]}: 1 for a real token. */
+        ATTENTION_MASK,
+        /** int32 {@code [B, L]}: position ids, when the padding asked for them. */
+        POSITION_IDS,
+        /** int32 {@code [B + 1]}: a packed batch's cumulative sequence offsets. */
+        CU_SEQLENS
+    }
     private volatile boolean closed;
     private int microBatch;
     private int microBatches = 1;
@@ -206,11 +227,96 @@ public final class Batch implements AutoCloseable {
         return closed;
     }
 
-    /** Returns the batch's memory to the loader; idempotent. */
+    /**
+     * Exports one tensor as a DLPack 1.x {@code DLManagedTensorVersioned*} ({@link DLPack} has the layout), for
+     * {@code at::fromDLPackVersioned} and the like: {@code kDLCPU} for a host batch, {@code kDLCUDA} with the GPU
+     * ordinal for a device batch (complete on the device when handed out), C-contiguous, writable. The consumer
+     * owns the struct until it calls its deleter, once, from any thread; the batch's slot goes back to the
+     * loader only after that deleter and {@link #close()} have both happened.
+     *
+     * @throws IllegalStateException when the batch is closed, or the tensor does not exist in this batch
+     *                               (position ids without {@code positions}, cu_seqlens of a padded batch)
+     */
+    public java.lang.foreign.MemorySegment toDLPack(Tensor tensor) {
+        for (int h = holds.get(); ; h = holds.get()) {
+            if (h == 0 || closed) {
+                checkOpen();   // throws: closed
+                throw new IllegalStateException("batch of step " + planned.step() + " is closed");
+            }
+            if (holds.compareAndSet(h, h + 1)) {   // never from 0: a released slot stays released
+                break;
+            }
+        }
+        boolean exported = false;
+        try {
+            checkOpen();
+            PaddedShape s = shape();
+            long rowsOut = isPacked() ? rows : s.batch();
+            long sequences = planned.samples().length;
+            long[] dims;
+            io.cubatch.store.DType dtype = io.cubatch.store.DType.INT32;
+            long address;
+            switch (tensor) {
+                case DATA -> {
+                    dims = s.features() > 1 ? new long[] {rowsOut, s.length(), s.features()}
+                            : new long[] {rowsOut, s.length()};
+                    dtype = s.dtype();
+                    address = padded != null ? padded.data().address() : device.data();
+                }
+                case LENGTHS -> {
+                    dims = new long[] {isPacked() ? sequences : s.batch()};
+                    address = padded != null ? padded.lengths().address() : device.lengths();
+                }
+                case ATTENTION_MASK -> {
+                    dims = new long[] {rowsOut, s.length()};
+                    dtype = io.cubatch.store.DType.UINT8;
+                    address = padded != null ? padded.attentionMask().address() : device.attentionMask();
+                }
+                case POSITION_IDS -> {
+                    if (!s.positions()) {
+                        throw new IllegalStateException("batch of step " + planned.step() + " has no position ids:"
+                                + " ask for them with Padding.Builder.positions(true)");
+                    }
+                    dims = new long[] {rowsOut, s.length()};
+                    address = padded != null ? padded.positions().address() : device.positions();
+                }
+                case CU_SEQLENS -> {
+                    if (!isPacked()) {
+                        throw new IllegalStateException("cu_seqlens exist only for packed batches (BatchLoader.Builder.pack)");
+                    }
+                    dims = new long[] {sequences + 1};
+                    address = cuSeqlens != null ? cuSeqlens.address() : device.cuSeqlens();
+                }
+                default -> throw new AssertionError(tensor);
+            }
+            long elements = 1;
+            for (long d : dims) {
+                elements *= d;
+            }
+            java.lang.foreign.MemorySegment m = DLPack.export(elements == 0 ? 0 : address,
+                    device == null ? DLPack.KDL_CPU : DLPack.KDL_CUDA, device == null ? 0 : device.device(), dtype, dims,
+                    false, this::releaseHold, tensor.name().toLowerCase(java.util.Locale.ROOT) + " of step "
+                            + planned.step());
+            exported = true;
+            return m;
+        } finally {
+            if (!exported) {
+                releaseHold();
+            }
+        }
+    }
+
+    /** Returns the batch's memory to the loader (once every DLPack export is deleted too); idempotent. */
     @Override
     public void close() {
         if (closedFlag.compareAndSet(false, true)) {   // once, even when two threads close it at the same time
             closed = true;
+            releaseHold();
+        }
+    }
+
+    private void releaseHold() {
+        if (holds.decrementAndGet() == 0) {
             release.run();
         }
     }

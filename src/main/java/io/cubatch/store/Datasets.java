@@ -6,13 +6,17 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Locale;
 
-/** Opens a dataset by its name: {@code .npy}, {@code .jsonl}/{@code .json}, or a Megatron prefix (or its .idx/.bin). */
+/**
+ * Opens a dataset by its name: {@code .npy}, {@code .jsonl}/{@code .json}, a Megatron prefix (or its .idx/.bin),
+ * or an Arrow IPC file or stream ({@code .arrow}, {@code .arrows}, {@code .feather}, {@code .ipc}, or any file
+ * that starts with Arrow's magic: Hugging Face {@code datasets} caches are {@code .arrow} streams).
+ */
 public final class Datasets {
     private Datasets() {
     }
 
     /** The formats cubatch reads. */
-    public enum Format { NPY, JSONL, MEGATRON }
+    public enum Format { NPY, JSONL, MEGATRON, ARROW }
 
     /** The format of {@code path}, from its name and, for Megatron, the presence of both files. */
     public static Format formatOf(Path path) throws IOException {
@@ -26,6 +30,10 @@ public final class Datasets {
         if (name.endsWith(".idx") || name.endsWith(".bin") || MegatronReader.isDataset(path)) {
             return Format.MEGATRON;
         }
+        if (name.endsWith(".arrow") || name.endsWith(".arrows") || name.endsWith(".feather") || name.endsWith(".ipc")
+                || hasArrowMagic(path)) {
+            return Format.ARROW;
+        }
         if (!Files.exists(path)) {
             throw new NoSuchFileException(path.toString(), null,
                     "no such file, and no Megatron pair " + path + ".idx + " + path + ".bin");
@@ -34,7 +42,8 @@ public final class Datasets {
             throw notAFile(path, "a directory");
         }
         throw new DatasetFormatException(path, "", "a file name without a known extension",
-                ".npy, .jsonl (or .json), or a Megatron prefix with .idx and .bin beside it");
+                ".npy, .jsonl (or .json), .arrow (Arrow IPC file or stream), or a Megatron prefix with .idx and .bin"
+                        + " beside it");
     }
 
     /**
@@ -44,6 +53,14 @@ public final class Datasets {
      *                                a pipe): datasets are mapped or read whole, which only a regular file allows
      */
     public static SampleStore open(Path path) throws IOException {
+        return open(path, ArrowReader.Options.DEFAULT);
+    }
+
+    /**
+     * Opens {@code path} as {@link #open(Path)}, reading an Arrow dataset's column as {@code arrow} says (the
+     * other formats have one array and ignore it).
+     */
+    public static SampleStore open(Path path, ArrowReader.Options arrow) throws IOException {
         Format format = formatOf(path);
         if (format == Format.MEGATRON) {
             Path prefix = MegatronReader.prefixOf(path);
@@ -56,7 +73,21 @@ public final class Datasets {
             case NPY -> NpyReader.open(path);
             case JSONL -> JsonlReader.open(path);
             case MEGATRON -> MegatronReader.open(path);
+            case ARROW -> ArrowReader.open(path, arrow);
         };
+    }
+
+    /** True for a regular file that starts with an Arrow IPC file or stream magic. */
+    private static boolean hasArrowMagic(Path path) {
+        if (!Files.isRegularFile(path)) {
+            return false;
+        }
+        try (java.io.InputStream in = Files.newInputStream(path)) {
+            byte[] head = in.readNBytes(8);
+            return ArrowReader.hasMagic(java.lang.foreign.MemorySegment.ofArray(head));
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     /** Refuses what exists but is not a regular file (after symbolic links); absence is left to the reader. */

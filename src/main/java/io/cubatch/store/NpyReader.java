@@ -39,8 +39,16 @@ public final class NpyReader {
         }
     }
 
-    /** Maps {@code file} and returns the store that owns the mapping. */
+    /**
+     * Maps {@code file} and returns the store that owns the mapping. When {@code NAME.offsets.npy} exists beside
+     * {@code NAME.npy}, the two are a ragged .npy pair ({@link DatasetWriter}): values {@code [T(, F...)]} and
+     * int64 offsets {@code [N + 1]}, read as a ragged store.
+     */
     public static SampleStore open(Path file) throws IOException {
+        Path offsetsFile = DatasetWriter.offsetsOf(file);
+        if (!file.getFileName().toString().endsWith(".offsets.npy") && java.nio.file.Files.isRegularFile(offsetsFile)) {
+            return openRagged(file, offsetsFile);
+        }
         Arena arena = Arena.ofShared();
         try {
             MemorySegment mapped;
@@ -52,6 +60,56 @@ public final class NpyReader {
         } catch (IOException | RuntimeException | Error e) {
             arena.close();
             throw e;
+        }
+    }
+
+    private static SampleStore openRagged(Path file, Path offsetsFile) throws IOException {
+        Arena arena = Arena.ofShared();
+        try {
+            MemorySegment values;
+            MemorySegment offsets;
+            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
+                 FileChannel och = FileChannel.open(offsetsFile, StandardOpenOption.READ)) {
+                values = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
+                offsets = och.map(FileChannel.MapMode.READ_ONLY, 0, och.size(), arena);
+            }
+            MappedFile[] watched = {MappedFile.of(file, values.byteSize()), MappedFile.of(offsetsFile, offsets.byteSize())};
+            return readRagged(file, values, offsetsFile, offsets, arena).mapping(watched);
+        } catch (IOException | RuntimeException | Error e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    /** A ragged store over the two files of a ragged .npy pair, already in memory. */
+    static SampleStore readRagged(Path file, MemorySegment values, Path offsetsFile, MemorySegment offsets, Arena owner)
+            throws DatasetFormatException {
+        Header v = readHeader(file, values);
+        Header o = readHeader(offsetsFile, offsets);
+        if (o.dtype() != DType.INT64 || o.shape().length != 1 || o.shape()[0] < 1) {
+            throw new DatasetFormatException(offsetsFile, "", "offsets of dtype " + o.dtype().cliName() + " and shape "
+                    + Arrays.toString(o.shape()), "int64 [N + 1] offsets of the ragged .npy pair " + file.getFileName()
+                    + " + " + offsetsFile.getFileName() + " (or remove " + offsetsFile.getFileName() + " to read "
+                    + file.getFileName() + " alone)");
+        }
+        if (v.shape().length < 1) {
+            throw new DatasetFormatException(file, "", "a 0-d array", "values [T(, F...)] of a ragged .npy pair");
+        }
+        long t = v.shape()[0];
+        long n = o.shape()[0] - 1;
+        MemorySegment offsetData = offsets.asSlice(o.dataOffset(), 8 * (n + 1));
+        long last = offsetData.get(ValueLayout.JAVA_LONG_UNALIGNED, 8 * n);
+        if (last != t) {
+            throw new DatasetFormatException(offsetsFile, "byte " + (o.dataOffset() + 8 * n), "last offset " + last,
+                    t + ", the number of timesteps in " + file.getFileName());
+        }
+        long[] features = Arrays.copyOfRange(v.shape(), 1, v.shape().length);
+        try {
+            return SampleStore.ragged(v.dtype(), features, values.asSlice(v.dataOffset()), offsetData, null,
+                    file + " (npy, ragged with " + offsetsFile.getFileName() + ")", owner);
+        } catch (IllegalArgumentException e) {
+            throw new DatasetFormatException(offsetsFile, "", e.getMessage(), "offsets from 0, non-decreasing, up to "
+                    + t);
         }
     }
 

@@ -16,6 +16,11 @@ import java.util.OptionalLong;
  *   <li><b>ragged</b>: sample {@code i} spans timesteps {@code [offsets[i], offsets[i+1])} of the values,
  *       with {@code offsets} an int64 array of {@code N + 1} entries, starting at 0, non-decreasing.</li>
  * </ul>
+ * A ragged store may be <b>chunked</b> ({@link #isContiguous()} false): its samples live in several buffers of
+ * one mapping (the record batches of an Arrow file), served in place, without concatenation. Then
+ * {@link #values()} spans all the chunks (the bytes between them included), {@link #offset(long)} is where
+ * sample {@code i} starts within it, and {@link #offsets()} still holds the int64 prefix sums of the lengths
+ * ({@code length(i) = offsets[i+1] - offsets[i]}), which are not positions in {@code values()}.
  * All indexing is 64-bit: more than 2<sup>31</sup> samples, timesteps or bytes work.
  *
  * <p>One owner: a store made by a reader or a builder owns its memory (mapping or allocation) and frees
@@ -35,14 +40,23 @@ public final class SampleStore implements AutoCloseable {
     private final long fixedTimesteps;       // -1 when ragged
     private final MemorySegment values;
     private final MemorySegment offsets;     // null when fixed
+    private final MemorySegment starts;      // int64 [N] start of each sample in values when chunked, else null
     private final MemorySegment documents;   // int64 [D+1] sequence indices, or null
     private final String source;
     private final Arena owner;               // null when borrowed
     private MappedFile[] mappedFiles = {};   // the files a reader mapped, set once before the store is shared
+    private long chunks = 1;                 // buffers a chunked store spans, set once before the store is shared
     private volatile boolean closed;
 
     private SampleStore(DType dtype, long samples, long[] featureShape, long fixedTimesteps, MemorySegment values,
                         MemorySegment offsets, MemorySegment documents, String source, Arena owner) {
+        this(dtype, samples, featureShape, fixedTimesteps, values, offsets, null, documents, source, owner);
+    }
+
+    private SampleStore(DType dtype, long samples, long[] featureShape, long fixedTimesteps, MemorySegment values,
+                        MemorySegment offsets, MemorySegment starts, MemorySegment documents, String source,
+                        Arena owner) {
+        this.starts = starts;
         this.dtype = dtype;
         this.samples = samples;
         this.featureShape = featureShape.clone();
@@ -75,6 +89,30 @@ public final class SampleStore implements AutoCloseable {
         long last = offsets.get(OFFSET, n * 8);
         requireBytes(values, bytes(dtype, 1, last, featureShape), "values");
         return new SampleStore(dtype, n, featureShape, -1, values, offsets, documents, source, owner);
+    }
+
+    /**
+     * A chunked ragged store: sample {@code i} is the {@code offsets[i+1] - offsets[i]} timesteps of
+     * {@code values} from timestep {@code starts[i]}. Its caller computed both from validated chunks: checked
+     * here are the sizes and that every sample lies within {@code values}.
+     */
+    static SampleStore chunkedFromComputedOffsets(DType dtype, MemorySegment values, MemorySegment offsets,
+                                                  MemorySegment starts, String source, Arena owner) {
+        long n = offsets.byteSize() / 8 - 1;
+        if (starts.byteSize() != n * 8) {
+            throw new IllegalArgumentException("starts must hold N = " + n + " int64 values, got " + starts.byteSize()
+                    + " bytes");
+        }
+        long capacity = values.byteSize() / dtype.byteSize();
+        for (long i = 0; i < n; i++) {
+            long start = starts.get(OFFSET, i * 8);
+            long length = offsets.get(OFFSET, (i + 1) * 8) - offsets.get(OFFSET, i * 8);
+            if (start < 0 || length < 0 || start > capacity - length) {
+                throw new IllegalArgumentException("insufficient capacity: sample " + i + " spans timesteps [" + start
+                        + ", " + start + " + " + length + ") of values holding " + capacity);
+            }
+        }
+        return new SampleStore(dtype, n, new long[0], -1, values, offsets, starts, null, source, owner);
     }
 
     /** A ragged store over values and offsets that {@code owner} (or, when null, the caller) owns. */
@@ -273,18 +311,43 @@ public final class SampleStore implements AutoCloseable {
         return offsets == null ? fixedTimesteps : offsets.get(OFFSET, (i + 1) * 8) - offsets.get(OFFSET, i * 8);
     }
 
-    /** First timestep of sample {@code i} within {@link #values()}. */
+    /**
+     * First timestep of sample {@code i} within {@link #values()}. For {@code i = N} (allowed) the timesteps
+     * over all samples, as {@link #totalTimesteps()}.
+     */
     public long offset(long i) {
         if (i != samples) {
             checkIndex(i);
         }
         checkOpen();
+        if (starts != null && i != samples) {
+            return starts.get(OFFSET, i * 8);
+        }
         return offsets == null ? i * fixedTimesteps : offsets.get(OFFSET, i * 8);
     }
 
     /** Timesteps over all samples. */
     public long totalTimesteps() {
         return offset(samples);
+    }
+
+    /**
+     * True when sample {@code i + 1} starts where sample {@code i} ends, so that {@link #offsets()} are also the
+     * positions in {@link #values()}; false for a chunked store (an Arrow file of several record batches).
+     */
+    public boolean isContiguous() {
+        return starts == null;
+    }
+
+    /** The number of distinct buffers a chunked store serves in place (1 when contiguous). */
+    public long chunks() {
+        return chunks;
+    }
+
+    /** Records how many buffers a chunked store spans (for {@link #chunks()}); readers call it once. */
+    SampleStore chunks(long count) {
+        this.chunks = count;
+        return this;
     }
 
     /** All values, samples back to back, little-endian elements of {@link #dtype()}. */
@@ -299,7 +362,11 @@ public final class SampleStore implements AutoCloseable {
         return values().asSlice(offset(i) * bytesPerStep, length(i) * bytesPerStep);
     }
 
-    /** The int64 timestep offsets ({@code N + 1} of them) of a ragged store; empty for a fixed one. */
+    /**
+     * The int64 timestep offsets ({@code N + 1} of them) of a ragged store; empty for a fixed one. For a
+     * chunked store ({@link #isContiguous()} false) they give the lengths only; {@link #offset(long)} gives
+     * the positions in {@link #values()}.
+     */
     public java.util.Optional<MemorySegment> offsets() {
         checkOpen();
         return java.util.Optional.ofNullable(offsets);
@@ -416,7 +483,8 @@ public final class SampleStore implements AutoCloseable {
     @Override
     public String toString() {
         return "SampleStore[" + source + ", " + dtype.cliName() + ", " + samples + " samples, "
-                + (isRagged() ? "ragged" : "fixed " + fixedTimesteps + " timesteps")
+                + (isRagged() ? "ragged" + (starts != null ? " in " + chunks + " chunks" : "")
+                        : "fixed " + fixedTimesteps + " timesteps")
                 + ", features " + Arrays.toString(featureShape) + (closed ? ", closed" : "") + "]";
     }
 

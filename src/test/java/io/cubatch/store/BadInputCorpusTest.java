@@ -18,7 +18,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * Every file of src/test/resources/bad (made by make_bad.py) is rejected with a
+ * Every file of src/test/resources/bad (made by make_bad.py; the Arrow ones by MakeArrowBadFiles) is rejected with a
  * {@link DatasetFormatException} that names the file, where, and what was found; and every file there has
  * a row here.
  */
@@ -84,6 +84,16 @@ class BadInputCorpusTest {
             npy_empty_features_overflow.npy | byte 10 | shape [0, 1, 4611686018427387904, 4] whose size overflows 64 bits
             jsonl_500_digits.jsonl         | line 2, column 5 | a number of 500 characters (1234567890123456789012345678901234567890...)
             jsonl_500_digit_float.jsonl    | line 1, column 2 | a number of 502 characters (0.12345678901234567890123456789012345678...)
+            arrow_truncated_body.arrow     | byte 428 | metadata length 184
+            arrow_file_no_trailing_magic.arrow | byte 889 | no trailing "ARROW1" magic
+            arrow_metadata_length_huge.arrow | byte 4 | metadata length 2147483647
+            arrow_metadata_length_negative.arrow | byte 4 | metadata length -8
+            arrow_offsets_past_values.arrow | record batch 0 (byte 192) | offsets from 0 to 99
+            arrow_offsets_decreasing.arrow | record batch 0 (byte 192) | offsets[2] = 3 after offsets[1] = 4
+            arrow_footer_length_huge.arrow | byte 888 | footer length 898
+            arrow_lz4.arrow                | record batch 0 (byte 192) | a body compressed with LZ4_FRAME
+            arrow_null_row.arrow           | record batch 0 | row 1 of column 'input_ids' is null
+            arrow_empty_stream.arrow       | byte 0   | an end-of-stream marker
             """)
     void rejectsWithFileWhereAndWhat(String name, String where, String found) {
         Path path = bad(name);

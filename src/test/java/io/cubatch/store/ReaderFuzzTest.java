@@ -14,14 +14,14 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * Coverage-guided fuzzing of the three readers (Jazzer), each followed by padding what it read through the
+ * Coverage-guided fuzzing of the four readers (Jazzer), each followed by padding what it read through the
  * native backend with hostile indices and options, checked against the java backend ({@link FuzzPad}).
  * Without {@code JAZZER_FUZZ} each method replays its inputs under
  * src/test/resources/io/cubatch/store/ReaderFuzzTestInputs/METHOD (seeds, valid files near the limits, and
  * every crash ever found); {@code ./fuzz} runs the bounded fuzzing sessions. A reader may only ever answer
  * with a store or a {@link DatasetFormatException}: any other exception or a JVM crash is a finding.
  *
- * <p>Two kinds of target. {@code npy}, {@code megatron} and {@code jsonl} take the file's bytes as they are,
+ * <p>Two kinds of target. {@code npy}, {@code megatron}, {@code arrow} and {@code jsonl} take the file's bytes as they are,
  * with a dictionary of the tokens near the limits (dimensions of 2^31, 2^62 and 2^63 - 1, 20-digit
  * integers, 1e400), so that byte mutations reach them. {@code npyStructured} and {@code jsonlStructured}
  * build valid-looking files from the fuzzer's choices (a shape from edge dimensions, numbers of up to 600
@@ -61,6 +61,32 @@ class ReaderFuzzTest {
             try (SampleStore s = NpyReader.read(Path.of("fuzz.npy"), FuzzPad.nativeCopy(file, arena), null)) {
                 touch(s);
                 FuzzPad.padHostile(s, FuzzPad.Choices.seededBy(file), PAD_ROUNDS);
+            } catch (DatasetFormatException expected) {
+                // the only acceptable failure
+            }
+        }
+    }
+
+    /**
+     * Arrow IPC file or stream bytes; the first byte chooses the column (by name or by default) and whether
+     * null rows are skipped, so that both paths and the column-not-found error are reached.
+     */
+    @FuzzTest(maxDuration = "20s")
+    // ASCII only: libFuzzer's dictionary parser refuses the UTF-8 a non-ASCII char would become (the seeds hold
+    // the 0xFFFFFFFF continuation markers)
+    @DictionaryEntries({"ARROW1", "ARROW1\u0000\u0000", "input_ids", "item", "\u0000\u0000\u0000\u0000",
+        "\u0008\u0000\u0000\u0000"})
+    void arrow(byte[] input) {
+        if (input.length < 1) {
+            return;
+        }
+        ArrowReader.Options options = new ArrowReader.Options((input[0] & 1) == 0 ? null : "input_ids",
+                (input[0] & 2) != 0);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment file = FuzzPad.nativeCopy(Arrays.copyOfRange(input, 1, input.length), arena);
+            try (SampleStore s = ArrowReader.read(Path.of("fuzz.arrow"), file, null, options)) {
+                touch(s);
+                FuzzPad.padHostile(s, FuzzPad.Choices.seededBy(input), PAD_ROUNDS);
             } catch (DatasetFormatException expected) {
                 // the only acceptable failure
             }

@@ -32,6 +32,8 @@ public final class NativeCollator implements Collator {
     private final int threads;
     private final Arena scratchArena = Arena.ofShared();
     private MemorySegment indexScratch = MemorySegment.NULL;
+    private MemorySegment pairScratch = MemorySegment.NULL;   // [start, end) pairs of a chunked store's batch
+    private long[] pairRows = new long[0];
     private final MemorySegment padValue;
     private final MemorySegment error;
     private Padding padValueFor;
@@ -48,6 +50,31 @@ public final class NativeCollator implements Collator {
     @Override
     public String name() {
         return "native";
+    }
+
+    /** int64 [2B]: {@code start, start + length} of each sample of the batch, in {@code pairScratch}. */
+    private MemorySegment chunkPairs(SampleStore store, long[] indices) {
+        long bytes = 16L * indices.length;
+        if (pairScratch.byteSize() < bytes) {
+            pairScratch = scratchArena.allocate(Math.max(bytes, 2 * pairScratch.byteSize()), 8);
+        }
+        for (int b = 0; b < indices.length; b++) {
+            long start = store.offset(indices[b]);
+            pairScratch.setAtIndex(ValueLayout.JAVA_LONG, 2L * b, start);
+            pairScratch.setAtIndex(ValueLayout.JAVA_LONG, 2L * b + 1, start + store.length(indices[b]));
+        }
+        return pairScratch;
+    }
+
+    /** 0, 2, 4, ...: row b reads pair b of {@link #chunkPairs}. */
+    private long[] pairIndices(int n) {
+        if (pairRows.length != n) {
+            pairRows = new long[n];
+            for (int b = 0; b < n; b++) {
+                pairRows[b] = 2L * b;
+            }
+        }
+        return pairRows;
     }
 
     private MemorySegment indices(long[] indices) {
@@ -85,6 +112,13 @@ public final class NativeCollator implements Collator {
         }
         MemorySegment values = store.values();
         MemorySegment offsets = store.isRagged() ? store.offsets().get() : MemorySegment.NULL;
+        long[] rows = indices;
+        if (!store.isContiguous()) {
+            // a chunked store (Arrow record batches): its offsets are no positions in values, so the kernel gets
+            // [start, end) pairs of this batch's samples, and row b reads pair b
+            offsets = chunkPairs(store, indices);
+            rows = pairIndices(indices.length);
+        }
         requireNative("the store's values", values);
         requireNative("the store's offsets", offsets);
         requireNative("the output data", out.data());
@@ -94,7 +128,7 @@ public final class NativeCollator implements Collator {
         int padSide = KernelCodes.padSide(padding);
         int truncSide = KernelCodes.truncationSide(padding);
         MemorySegment positions = shape.positions() ? out.positions() : MemorySegment.NULL;
-        MemorySegment indexSegment = indices(indices);
+        MemorySegment indexSegment = indices(rows);
         int status;
         try {
             status = (int) lib.pad.invokeExact(values, store.dtype().ordinal(), offsets, fixedLen, store.features(),
