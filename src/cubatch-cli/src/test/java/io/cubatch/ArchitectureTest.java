@@ -72,24 +72,57 @@ class ArchitectureTest {
         assertEquals(List.of("cuda", "native", "java"), names, "providers found by ServiceLoader, in listing order");
     }
 
-    /** The module exports the API packages and nothing else: no internal package, not the CLI or the benchmarks. */
+    /** The library module exports the API packages and nothing else: no internal package, no backend in another module. */
     @Test
-    void theModuleExportsTheApiPackagesOnly() throws java.io.IOException {
-        java.lang.module.ModuleDescriptor d;
-        try (java.io.InputStream in = java.nio.file.Files.newInputStream(
-                java.nio.file.Path.of("target", "classes", "module-info.class"))) {
-            d = java.lang.module.ModuleDescriptor.read(in);
-        }
+    void theLibraryModuleExportsTheApiPackagesOnly() throws Exception {
+        java.lang.module.ModuleDescriptor d = descriptorOf(Backends.class);
         assertEquals("io.cubatch", d.name());
+        assertEquals(Set.of("io.cubatch.collate", "io.cubatch.loader", "io.cubatch.plan", "io.cubatch.store"),
+                unqualifiedExports(d));
+        assertEquals(Set.of("java.base"), d.requires().stream()
+                .filter(r -> !r.modifiers().contains(java.lang.module.ModuleDescriptor.Requires.Modifier.STATIC))
+                .map(java.lang.module.ModuleDescriptor.Requires::name).collect(java.util.stream.Collectors.toSet()),
+                "the library requires nothing outside the JDK at run time");
+        assertEquals(Set.of("com.fasterxml.jackson.core"), d.requires().stream()
+                .filter(r -> r.modifiers().contains(java.lang.module.ModuleDescriptor.Requires.Modifier.STATIC))
+                .map(java.lang.module.ModuleDescriptor.Requires::name).collect(java.util.stream.Collectors.toSet()),
+                "only the JSONL parser is optional (requires static)");
+        assertEquals(Set.of("io.cubatch.collate.internal.NativeBackendProvider",
+                "io.cubatch.collate.internal.JavaBackendProvider"),
+                Set.copyOf(d.provides().iterator().next().providers()));
+    }
+
+    /** The CUDA backend is its own module, which provides the cuda BackendProvider. */
+    @Test
+    void theCudaModuleExportsItsApiAndProvidesTheBackend() throws Exception {
+        java.lang.module.ModuleDescriptor d = descriptorOf(io.cubatch.cuda.CudaBackendProvider.class);
+        assertEquals("io.cubatch.cuda", d.name());
+        assertEquals(Set.of("io.cubatch.cuda"), unqualifiedExports(d));
+        assertEquals(1, d.provides().size());
+        assertEquals(BackendProvider.class.getName(), d.provides().iterator().next().service());
+        assertEquals(List.of("io.cubatch.cuda.CudaBackendProvider"), d.provides().iterator().next().providers());
+    }
+
+    private static Set<String> unqualifiedExports(java.lang.module.ModuleDescriptor d) {
         Set<String> exported = new TreeSet<>();
         for (java.lang.module.ModuleDescriptor.Exports e : d.exports()) {
             assertFalse(e.isQualified(), "qualified export " + e);
             exported.add(e.source());
         }
-        assertEquals(Set.of("io.cubatch.collate", "io.cubatch.cuda", "io.cubatch.loader", "io.cubatch.plan",
-                "io.cubatch.store"), exported);
-        assertEquals(Set.of("io.cubatch.collate.internal.NativeBackendProvider",
-                "io.cubatch.collate.internal.JavaBackendProvider", "io.cubatch.cuda.CudaBackendProvider"),
-                Set.copyOf(d.provides().iterator().next().providers()));
+        return exported;
+    }
+
+    /** The module descriptor of the jar (or classes directory) that {@code c} was loaded from. */
+    private static java.lang.module.ModuleDescriptor descriptorOf(Class<?> c) throws Exception {
+        java.nio.file.Path where = java.nio.file.Path.of(c.getProtectionDomain().getCodeSource().getLocation().toURI());
+        if (java.nio.file.Files.isDirectory(where)) {
+            try (java.io.InputStream in = java.nio.file.Files.newInputStream(where.resolve("module-info.class"))) {
+                return java.lang.module.ModuleDescriptor.read(in);
+            }
+        }
+        try (java.util.jar.JarFile jar = new java.util.jar.JarFile(where.toFile());
+             java.io.InputStream in = jar.getInputStream(jar.getEntry("module-info.class"))) {
+            return java.lang.module.ModuleDescriptor.read(in);
+        }
     }
 }

@@ -122,12 +122,29 @@ public final class Main implements Runnable {
         return r == null ? "cubatch" : r.commandSpec().qualifiedName();
     }
 
+    /**
+     * {@code cubatch --version}: the POM's version and the git commit the build was made from, read from
+     * {@code version.properties}, which the build writes (commit "unknown" outside a git checkout).
+     */
     static final class Version implements CommandLine.IVersionProvider {
         @Override
         public String[] getVersion() {
-            String v = Main.class.getPackage().getImplementationVersion();
-            return new String[] {"cubatch " + (v == null ? "(development build)" : v)
-                    + " on Java " + Runtime.version()};
+            java.util.Properties p = build();
+            return new String[] {"cubatch " + p.getProperty("version", "(unknown version)") + " (commit "
+                    + p.getProperty("commit", "unknown") + ") on Java " + Runtime.version()};
+        }
+
+        /** The version and commit written at build time; empty when the resource is missing. */
+        static java.util.Properties build() {
+            java.util.Properties p = new java.util.Properties();
+            try (java.io.InputStream in = Main.class.getResourceAsStream("version.properties")) {
+                if (in != null) {
+                    p.load(in);
+                }
+            } catch (java.io.IOException e) {
+                // left empty: --version then says the version is unknown
+            }
+            return p;
         }
     }
 }

@@ -54,9 +54,29 @@ public final class Datasets {
         }
         return switch (format) {
             case NPY -> NpyReader.open(path);
-            case JSONL -> JsonlReader.open(path);
+            case JSONL -> {
+                requireJsonParser(path);
+                yield JsonlReader.open(path);
+            }
             case MEGATRON -> MegatronReader.open(path);
         };
+    }
+
+    /** The jackson-core class that the JSONL reader parses with; an optional dependency of this library. */
+    static final String JSON_PARSER_CLASS = "com.fasterxml.jackson.core.JsonFactory";
+
+    /**
+     * JSONL is parsed by jackson-core, an optional dependency (the library itself requires nothing outside the
+     * JDK): without it, a clear message instead of a {@code NoClassDefFoundError}.
+     */
+    private static void requireJsonParser(Path path) {
+        try {
+            Class.forName(JSON_PARSER_CLASS, false, Datasets.class.getClassLoader());
+        } catch (ClassNotFoundException | LinkageError e) {
+            throw new UnsupportedOperationException("reading " + path + " (JSONL) needs jackson-core, an optional"
+                    + " dependency of cubatch: add com.fasterxml.jackson.core:jackson-core (2.x) to your project (on the"
+                    + " module path also --add-modules com.fasterxml.jackson.core), or convert the file to .npy");
+        }
     }
 
     /** Refuses what exists but is not a regular file (after symbolic links); absence is left to the reader. */
