@@ -31,7 +31,7 @@ class CubatchScriptTest {
             #!/usr/bin/env bash
             # stand-in for Maven: counts its calls, fails when another build is running, writes a jar after 2 s
             set -u
-            mkdir -p target
+            mkdir -p target src/cubatch-cli/target
             echo "$*" >> target/mvn-calls
             if ! mkdir target/mvn-running 2>/dev/null; then
               echo "fake mvn: another build is running in $PWD/target" >&2
@@ -39,7 +39,7 @@ class CubatchScriptTest {
               exit 1
             fi
             sleep 2
-            "$JAVA_HOME/bin/jar" --create --file target/cubatch.jar --main-class io.cubatch.tooling.Hello \\
+            "$JAVA_HOME/bin/jar" --create --file src/cubatch-cli/target/cubatch.jar --main-class io.cubatch.tooling.Hello \\
                 -C "$HELLO_CLASSES" io/cubatch/tooling/Hello.class || exit 1
             rmdir target/mvn-running
             """;
@@ -53,13 +53,13 @@ class CubatchScriptTest {
     void fourRanksStartingAtOnceOnAFreshCloneBuildOnceAndAllRun() throws Exception {
         assumeTrue(new ProcessBuilder("sh", "-c", "command -v flock").start().waitFor() == 0,
                 "flock (util-linux) is not installed: ./cubatch builds without a lock here");
-        Path repo = Path.of(System.getProperty("user.dir"));
+        Path repo = Path.of(System.getProperty("cubatch.root"));   // the repository root (surefire sets it)
         Path clone = Files.createDirectories(tmp.resolve("a clone").resolve("cubatch"));
         Files.copy(repo.resolve("cubatch"), clone.resolve("cubatch"));
         Files.createDirectories(clone.resolve("scripts"));
         Files.copy(repo.resolve("scripts/jdk.sh"), clone.resolve("scripts/jdk.sh"));
         Files.writeString(clone.resolve("pom.xml"), "<project/>");
-        Files.createDirectories(clone.resolve("src/main"));
+        Files.createDirectories(clone.resolve("src/cubatch-cli/src/main"));
         Path bin = Files.createDirectories(tmp.resolve("bin"));
         script(bin.resolve("mvn"), FAKE_MVN);
         Path helloClasses = Path.of(Hello.class.getProtectionDomain().getCodeSource().getLocation().toURI());

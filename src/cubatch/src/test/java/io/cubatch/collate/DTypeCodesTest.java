@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 class DTypeCodesTest {
     @Test
     void kernelCodesMatchJavaOrdinals() throws IOException {
-        String header = Files.readString(Path.of("cuda/cb_common.cuh"));
+        String header = Files.readString(Path.of(System.getProperty("cubatch.root"), "cuda/cb_common.cuh"));
         Matcher m = Pattern.compile("CB_([A-Z0-9_]+) = (\\d+)").matcher(header);
         Map<String, Integer> codes = new LinkedHashMap<>();
         while (m.find()) {
