@@ -34,8 +34,12 @@ class BackendsTest {
     /** The build compiles libcubatch on Linux; there, the native backend must load (not silently skip). */
     @Test
     void nativeLoadsWhereTheBuildPackagedIt() {
-        boolean packaged = BackendsTest.class.getResource(
-                "/io/cubatch/native/linux-" + System.getProperty("os.arch") + "/libcubatch.so") != null;
+        String arch = switch (System.getProperty("os.arch")) {
+            case "amd64", "x86_64" -> "x86_64";
+            case "aarch64", "arm64" -> "aarch64";
+            default -> System.getProperty("os.arch");
+        };
+        boolean packaged = BackendsTest.class.getResource("/io/cubatch/native/linux-" + arch + "/libcubatch.so") != null;
         Backends.Backend nat = Backends.all().stream().filter(b -> b.name().equals("native")).findFirst().orElseThrow();
         assertEquals(packaged, nat.available(), nat.reason());
         if (System.getProperty("os.name").startsWith("Linux")) {

@@ -16,6 +16,7 @@ import java.net.URL;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 
@@ -57,20 +58,51 @@ public final class NativeLibrary {
         return (String) LOADED[1];
     }
 
-    /** The resource path of the library for this OS and architecture. */
-    static String resourceName() {
-        String os = System.getProperty("os.name").toLowerCase(Locale.ROOT).startsWith("linux") ? "linux"
-                : System.getProperty("os.name").toLowerCase(Locale.ROOT).replace(' ', '-');
-        return "/io/cubatch/native/" + os + "-" + System.getProperty("os.arch") + "/libcubatch.so";
+    /** The platforms the build packages libcubatch for (scripts/native-cross.sh builds the other one). */
+    public static final List<String> PLATFORMS = List.of("linux-x86_64", "linux-aarch64");
+
+    /**
+     * The jar's name for a platform ({@code linux-x86_64}, {@code linux-aarch64}), from the JVM's
+     * {@code os.name} and {@code os.arch} ({@code amd64} and {@code x86_64} are one platform, as are
+     * {@code aarch64} and {@code arm64}); empty for a platform cubatch builds no library for.
+     */
+    static Optional<String> platform(String osName, String osArch) {
+        if (!osName.toLowerCase(Locale.ROOT).startsWith("linux")) {
+            return Optional.empty();
+        }
+        return switch (osArch.toLowerCase(Locale.ROOT)) {
+            case "amd64", "x86_64" -> Optional.of("linux-x86_64");
+            case "aarch64", "arm64" -> Optional.of("linux-aarch64");
+            default -> Optional.empty();
+        };
+    }
+
+    /** The resource path of the library for this OS and architecture, or empty when there is none. */
+    static Optional<String> resourceName() {
+        return platform(System.getProperty("os.name"), System.getProperty("os.arch"))
+                .map(p -> "/io/cubatch/native/" + p + "/libcubatch.so");
+    }
+
+    /** Why this JVM's platform has no library: one of the packaged platforms, or another one. */
+    static String noLibraryReason(String osName, String osArch, Optional<String> buildNote) {
+        Optional<String> p = platform(osName, osArch);
+        if (p.isEmpty()) {
+            return "no native library for " + osName + " " + osArch + " (cubatch builds libcubatch for "
+                    + String.join(" and ", PLATFORMS) + "): the java backend collates instead, with the same results";
+        }
+        return "no native library packaged for " + p.get() + " (" + buildNote.orElse("io/cubatch/native/" + p.get()
+                + "/libcubatch.so missing from the jar") + "): the java backend collates instead, with the same results";
     }
 
     private static Object[] load() {
-        String resource = resourceName();
-        URL url = NativeLibrary.class.getResource(resource);
+        Optional<String> name = resourceName();
+        URL url = name.map(NativeLibrary.class::getResource).orElse(null);
         if (url == null) {
-            return new Object[] {null, "no native library packaged for this platform (" + resource.substring(1)
-                    + " missing from the jar; the build compiles it with g++ on Linux)"};
+            Optional<String> note = platform(System.getProperty("os.name"), System.getProperty("os.arch"))
+                    .flatMap(NativeLibrary::buildNote);
+            return new Object[] {null, noLibraryReason(System.getProperty("os.name"), System.getProperty("os.arch"), note)};
         }
+        String resource = name.get();
         Path file;
         try {
             file = localFile(url);
@@ -107,6 +139,17 @@ public final class NativeLibrary {
             return new Object[] {null, e.getMessage()};
         } catch (Throwable e) {
             return new Object[] {null, "libcubatch failed its version check: " + e};
+        }
+    }
+
+    /** What the build wrote when it could not build the library for {@code platform} (no cross toolchain). */
+    static Optional<String> buildNote(String platform) {
+        try (java.io.InputStream in = NativeLibrary.class.getResourceAsStream(
+                "/io/cubatch/native/" + platform + "-unavailable.txt")) {
+            return in == null ? Optional.empty()
+                    : Optional.of(new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).strip());
+        } catch (IOException e) {
+            return Optional.empty();
         }
     }
 
