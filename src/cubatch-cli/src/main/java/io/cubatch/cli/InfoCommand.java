@@ -124,6 +124,17 @@ final class InfoCommand implements Callable<Integer> {
             g.writeObjectFieldStart("kernels");
             g.writeBooleanField("packaged", io.cubatch.cuda.Cuda.kernelsPackaged());
             g.writeStringField("description", kernels());
+            java.util.Optional<io.cubatch.cuda.KernelArchitectures> archs = io.cubatch.cuda.KernelArchitectures.packaged();
+            g.writeArrayFieldStart("sass");
+            for (int a : archs.map(io.cubatch.cuda.KernelArchitectures::sass).orElse(java.util.List.of())) {
+                g.writeString("sm_" + a);
+            }
+            g.writeEndArray();
+            if (archs.isPresent()) {
+                g.writeStringField("ptx", "compute_" + archs.get().ptx());
+            } else {
+                g.writeNullField("ptx");
+            }
             g.writeEndObject();
             io.cubatch.cuda.Cuda.Availability a = io.cubatch.cuda.Cuda.availability();
             g.writeObjectFieldStart("cuda");
@@ -136,6 +147,12 @@ final class InfoCommand implements Callable<Integer> {
                 g.writeStringField("name", d.name());
                 g.writeNumberField("total_bytes", d.totalBytes());
                 g.writeStringField("compute_capability", d.computeMajor() + "." + d.computeMinor());
+                java.util.Optional<io.cubatch.cuda.KernelArchitectures.Match> m = io.cubatch.cuda.Cuda.kernelsFor(d);
+                if (m.isPresent()) {
+                    g.writeStringField("kernels", m.get().how());
+                } else {
+                    g.writeNullField("kernels");
+                }
                 g.writeEndObject();
             }
             g.writeEndArray();
@@ -170,7 +187,8 @@ final class InfoCommand implements Callable<Integer> {
     /** Whether the jar carries the CUDA fatbin, or why not. */
     static String kernels() {
         if (io.cubatch.cuda.Cuda.kernelsPackaged()) {
-            return "cubatch.fatbin packaged (sm_80, sm_90 SASS; compute_90 PTX)";
+            return "cubatch.fatbin packaged: " + io.cubatch.cuda.KernelArchitectures.packaged()
+                    .map(io.cubatch.cuda.KernelArchitectures::describe).orElse("no architecture list recorded");
         }
         return io.cubatch.cuda.Cuda.buildNote().map(note -> "not built: " + note).orElse("not packaged");
     }
@@ -187,6 +205,7 @@ final class InfoCommand implements Callable<Integer> {
             sb.append(sb.isEmpty() ? "" : "; ").append(d.ordinal()).append(": ").append(d.name()).append(", ")
                     .append(d.totalBytes() >> 20).append(" MiB, compute ").append(d.computeMajor()).append('.')
                     .append(d.computeMinor());
+            io.cubatch.cuda.Cuda.kernelsFor(d).ifPresent(m -> sb.append(", kernels: ").append(m.how()));
         }
         return sb.toString();
     }

@@ -98,4 +98,25 @@ class InfoCommandTest {
         assertTrue(r.out().startsWith("backend "), r.out());
         assertTrue(r.out().contains("memory: "), r.out());
     }
+
+    /** `cubatch info` lists the fatbin's architectures (text and JSON), as the build recorded them. */
+    @Test
+    void listsTheFatbinsArchitectures() throws Exception {
+        PlanCommandTest.Result text = run("info");
+        PlanCommandTest.Result json = run("info", "--format", "json");
+        assertEquals(0, json.code(), json.err());
+        JsonNode k = new ObjectMapper().readTree(json.out()).get("kernels");
+        if (!io.cubatch.cuda.Cuda.kernelsPackaged()) {
+            assertEquals(0, k.get("sass").size(), json.out());
+            assertTrue(k.get("ptx").isNull(), json.out());
+            assertTrue(text.out().contains("kernels: not built: "), text.out());
+            return;
+        }
+        io.cubatch.cuda.KernelArchitectures archs = io.cubatch.cuda.KernelArchitectures.packaged().orElseThrow();
+        assertTrue(text.out().contains("kernels: cubatch.fatbin packaged: SASS sm_75, "), text.out());
+        assertTrue(text.out().contains("PTX compute_" + archs.ptx()), text.out());
+        assertEquals("sm_75", k.get("sass").get(0).asText(), json.out());
+        assertEquals(archs.sass().size(), k.get("sass").size(), json.out());
+        assertEquals("compute_" + archs.ptx(), k.get("ptx").asText(), json.out());
+    }
 }

@@ -21,7 +21,8 @@ import jcuda.driver.JCudaDriver;
  *     JCuda's first touch without it throws {@link UnsatisfiedLinkError} and then
  *     {@link NoClassDefFoundError} for the rest of the JVM's life;
  * <li>JCuda's JNI library loads and {@code cuInit} and {@code cuDeviceGetCount} succeed with at least one
- *     device.
+ *     device;
+ * <li>device 0's compute capability is one the fatbin has code for ({@link KernelArchitectures#match}).
  * </ol>
  * No step lets an {@link Error} escape: each failure becomes the reason. This is the only JVM-wide CUDA
  * state in cubatch, and it holds a verdict, not a handle: contexts, streams and memory belong to
@@ -112,6 +113,11 @@ public final class Cuda {
             for (int i = 0; i < count[0]; i++) {
                 devices.add(describe(i));
             }
+            Optional<KernelArchitectures.Match> kernels = kernelsFor(devices.getFirst());
+            if (kernels.isPresent() && !kernels.get().runs()) {
+                Device d = devices.getFirst();
+                return Availability.no("GPU 0 (" + d.name() + ") cannot run the packaged kernels: " + kernels.get().how());
+            }
             return new Availability(true, "", List.copyOf(devices));
         } catch (CudaException e) {
             return Availability.no(e.getMessage());
@@ -120,6 +126,16 @@ public final class Cuda {
         } catch (RuntimeException e) {
             return Availability.no("CUDA initialisation failed: " + e);
         }
+    }
+
+    /**
+     * How a device runs the packaged kernels (its SASS, a compatible SASS, JIT from PTX), or why it cannot.
+     *
+     * @param d the device
+     * @return the verdict, or empty when the build recorded no architecture list
+     */
+    public static Optional<KernelArchitectures.Match> kernelsFor(Device d) {
+        return KernelArchitectures.packaged().map(k -> k.match(d.computeMajor(), d.computeMinor()));
     }
 
     static Device describe(int ordinal) {

@@ -48,8 +48,9 @@ public final class CudaException extends RuntimeException {
             case CUresult.CUDA_ERROR_OUT_OF_MEMORY -> ": the device is out of memory; use a smaller batch"
                     + " (cubatch probe finds the largest that fits)";
             case CUresult.CUDA_ERROR_NO_BINARY_FOR_GPU, CUresult.CUDA_ERROR_UNSUPPORTED_PTX_VERSION ->
-                    ": the jar's kernels have SASS for sm_80 and sm_90 and PTX for compute_90; this GPU or driver"
-                            + " takes none of them (update the driver, or rebuild cuda/ for this GPU)";
+                    ": the jar's kernels have " + KernelArchitectures.packaged().map(KernelArchitectures::describe)
+                            .orElse("no recorded architecture list") + "; this GPU or driver takes none of them (update"
+                            + " the driver, or rebuild cuda/ for this GPU)";
             case CUresult.CUDA_ERROR_NO_DEVICE -> ": the driver sees no GPU (CUDA_VISIBLE_DEVICES?)";
             case CUresult.CUDA_ERROR_INVALID_DEVICE -> ": no such device ordinal (cubatch info lists the devices)";
             default -> "";
