@@ -102,8 +102,9 @@ expect 0 '"global_batch_size":32' -- plan --samples 103 --global-batch-size 32 -
 printf '[1, 2, 3]\n[4]\n' > "$tmp/in.jsonl"
 expect 0 '"data":[[1,2,3],[4,0,0]]' -- pad --input in.jsonl --padding post --dtype int32 --format json
 expect 0 '"batches"' -- run --epochs 1 --format json
-if cli info 2>/dev/null | grep -q '^gpu: *none usable'; then
-  expect 3 "cubatch probe: " -- probe
+info=$(cli info 2>/dev/null)
+if [[ $info =~ (^|$'\n')gpu:\ *none\ usable ]]; then
+  expect 3 "probe: no usable GPU: " -- probe
 else
   expect 0 "" -- probe
 fi
