@@ -6,7 +6,7 @@
 # files; git is not there to ask, so the prunes below mirror .gitignore (gpu-bundle.sh compares this
 # list with git's and refuses to build when they differ, e.g. after .gitignore grows a rule).
 
-CUBATCH_FINGERPRINT_PATHS=(src cuda native bench/src pom.xml)
+CUBATCH_FINGERPRINT_PATHS=(src cuda native bench/src bench/pom.xml pom.xml)
 
 # Prints, NUL-terminated and byte-sorted, the fingerprinted files under $1, relative to it.
 cubatch_fingerprint_files() {

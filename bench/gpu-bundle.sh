@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds gpu-bundle.tar.gz at the repository root (ignored by git): what bench/gpu-check.sh needs on a GPU
 # machine that has no JDK and no Maven (this workplace's GPU machines have neither, and reach no
-# registry). It holds a jlink-ed Java runtime, the jar and its libraries (JCuda's natives cut to the driver
-# and cuBLAS bindings), the test classes with their libraries and JUnit's console launcher, and the
+# registry). It holds a jlink-ed Java runtime, the runnable jar with its libraries (JCuda's natives cut to the
+# driver and cuBLAS bindings), the test classes of every module with their libraries and JUnit's console launcher, and the
 # kernel_check program, and gpu-bundle/SOURCE: the commit, whether the tree was dirty, and the sources'
 # fingerprint (bench/fingerprint.sh), which gpu-check.sh compares with the checkout it runs in.
 # Run here, then carry gpu-bundle.tar.gz to the GPU machine with the checkout.
@@ -33,39 +33,35 @@ else
   commit=unknown dirty=unknown
 fi
 fingerprint=$(cubatch_fingerprint "$root")
-mvn -B -q -ntp -DskipTests package test-compile
+# every module built and installed (the CLI module's test class path names the others' test jars)
+mvn -B -q -ntp -DskipTests -Dmaven.javadoc.skip -Dmaven.source.skip install
 lib=target/bundle-test-lib
 rm -rf "$lib" && mkdir -p "$lib"
-# test libraries, without Jazzer (fuzzing stays on the CPU) and without JUnit's own jars (the console
-# launcher carries them)
-mvn -B -q -ntp dependency:copy-dependencies -DincludeScope=test -DoutputDirectory="$lib" \
-    -DexcludeGroupIds=com.code-intelligence,org.junit.jupiter,org.junit.platform,org.opentest4j,org.apiguardian
-mvn -B -q -ntp dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.13.4 \
-    -DoutputDirectory="$lib/launcher"
+# test libraries of the CLI module (it depends on every other module), without cubatch's own artifacts (the
+# runnable jar and the test classes below hold them), without Jazzer (fuzzing stays on the CPU) and without
+# JUnit's own jars (the console launcher carries them)
+mvn -B -q -ntp -pl src/cubatch-cli dependency:copy-dependencies -DincludeScope=test -DoutputDirectory="$root/$lib" \
+    -DexcludeGroupIds=io.cubatch,com.code-intelligence,org.junit.jupiter,org.junit.platform,org.opentest4j,org.apiguardian
+mvn -B -q -ntp -pl src/cubatch-cli dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.13.4 \
+    -DoutputDirectory="$root/$lib/launcher"
 stage=target/gpu-bundle
-rm -rf "$stage" && mkdir -p "$stage/lib" "$stage/test-lib"
+rm -rf "$stage" && mkdir -p "$stage/lib" "$stage/test-lib" "$stage/test-classes"
 "$JAVA_HOME/bin/jlink" --add-modules java.base,java.logging,java.management,java.naming,java.sql,java.xml,jdk.unsupported,jdk.management \
     --strip-debug --no-header-files --no-man-pages --compress zip-9 --output "$stage/jre"
-cp target/cubatch.jar "$stage/"
-for j in target/lib/*.jar; do
-  case "$(basename "$j")" in
-    jcuda-natives-*|jcublas-natives-*)
-      # keep only the JNI libraries cubatch loads (driver API, cuBLAS); drop NVRTC, nvPTXCompiler, runtime API
-      tmp=$(mktemp -d); (cd "$tmp" && unzip -q "$root/$j" && rm -f lib/libJNvPTXCompiler* lib/libJNvrtc* lib/libJCudaRuntime* lib/libJCublas-* \
-        && zip -q -r "$root/$stage/lib/$(basename "$j")" .); rm -rf "$tmp" ;;
-    jfreechart-*) ;;   # charts are drawn on the CPU machine (needs java.desktop)
-    *) cp "$j" "$stage/lib/" ;;
-  esac
-done
-for j in "$lib"/*.jar; do   # test-only libraries: what the jar's own lib/ does not already hold
+# the runnable jar holds cubatch and every runtime library; keep only the JCuda JNI libraries cubatch loads
+# (driver API, cuBLAS): drop NVRTC, nvPTXCompiler, the runtime API and the other CUDA libraries' bindings
+cp src/cubatch-cli/target/cubatch.jar "$stage/lib/cubatch.jar"
+zip -q -d "$stage/lib/cubatch.jar" 'lib/libJNvPTXCompiler*' 'lib/libJNvrtc*' 'lib/libJCudaRuntime*' 'lib/libJCublas-*' >/dev/null || true
+for j in "$lib"/*.jar; do   # test-only libraries: what the runnable jar does not already hold
   n=$(basename "$j")
-  case "$n" in jcuda*|jcublas*|jfreechart-*|jmh-*) continue ;; esac
-  [ -f "target/lib/$n" ] || cp "$j" "$stage/test-lib/"
+  case "$n" in jcuda*|jcublas*|jfreechart-*|jmh-*|picocli-*|progressbar-*|jline-*|jackson-core-*) continue ;; esac
+  cp "$j" "$stage/test-lib/"
 done
 cp "$lib"/launcher/*.jar "$stage/junit-console.jar"
-cp -r target/classes "$stage/classes"
-cp -r target/test-classes "$stage/test-classes"
-cp target/cuda-check/kernel_check "$stage/"
+for m in src/cubatch src/cubatch-cuda src/cubatch-cli; do
+  cp -r "$m/target/test-classes/." "$stage/test-classes/"
+done
+cp src/cubatch-cuda/target/cuda-check/kernel_check "$stage/"
 # a source edited while Maven ran may or may not be in the classes: no fingerprint can vouch for them
 if [ "$(cubatch_fingerprint "$root")" != "$fingerprint" ]; then
   echo "gpu-bundle: the sources changed during the build; rerun bench/gpu-bundle.sh" >&2

@@ -144,7 +144,7 @@ if [ "$have" != "$want" ]; then
   finish
 fi
 java="$b/jre/bin/java"
-cp="$b/classes:$b/test-classes:$(jars "$b/lib" "$b/test-lib")"
+cp="$b/test-classes:$(jars "$b/lib" "$b/test-lib")"
 launcher="$b/junit-console.jar"
 kernel_check="$b/kernel_check"
 flags=(--enable-native-access=ALL-UNNAMED)

@@ -13,6 +13,12 @@
 #include "cb_collate.cuh"
 #include "cb_pad.cuh"
 
+// GCC before 13 has no _Float16 in C++ on aarch64 (the cross build, tested under qemu): its __fp16 is the same
+// IEEE binary16 with the same conversions (FCVT rounds to nearest even), so it serves as the reference there.
+#if defined(__aarch64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
+#define _Float16 __fp16
+#endif
+
 static int failures = 0;
 #define CHECK(cond, ...)                                                       \
     do {                                                                       \
