@@ -11,6 +11,20 @@
 #define CB_HD static inline
 #endif
 
+// Loop unrolling where nvcc compiles; g++ unrolls by itself at -O3 (and would warn on the pragma).
+#ifdef __CUDACC__
+#define CB_UNROLL _Pragma("unroll")
+#else
+#define CB_UNROLL
+#endif
+
+// 16 bytes moved by one vector load or store: CUDA's uint4 on the device, the same layout on the host.
+#ifdef __CUDACC__
+typedef uint4 cb_u128;
+#else
+struct alignas(16) cb_u128 { uint32_t x, y, z, w; };
+#endif
+
 // Element types. The numbers are the ordinals of io.cubatch.store.DType; DTypeCodesTest checks both agree.
 enum {
     CB_BOOL = 0, CB_INT8 = 1, CB_UINT8 = 2, CB_INT16 = 3, CB_UINT16 = 4, CB_INT32 = 5, CB_INT64 = 6,

@@ -96,11 +96,14 @@ extern "C" int32_t cb_pack(const void* values, int32_t src_dtype, int64_t featur
     cb_pack_args a = {values, src_dtype, features, first, keep, start, seqs, rows, maxlen, dst_dtype, pad_value, out,
                       mask, positions, lengths, cu_seqlens, max_seqlen};
     cb_pack_sequences(&a);
-    int64_t cells = rows * maxlen;
-    for (int64_t t = 0; t < cells; t++) cb_pack_masks(&a, t);
-    for (int64_t e = 0; e < cells * features; e++) {   // the kernel's element function, element by element
-        if (cb_pack_element(&a, e) != CB_OK) {
-            *error_out = e;
+    // the kernel's sequence and gap functions, in packed order: the first failure is the lowest element
+    for (int64_t k = 0; k <= seqs; k++) {
+        cb_pack_gap_part(&a, k, 0, 1);
+        if (k == seqs) break;
+        cb_pack_seq_masks_part(&a, k, 0, 1);
+        int64_t bad = cb_pack_seq_part(&a, k, 0, 1);
+        if (bad >= 0) {
+            *error_out = bad;
             return CB_ERR_VALUE_DOES_NOT_FIT;
         }
     }
