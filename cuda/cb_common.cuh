@@ -7,8 +7,10 @@
 
 #ifdef __CUDACC__
 #define CB_HD __host__ __device__ __forceinline__
+#define CB_HD_MEMBER __host__ __device__ __forceinline__
 #else
 #define CB_HD static inline
+#define CB_HD_MEMBER inline
 #endif
 
 // Loop unrolling where nvcc compiles; g++ unrolls by itself at -O3 (and would warn on the pragma).

@@ -208,9 +208,23 @@ CB_HD void cb_pad_length(const cb_pad_args* a, const cb_row_geometry* g, int64_t
     if (a->lengths) a->lengths[b] = (int32_t) g->keep;
 }
 
+// The element-by-element converting copy: what every conversion is defined by.
+CB_HD int64_t cb_convert_run(const cb_pad_args* a, int64_t src, int64_t out, int64_t count) {
+    for (int64_t e = 0; e < count; e++) {
+        if (cb_store(a->out, a->dst_dtype, out + e, cb_load(a->values, a->src_dtype, src + e)) != CB_OK) {
+            return out + e;
+        }
+    }
+    return -1;
+}
+
 // Row b on the CPU: bulk copies for same-dtype data, element conversion otherwise. On a value that does
 // not fit, *bad is set to the flat index of the first such output element of the row.
-CB_HD int cb_pad_row(const cb_pad_args* a, int64_t b, int64_t* bad) {
+// convert(a, src_elem, out_elem, count): the converting copy of `count` consecutive elements; returns -1 or
+// the flat output index of the first that does not fit. The device has none (the kernels convert per
+// element); the CPU passes cb_convert_run or a faster loop writing the same bytes (native/cubatch.cpp).
+template <typename Convert>
+CB_HD int cb_pad_row_with(const cb_pad_args* a, int64_t b, int64_t* bad, Convert convert) {
     cb_row_geometry g = cb_pad_geometry(a, b);
     if (g.status != CB_OK) {
         *bad = b;
@@ -236,15 +250,13 @@ CB_HD int cb_pad_row(const cb_pad_args* a, int64_t b, int64_t* bad) {
         memcpy(row + g.start * F * dsize, (const unsigned char*) a->values + g.first * F * dsize,
                (size_t) (g.keep * F * dsize));
     } else {
-        for (int64_t e = 0; e < g.keep * F; e++) {
-            int64_t o = (b * a->out_len + g.start) * F + e;
-            if (cb_store(a->out, a->dst_dtype, o, cb_load(a->values, a->src_dtype, g.first * F + e)) != CB_OK) {
-                *bad = o;
-                return CB_ERR_VALUE_DOES_NOT_FIT;
-            }
+        int64_t o = convert(a, g.first * F, (b * a->out_len + g.start) * F, g.keep * F);
+        if (o >= 0) {
+            *bad = o;
+            return CB_ERR_VALUE_DOES_NOT_FIT;
         }
     }
-    // mask and positions as cb_pad_masks defines them, written as runs: through local pointers the
+    // mask and positions as cb_pad_masks_part defines them, written as runs: through local pointers the
     // compiler need not reload the arguments after every byte store (a uint8_t store may alias anything)
     const int64_t L = a->out_len, start = g.start, end = g.start + g.keep;
     if (a->mask) {
@@ -259,4 +271,14 @@ CB_HD int cb_pad_row(const cb_pad_args* a, int64_t b, int64_t* bad) {
     }
     cb_pad_length(a, &g, b);
     return CB_OK;
+}
+
+struct cb_convert_elementwise {
+    CB_HD_MEMBER int64_t operator()(const cb_pad_args* a, int64_t src, int64_t out, int64_t count) const {
+        return cb_convert_run(a, src, out, count);
+    }
+};
+
+CB_HD int cb_pad_row(const cb_pad_args* a, int64_t b, int64_t* bad) {
+    return cb_pad_row_with(a, b, bad, cb_convert_elementwise());
 }

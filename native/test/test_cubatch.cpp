@@ -424,7 +424,69 @@ static void test_bool_bytes_normalise() {
     CHECK(memcmp(out, want, 8) == 0, "cb_pad_convert_part on bool bytes");
 }
 
+extern "C" int64_t cb_test_fast_convert(const void* values, int32_t src_dtype, void* out, int32_t dst_dtype,
+                                        int64_t count);
+
+// The native backend's fast converting copies (cubatch.cpp FastConvert: F16C or a bit-level float16,
+// bfloat16 by bits, integer casts) write the bytes of cb_convert_run and fail at the same first element:
+// random float bits, every float16 value widened, NaNs, infinities, the float16 overflow edge and integers
+// around 2^24, 2^31 and 2^63, in runs that are and are not multiples of 8 and of the 256-element chunk.
+static void test_fast_conversions() {
+    std::mt19937_64 rng(13);
+    std::vector<float> floats;
+    for (uint32_t h = 0; h < 65536; h++) floats.push_back((float) cb_small_float_to_double(h, 5, 10));
+    for (int i = 0; i < 200000; i++) {
+        uint32_t bits = (uint32_t) rng();
+        if (i % 3 == 0) bits = (bits & 0x807fffffu) | ((uint32_t) (100 + rng() % 50) << 23);   // near float16's range
+        float f;
+        memcpy(&f, &bits, 4);
+        floats.push_back(f);
+    }
+    for (float f : {65504.0f, 65519.99f, 65520.0f, -65520.0f, 3.4e38f, 5.96e-8f, 2.98e-8f, 2.99e-8f, 0.0f, -0.0f})
+        floats.push_back(f);
+    std::vector<int64_t> ints;
+    for (int64_t edge : {0LL, 1LL, 65504LL, 65519LL, 65520LL, 16777215LL, 16777216LL, 16777217LL, 2147483647LL,
+                         (long long) INT64_MAX, 33554435LL}) {
+        ints.push_back(edge);
+        ints.push_back(-edge);
+    }
+    for (int i = 0; i < 100000; i++) ints.push_back((int64_t) (rng() % 70000) - 35000);
+    for (int i = 0; i < 1000; i++) ints.push_back((int64_t) (rng() % (1LL << 26)) - (1LL << 25));
+    auto check = [&](const void* src, int32_t sd, size_t n, const char* what) {
+        for (int32_t dd : {(int32_t) CB_FLOAT32, (int32_t) CB_FLOAT16, (int32_t) CB_BFLOAT16}) {
+            size_t ds = (size_t) cb_dtype_size(dd);
+            // whole runs of several lengths, starting anywhere: the first failure must agree
+            for (int trial = 0; trial < 300; trial++) {
+                size_t from = (size_t) (rng() % n), len = std::min(n - from, (size_t) (1 + rng() % 700));
+                const unsigned char* s0 = (const unsigned char*) src + from * (size_t) cb_dtype_size(sd);
+                std::vector<unsigned char> fast(len * ds, 0x5a), ref(len * ds, 0x5a);
+                cb_pad_args a = {};
+                a.values = s0;
+                a.src_dtype = sd;
+                a.out = ref.data();
+                a.dst_dtype = dd;
+                int64_t want = cb_convert_run(&a, 0, 0, (int64_t) len);
+                int64_t got = cb_test_fast_convert(s0, sd, fast.data(), dd, (int64_t) len);
+                CHECK(got == want, "%s -> dtype %d: first bad %lld, want %lld", what, dd, (long long) got, (long long) want);
+                if (want < 0) {   // on a failure the output is unspecified (the batch is an error): only where
+                    CHECK(fast == ref, "%s -> dtype %d: bytes differ (run of %zu from %zu)", what, dd, len, from);
+                }
+            }
+        }
+    };
+    // float32 source, with the values that fail (overflow) dropped for the byte comparison of long runs
+    std::vector<float> finite_small;
+    for (float f : floats) if (!(std::fabs(f) >= 65520.0f) || f != f) finite_small.push_back(f);
+    check(floats.data(), CB_FLOAT32, floats.size(), "float32 (all)");
+    check(finite_small.data(), CB_FLOAT32, finite_small.size(), "float32 (in float16 range)");
+    std::vector<int32_t> i32;
+    for (int64_t v : ints) if (v >= INT32_MIN && v <= INT32_MAX) i32.push_back((int32_t) v);
+    check(i32.data(), CB_INT32, i32.size(), "int32");
+    check(ints.data(), CB_INT64, ints.size(), "int64");
+}
+
 int main() {
+    test_fast_conversions();
     test_known_conversions();
     test_bool_bytes_normalise();
     test_half_exhaustive_and_random();
