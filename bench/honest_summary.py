@@ -4,7 +4,8 @@
 Reads DIR/jmh-*.json (JMH's JSON, every fork's iterations in rawData) and writes DIR/summary.md and
 DIR/summary.json: per workload and method the median over forks of the per-fork mean, the spread between
 forks ((max - min) / median), allocation per batch (gc.alloc.rate.norm), and each backend's ratio to the
-ceiling of the same run (the faster of ceilingC and ceilingJava, by median). Rows that miss a target of
+ceiling of the same run (the faster of ceilingC and ceilingJava, by median); for PackBenchmark the "x ceiling"
+column holds packed / unpacked batches per second of the same backend. Rows that miss a target of
 issue 13 are listed under "Short of target"."""
 import glob
 import json
@@ -46,10 +47,14 @@ def main(d):
         run, cls, regime, b, src, dtype, threads = key
         ms = by[key]
         time_mode = next(iter(ms.values()))["unit"].endswith("/op")
+        if cls == "PackBenchmark":   # packed against unpacked, same backend, same batches
+            for be in ("java", "native"):
+                if be + "Packed" in ms and be + "Unpacked" in ms:
+                    ms[be + "Packed"]["vs_unpacked"] = ms[be + "Packed"]["median"] / ms[be + "Unpacked"]["median"]
         ceilings = [ms[m]["median"] for m in ("ceilingC", "ceilingJava") if m in ms]
         ceiling = (min(ceilings) if time_mode else max(ceilings)) if ceilings else None
         for m, r in sorted(ms.items()):
-            ratio = None
+            ratio = r.get("vs_unpacked")
             if ceiling and not m.startswith("ceiling"):
                 ratio = ceiling / r["median"] if time_mode else r["median"] / ceiling
             row = {"run": run, "benchmark": cls, "regime": regime, "batch": b, "src": src, "dtype": dtype,
@@ -59,7 +64,8 @@ def main(d):
             out.append(row)
             why = []
             if ratio is not None and threads == 1:
-                want = TARGET.get(m, 0) if (src, dtype) == ("int32", "int32") else DTYPE_TARGET
+                want = (0.5 if cls == "PackBenchmark" else TARGET.get(m, 0) if (src, dtype) == ("int32", "int32")
+                        else DTYPE_TARGET)
                 if ratio < want:
                     why.append(f"ratio {ratio:.2f}x < {want}x")
             if r["spread"] > SPREAD_LIMIT:

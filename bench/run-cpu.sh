@@ -38,6 +38,8 @@ jmh dtypes 'HonestBenchmark.(javaBackend|nativeBackend|ceilingC)' -p regime=stea
     -p src=int32,int64,float32 -p dtype=float32,float16,bfloat16
 # full epochs, batch 64, reused slot
 jmh epoch 'EpochBenchmark'
+# packing against padding the same batches: >= 0.5x
+jmh pack 'PackBenchmark'
 # two threads, each its own slot and collator (a loader's workers): compare with threads=1 in jmh-int32
 jmh threads 'HonestBenchmark.(javaBackend|nativeBackend|ceilingC)' -t 2 -p regime=steady -p batchSize=256 \
     -p src=int32 -p dtype=int32
