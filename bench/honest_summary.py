@@ -16,7 +16,7 @@ import sys
 TARGET = {"javaBackend": 0.9, "nativeBackend": 1.0}
 DTYPE_TARGET = 0.5
 SPREAD_LIMIT = 0.15
-ALLOC_LIMIT = 8.0   # B/op: JMH's own per-iteration bookkeeping shows as a few bytes per op at most
+ALLOC_LIMIT = 64.0  # B/op: JMH's per-iteration bookkeeping (a few KB), spread over the ops of an iteration
 
 
 def load(d):
@@ -57,10 +57,15 @@ def main(d):
             ratio = r.get("vs_unpacked")
             if ceiling and not m.startswith("ceiling"):
                 ratio = ceiling / r["median"] if time_mode else r["median"] / ceiling
+            scaling = None
+            if threads > 1:   # against the same method and workload with one thread (any run)
+                one = [by[k2][m]["median"] for k2 in by if k2[1:6] == key[1:6] and k2[6] == 1 and m in by[k2]]
+                if one:
+                    scaling = r["median"] / one[0]
             row = {"run": run, "benchmark": cls, "regime": regime, "batch": b, "src": src, "dtype": dtype,
                    "threads": threads, "method": m, "median": r["median"], "unit": r["unit"],
                    "forks": r["forks"], "spread": r["spread"], "alloc_bytes_per_op": r["alloc"],
-                   "ratio_to_ceiling": ratio}
+                   "ratio_to_ceiling": ratio, "scaling_vs_1_thread": scaling}
             out.append(row)
             why = []
             if ratio is not None and threads == 1:
@@ -68,6 +73,8 @@ def main(d):
                         else DTYPE_TARGET)
                 if ratio < want:
                     why.append(f"ratio {ratio:.2f}x < {want}x")
+            if scaling is not None and scaling < 1.5:
+                why.append(f"{threads} threads give {scaling:.2f}x one thread < 1.5x")
             if r["spread"] > SPREAD_LIMIT:
                 why.append(f"fork spread {100 * r['spread']:.0f}% > 15%")
             if r["alloc"] is not None and r["alloc"] > ALLOC_LIMIT * (256 if cls == "EpochBenchmark" else 1):
@@ -76,13 +83,14 @@ def main(d):
                 short.append((row, "; ".join(why)))
     json.dump({"rows": out, "short": [dict(r, why=w) for r, w in short]}, open(os.path.join(d, "summary.json"), "w"),
               indent=1)
-    lines = ["| run | benchmark | regime | B | src -> dtype | thr | method | median | unit | forks | spread | B/op | x ceiling |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| run | benchmark | regime | B | src -> dtype | thr | method | median | unit | forks | spread | B/op | x ceiling | x 1 thread |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in out:
         lines.append("| {run} | {benchmark} | {regime} | {batch} | {src} -> {dtype} | {threads} | {method} | {m:.4g} | {unit} | "
-                     "{forks} | {s:.0f}% | {a} | {x} |".format(
+                     "{forks} | {s:.0f}% | {a} | {x} | {t} |".format(
                          m=r["median"], s=100 * r["spread"], a="" if r["alloc_bytes_per_op"] is None else f"{r['alloc_bytes_per_op']:.1f}",
                          x="" if r["ratio_to_ceiling"] is None else f"{r['ratio_to_ceiling']:.2f}",
+                         t="" if r["scaling_vs_1_thread"] is None else f"{r['scaling_vs_1_thread']:.2f}",
                          **{k: (", ".join(f"{v:.4g}" for v in r[k]) if k == "forks" else r[k]) for k in r}))
     lines += ["", "## Short of target", ""]
     lines += [f"- {r['run']} {r['benchmark']} {r['regime']} B={r['batch']} {r['src']}->{r['dtype']} t={r['threads']} "

@@ -5,14 +5,12 @@ import io.cubatch.collate.PadSide;
 import io.cubatch.collate.PaddedBatch;
 import io.cubatch.collate.PaddedShape;
 import io.cubatch.collate.Padding;
-import io.cubatch.collate.internal.NativeLibrary;
 import io.cubatch.store.DType;
 import io.cubatch.store.SampleStore;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.lang.invoke.MethodHandle;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.SplittableRandom;
@@ -52,7 +50,6 @@ public final class HonestCase implements AutoCloseable {
     private final Arena arena = Arena.ofShared();
     private final MemorySegment offsets;
     private final MemorySegment indexScratch;
-    private final MethodHandle ceiling = NativeLibrary.get().map(l -> l.ceiling).orElse(null);
 
     /** Corpus tokens for a regime: at least 4x the last-level cache for streaming. */
     static long corpusTokens(String regime, int batchSize, int srcSize) {
@@ -230,7 +227,7 @@ public final class HonestCase implements AutoCloseable {
         PaddedBatch out = outputs[k];
         long[] idx = batches[k];
         MemorySegment.copy(idx, 0, indexScratch, ValueLayout.JAVA_LONG, 0, idx.length);
-        int status = (int) ceiling.invokeExact(store.values(), src.byteSize(), offsets, indexScratch, (long) idx.length,
+        int status = (int) CeilingLibrary.CEILING_PAD.invokeExact(store.values(), src.byteSize(), offsets, indexScratch, (long) idx.length,
                 shapes[k].length(), dtype.byteSize(), out.data(), out.lengths(), out.attentionMask());
         if (status != 0) {
             throw new IllegalStateException("cb_ceiling_pad: status " + status);

@@ -34,16 +34,13 @@ public final class NativeLibrary {
     /** cb_pack: the CPU twin of cb_pack_kernel. */
     public final MethodHandle pack;
     public final MethodHandle copy;
-    /** cb_ceiling_pad: the benchmarks' padding ceiling in C (bench/HonestCase). */
-    public final MethodHandle ceiling;
     /** {@code int32_t cb_struct_layout(int32_t which, int64_t* out, int32_t capacity)}. */
     public final MethodHandle structLayout;
 
     private static final Object[] LOADED = load();
 
     private NativeLibrary(MethodHandle pad, MethodHandle stack, MethodHandle pack, MethodHandle copy,
-                          MethodHandle ceiling, MethodHandle structLayout) {
-        this.ceiling = ceiling;
+                          MethodHandle structLayout) {
         this.pad = pad;
         this.stack = stack;
         this.pack = pack;
@@ -103,11 +100,9 @@ public final class NativeLibrary {
                     ADDRESS, JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT,
                     ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
             MethodHandle copy = downcall(linker, lib, "cb_copy", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, JAVA_LONG));
-            MethodHandle ceiling = downcall(linker, lib, "cb_ceiling_pad", FunctionDescriptor.of(JAVA_INT,
-                    ADDRESS, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
             MethodHandle layout = downcall(linker, lib, "cb_struct_layout",
                     FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
-            return new Object[] {new NativeLibrary(pad, stack, pack, copy, ceiling, layout), ""};
+            return new Object[] {new NativeLibrary(pad, stack, pack, copy, layout), ""};
         } catch (MissingSymbol e) {
             return new Object[] {null, e.getMessage()};
         } catch (Throwable e) {
