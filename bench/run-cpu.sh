@@ -16,7 +16,7 @@ dir="${1:-bench/results/$(date -u +%F)-cpu-$(nproc)core-${model:-unknown}}"
 mkdir -p "$dir"
 forks=3 wi=2 w=1s i=3 r=1s
 [ -n "${QUICK:-}" ] && forks=1 wi=1 w=200ms i=2 r=200ms
-jvm="--enable-native-access=ALL-UNNAMED -Xms2g -Xmx2g --sun-misc-unsafe-memory-access=allow"
+jvm="--enable-native-access=ALL-UNNAMED -Xmx2g --sun-misc-unsafe-memory-access=allow"
 jmh() {   # jmh NAME ARGS...: one JMH run into $dir/jmh-NAME.json and its log
     local name="$1"; shift
     echo "== $name: $*" | tee -a "$dir/jmh.log"
