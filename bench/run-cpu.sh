@@ -14,7 +14,7 @@ jar="$root/target/cubatch.jar"
 model="$(lscpu | sed -n 's/^Model name: *//p' | tr 'A-Z' 'a-z' | tr -cs 'a-z0-9' '-' | sed 's/-$//')"
 dir="${1:-bench/results/$(date -u +%F)-cpu-$(nproc)core-${model:-unknown}}"
 mkdir -p "$dir"
-forks=3 wi=2 w=1s i=3 r=1s
+forks=3 wi=2 w=500ms i=3 r=1s
 [ -n "${QUICK:-}" ] && forks=1 wi=1 w=200ms i=2 r=200ms
 jvm="--enable-native-access=ALL-UNNAMED -Xmx2g --sun-misc-unsafe-memory-access=allow"
 jmh() {   # jmh NAME ARGS...: one JMH run into $dir/jmh-NAME.json and its log
@@ -34,14 +34,14 @@ jmh() {   # jmh NAME ARGS...: one JMH run into $dir/jmh-NAME.json and its log
 # int32 -> int32, both regimes, every batch size: the java >= 0.9x and native >= 1.0x targets
 jmh int32 'HonestBenchmark' -p regime=steady,streaming -p batchSize=8,64,256,1024 -p src=int32 -p dtype=int32
 # dtype pairs (steady, batch 256): >= 0.5x on both backends
-jmh dtypes 'HonestBenchmark.(javaBackend|nativeBackend|ceilingC)' -p regime=steady -p batchSize=256 \
+jmh dtypes 'HonestBenchmark' -p variant=ceilingC,javaBackend,nativeBackend -p regime=steady -p batchSize=256 \
     -p src=int32,int64,float32 -p dtype=float32,float16,bfloat16
 # full epochs, batch 64, reused slot
 jmh epoch 'EpochBenchmark'
 # packing against padding the same batches: >= 0.5x
 jmh pack 'PackBenchmark'
 # two threads, each its own slot and collator (a loader's workers): compare with threads=1 in jmh-int32
-jmh threads 'HonestBenchmark.(javaBackend|nativeBackend|ceilingC)' -t 2 -p regime=steady -p batchSize=256 \
+jmh threads 'HonestBenchmark' -p variant=ceilingC,javaBackend,nativeBackend -t 2 -p regime=steady -p batchSize=256 \
     -p src=int32 -p dtype=int32
 echo "load after: $(uptime)" >> "$dir/machine.txt"
 python3 bench/honest_summary.py "$dir" > /dev/null

@@ -202,8 +202,7 @@ final class BenchCommand implements Callable<Integer> {
     static List<QuickRow> quickRows(Collection<RunResult> results) {
         Map<Integer, Map<String, double[]>> byBatch = new java.util.TreeMap<>();
         for (RunResult r : results) {
-            String bench = r.getParams().getBenchmark();
-            String method = bench.substring(bench.lastIndexOf('.') + 1);
+            String method = r.getParams().getParam("variant");
             int b = Integer.parseInt(r.getParams().getParam("batchSize"));
             double[] forks = r.getBenchmarkResults().stream().mapToDouble(x -> x.getPrimaryResult().getScore()).toArray();
             byBatch.computeIfAbsent(b, k -> new java.util.TreeMap<>()).put(method, forks);

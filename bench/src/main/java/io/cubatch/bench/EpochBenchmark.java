@@ -15,7 +15,6 @@ import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.infra.BenchmarkParams;
 
 /**
  * One full epoch per operation: every batch of one seeded permutation of a 16,384-sample log-normal corpus
@@ -32,48 +31,37 @@ public class EpochBenchmark {
     @Param({"int32"})
     public String dtype;
 
+    /** What pads (as in {@link HonestBenchmark#variant}): the four run back to back, each in its own forks. */
+    @Param({"ceilingC", "ceilingJava", "javaBackend", "nativeBackend"})
+    public String variant;
+
     private HonestCase c;
     private Collator collator;
+    private int way;
 
     @Setup(Level.Trial)
-    public void setup(BenchmarkParams params) {
-        String method = params.getBenchmark().substring(params.getBenchmark().lastIndexOf('.') + 1);
-        collator = Backends.create(method.equals("nativeBackend") ? "native" : "java");
+    public void setup() {
+        way = switch (variant) {
+            case "javaBackend" -> 0;
+            case "nativeBackend" -> 1;
+            case "ceilingJava" -> 2;
+            case "ceilingC" -> 3;
+            default -> throw new IllegalArgumentException("variant " + variant
+                    + ": javaBackend, nativeBackend, ceilingJava or ceilingC");
+        };
+        collator = Backends.create(way == 1 ? "native" : "java");
         c = new HonestCase("epoch", batchSize, DType.INT32, DType.fromName(dtype).orElseThrow(), collator);
     }
 
     @Benchmark
-    public PaddedBatch javaBackend() {
+    public PaddedBatch epoch() throws Throwable {
         PaddedBatch last = null;
         for (int k = 0; k < c.batches.length; k++) {
-            last = c.pad(collator, k);
-        }
-        return last;
-    }
-
-    @Benchmark
-    public PaddedBatch nativeBackend() {
-        PaddedBatch last = null;
-        for (int k = 0; k < c.batches.length; k++) {
-            last = c.pad(collator, k);
-        }
-        return last;
-    }
-
-    @Benchmark
-    public PaddedBatch ceilingJava() {
-        PaddedBatch last = null;
-        for (int k = 0; k < c.batches.length; k++) {
-            last = c.ceilingJava(k);
-        }
-        return last;
-    }
-
-    @Benchmark
-    public PaddedBatch ceilingC() throws Throwable {
-        PaddedBatch last = null;
-        for (int k = 0; k < c.batches.length; k++) {
-            last = c.ceilingC(k);
+            last = switch (way) {
+                case 0, 1 -> c.pad(collator, k);
+                case 2 -> c.ceilingJava(k);
+                default -> c.ceilingC(k);
+            };
         }
         return last;
     }

@@ -2,10 +2,8 @@ package io.cubatch.bench;
 
 import io.cubatch.collate.Backends;
 import io.cubatch.collate.Collator;
-import io.cubatch.collate.FilledBatch;
 import io.cubatch.collate.HostSlot;
 import io.cubatch.collate.PadSide;
-import io.cubatch.collate.PaddedBatch;
 import io.cubatch.collate.PaddedShape;
 import io.cubatch.collate.Padding;
 import io.cubatch.store.DType;
@@ -20,7 +18,6 @@ import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.infra.BenchmarkParams;
 
 /**
  * Packing against padding the same batches ({@link HonestCase}, steady regime, int32): per operation one batch,
@@ -38,16 +35,25 @@ public class PackBenchmark {
     @Param({"64", "256"})
     public int batchSize;
 
+    /** Packed or padded, by which backend: the four run back to back for each batch size. */
+    @Param({"javaPacked", "javaUnpacked", "nativePacked", "nativeUnpacked"})
+    public String variant;
+
     private HonestCase c;
     private Collator collator;
     private HostSlot slot;
     private Padding packing;
+    private boolean packed;
     private int k;
 
     @Setup(Level.Trial)
-    public void setup(BenchmarkParams params) {
-        String method = params.getBenchmark().substring(params.getBenchmark().lastIndexOf('.') + 1);
-        collator = Backends.create(method.startsWith("native") ? "native" : "java");
+    public void setup() {
+        if (!java.util.List.of("javaPacked", "javaUnpacked", "nativePacked", "nativeUnpacked").contains(variant)) {
+            throw new IllegalArgumentException("variant " + variant + ": javaPacked, javaUnpacked, nativePacked or"
+                    + " nativeUnpacked");
+        }
+        packed = variant.endsWith("Packed") && !variant.endsWith("Unpacked");
+        collator = Backends.create(variant.startsWith("native") ? "native" : "java");
         c = new HonestCase("steady", batchSize, DType.INT32, DType.INT32, collator);
         packing = Padding.builder().side(PadSide.POST).dtype(DType.INT32).maxlen(ROW).build();
         slot = HostSlot.allocate(new PaddedShape(batchSize, ROW, 1, ROW, DType.INT32, false), batchSize, packing);
@@ -60,23 +66,8 @@ public class PackBenchmark {
     }
 
     @Benchmark
-    public FilledBatch javaPacked() {
-        return collator.fillPacked(slot, c.store, c.batches[next()], packing);
-    }
-
-    @Benchmark
-    public FilledBatch nativePacked() {
-        return collator.fillPacked(slot, c.store, c.batches[next()], packing);
-    }
-
-    @Benchmark
-    public PaddedBatch javaUnpacked() {
-        return c.pad(collator, next());
-    }
-
-    @Benchmark
-    public PaddedBatch nativeUnpacked() {
-        return c.pad(collator, next());
+    public Object batch() {
+        return packed ? collator.fillPacked(slot, c.store, c.batches[next()], packing) : c.pad(collator, next());
     }
 
     @TearDown(Level.Trial)
