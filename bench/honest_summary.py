@@ -29,7 +29,7 @@ def load(d):
             alloc = r.get("secondaryMetrics", {}).get("gc.alloc.rate.norm", {}).get("score")
             p = r.get("params", {})
             method = p.get("variant", method)
-            key = (run, cls, p.get("regime", "epoch"), int(p.get("batchSize", 64)), p.get("src", "int32"),
+            key = (run, cls, p.get("regime", "epoch" if cls == "EpochBenchmark" else "steady"), int(p.get("batchSize", 64)), p.get("src", "int32"),
                    p.get("dtype", "int32"), r.get("threads", 1))
             rows.append({"key": key, "method": method, "unit": r["primaryMetric"]["scoreUnit"], "forks": forks,
                          "median": statistics.median(forks),

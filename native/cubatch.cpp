@@ -321,33 +321,44 @@ namespace {
 
 // The benchmarks' ceiling (cb_ceiling_pad): the bytes padding cannot avoid moving, the cheapest way in C.
 // S and D are unsigned types of the source and output element sizes; a narrowing or widening is a plain
-// integer cast, the cheapest move of that many bytes (no conversion semantics).
+// integer cast, the cheapest move of those bytes (no conversion semantics). First every row's offsets (a
+// backend reads them all before padding, to find the batch's longest: independent loads, which overlap),
+// then the rows, split over threads exactly as cb_pad splits them (for_rows), so the two compare like for
+// like.
 template <typename S, typename D>
-void ceiling_rows(const void* values, const int64_t* offsets, const int64_t* indices, int64_t batch, int64_t L,
-                  void* out, int32_t* lengths, uint8_t* mask) {
-    const S* v = (const S*) values;
+int32_t ceiling_rows(const void* values, const int64_t* offsets, const int64_t* indices, int64_t batch, int64_t L,
+                     void* out, int32_t* lengths, uint8_t* mask, int32_t threads) {
+    std::vector<int64_t> begin(batch), len(batch);
     for (int64_t b = 0; b < batch; b++) {
-        int64_t s = indices[b], begin = offsets[s], n = std::min(offsets[s + 1] - begin, L);
+        int64_t s = indices[b];
+        begin[b] = offsets[s];
+        len[b] = std::min(offsets[s + 1] - begin[b], L);
+    }
+    const S* v = (const S*) values;
+    int64_t error = 0;
+    return for_rows(batch, batch * L * (int64_t) sizeof(D), threads, &error, [&](int64_t b, int64_t*) {
+        int64_t n = len[b];
         D* row = (D*) out + b * L;
         if (sizeof(S) == sizeof(D)) {
-            memcpy(row, v + begin, (size_t) n * sizeof(D));
+            memcpy(row, v + begin[b], (size_t) n * sizeof(D));
         } else {
-            for (int64_t i = 0; i < n; i++) row[i] = (D) v[begin + i];
+            for (int64_t i = 0; i < n; i++) row[i] = (D) v[begin[b] + i];
         }
         memset(row + n, 0, (size_t) (L - n) * sizeof(D));
         lengths[b] = (int32_t) n;
         memset(mask + b * L, 1, (size_t) n);
         memset(mask + b * L + n, 0, (size_t) (L - n));
-    }
+        return (int32_t) CB_OK;
+    });
 }
 
 template <typename S>
 int32_t ceiling_to(int32_t dst_size, const void* values, const int64_t* offsets, const int64_t* indices, int64_t batch,
-                   int64_t L, void* out, int32_t* lengths, uint8_t* mask) {
+                   int64_t L, void* out, int32_t* lengths, uint8_t* mask, int32_t threads) {
     switch (dst_size) {
-        case 2: ceiling_rows<S, uint16_t>(values, offsets, indices, batch, L, out, lengths, mask); return 0;
-        case 4: ceiling_rows<S, uint32_t>(values, offsets, indices, batch, L, out, lengths, mask); return 0;
-        case 8: ceiling_rows<S, uint64_t>(values, offsets, indices, batch, L, out, lengths, mask); return 0;
+        case 2: return ceiling_rows<S, uint16_t>(values, offsets, indices, batch, L, out, lengths, mask, threads);
+        case 4: return ceiling_rows<S, uint32_t>(values, offsets, indices, batch, L, out, lengths, mask, threads);
+        case 8: return ceiling_rows<S, uint64_t>(values, offsets, indices, batch, L, out, lengths, mask, threads);
         default: return CB_ERR_ARGUMENT;
     }
 }
@@ -355,11 +366,12 @@ int32_t ceiling_to(int32_t dst_size, const void* values, const int64_t* offsets,
 }  // namespace
 
 extern "C" int32_t cb_ceiling_pad(const void* values, int32_t src_size, const int64_t* offsets, const int64_t* indices,
-                                  int64_t batch, int64_t L, int32_t dst_size, void* out, int32_t* lengths, uint8_t* mask) {
+                                  int64_t batch, int64_t L, int32_t dst_size, void* out, int32_t* lengths, uint8_t* mask,
+                                  int32_t threads) {
     switch (src_size) {
-        case 2: return ceiling_to<uint16_t>(dst_size, values, offsets, indices, batch, L, out, lengths, mask);
-        case 4: return ceiling_to<uint32_t>(dst_size, values, offsets, indices, batch, L, out, lengths, mask);
-        case 8: return ceiling_to<uint64_t>(dst_size, values, offsets, indices, batch, L, out, lengths, mask);
+        case 2: return ceiling_to<uint16_t>(dst_size, values, offsets, indices, batch, L, out, lengths, mask, threads);
+        case 4: return ceiling_to<uint32_t>(dst_size, values, offsets, indices, batch, L, out, lengths, mask, threads);
+        case 8: return ceiling_to<uint64_t>(dst_size, values, offsets, indices, batch, L, out, lengths, mask, threads);
         default: return CB_ERR_ARGUMENT;
     }
 }

@@ -25,7 +25,7 @@ final class CeilingLibrary {
     private CeilingLibrary() {
     }
 
-    /** {@code int32_t cb_ceiling_pad(values, src_size, offsets, indices, batch, L, dst_size, out, lengths, mask)}. */
+    /** {@code int32_t cb_ceiling_pad(values, src_size, offsets, indices, batch, L, dst_size, out, lengths, mask, threads)}. */
     static final MethodHandle CEILING_PAD = load();
 
     private static MethodHandle load() {
@@ -51,7 +51,7 @@ final class CeilingLibrary {
             return Linker.nativeLinker().downcallHandle(lib.find("cb_ceiling_pad").orElseThrow(
                     () -> new IllegalStateException("libcubatch has no cb_ceiling_pad: rebuild")),
                     FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_INT,
-                            ADDRESS, ADDRESS, ADDRESS));
+                            ADDRESS, ADDRESS, ADDRESS, JAVA_INT));
         } catch (IOException | java.net.URISyntaxException e) {
             throw new IllegalStateException("could not load " + resource + ": " + e, e);
         }

@@ -25,7 +25,8 @@ import java.util.SplittableRandom;
  * whose working set stays in cache); {@code streaming} makes the corpus at least 4x the last-level cache and
  * cycles through one seeded permutation of all its samples, so each batch's tokens come from DRAM.
  *
- * <p>The ceilings do exactly the work a backend cannot avoid: per row, read the row's offsets, read its real
+ * <p>The ceilings do exactly the work a backend cannot avoid: read every row's offsets (first, as a backend
+ * does to find the batch's longest), then per row read its real
  * tokens at their places in the store in the batch's order, write them into the row (a copy, or when the
  * element sizes differ a plain integer cast, the cheapest move of those bytes), fill the padding with the pad
  * value (0), write the row's length and its mask. {@link #ceilingJava} with {@code MemorySegment.copy}/{@code fill},
@@ -35,6 +36,8 @@ import java.util.SplittableRandom;
 public final class HonestCase implements AutoCloseable {
     public static final int CAP = 2048;
     private static final int STEADY_BATCHES = 16;
+    /** The C ceiling splits rows over threads as the native backend does (it passes the available processors). */
+    private static final int THREADS = Runtime.getRuntime().availableProcessors();
 
     public final String regime;
     public final int batchSize;
@@ -50,6 +53,8 @@ public final class HonestCase implements AutoCloseable {
     private final Arena arena = Arena.ofShared();
     private final MemorySegment offsets;
     private final MemorySegment indexScratch;
+    private final long[] rowBegin;
+    private final long[] rowLength;
 
     /** Corpus tokens for a regime: at least 4x the last-level cache for streaming. */
     static long corpusTokens(String regime, int batchSize, int srcSize) {
@@ -146,6 +151,8 @@ public final class HonestCase implements AutoCloseable {
             outputs[k] = slot.withShape(shapes[k]);
         }
         indexScratch = arena.allocate(8L * batchSize, 64);
+        rowBegin = new long[batchSize];
+        rowLength = new long[batchSize];
     }
 
     private static long length(SplittableRandom rng) {
@@ -182,9 +189,14 @@ public final class HonestCase implements AutoCloseable {
         MemorySegment values = store.values();
         MemorySegment data = out.data();
         MemorySegment mask = out.attentionMask();
-        for (int b = 0; b < idx.length; b++) {
+        for (int b = 0; b < idx.length; b++) {   // every row's offsets first, as a backend reads them
             long begin = offsets.getAtIndex(ValueLayout.JAVA_LONG, idx[b]);
-            long n = Math.min(offsets.getAtIndex(ValueLayout.JAVA_LONG, idx[b] + 1) - begin, l);
+            rowBegin[b] = begin;
+            rowLength[b] = Math.min(offsets.getAtIndex(ValueLayout.JAVA_LONG, idx[b] + 1) - begin, l);
+        }
+        for (int b = 0; b < idx.length; b++) {
+            long begin = rowBegin[b];
+            long n = rowLength[b];
             long row = b * l;
             if (ss == ds) {
                 MemorySegment.copy(values, begin * ss, data, row * ds, n * ds);
@@ -228,7 +240,7 @@ public final class HonestCase implements AutoCloseable {
         long[] idx = batches[k];
         MemorySegment.copy(idx, 0, indexScratch, ValueLayout.JAVA_LONG, 0, idx.length);
         int status = (int) CeilingLibrary.CEILING_PAD.invokeExact(store.values(), src.byteSize(), offsets, indexScratch, (long) idx.length,
-                shapes[k].length(), dtype.byteSize(), out.data(), out.lengths(), out.attentionMask());
+                shapes[k].length(), dtype.byteSize(), out.data(), out.lengths(), out.attentionMask(), THREADS);
         if (status != 0) {
             throw new IllegalStateException("cb_ceiling_pad: status " + status);
         }
