@@ -7,7 +7,11 @@
 # 2. runs the GPU tests (@Tag("gpu")) and the byte-identity tests of every backend, which include cuda
 #    where a GPU is usable; any skipped GPU test fails the check;
 # 3. runs cuda/test/kernel_check under compute-sanitizer, memcheck and racecheck;
-# 4. runs the GPU benchmarks (io.cubatch.bench.GpuBench);
+# 4. runs the GPU benchmarks (io.cubatch.bench.GpuBench: pad kernel against a device-to-device copy of the
+#    same bytes, H2D from pinned memory, compact H2D + pad end to end);
+# 5. runs bench/peers/gpu_torch_peers.py on the same GPU: H2D from pinned memory by torch and the usual
+#    PyTorch path (pad_sequence on the host, pin_memory(), .to('cuda', non_blocking=True)), with the ratios
+#    to step 4 and the issue's targets (a machine without torch says so; that step fails, the rest stand);
 # and writes OUTDIR/results.md (the date, the device, each step's outcome and time) and OUTDIR/gpu-check.tar.gz
 # (results.md, the logs, the JUnit reports, gpu-bench.json): two files, since a lent GPU machine hands back
 # at most 8. Both are rewritten after every step, so a run killed from outside still leaves what it had.
@@ -15,7 +19,7 @@
 # runs out is reported as TIMED OUT and fails the check, and the steps after it still run. Limits in
 # seconds, from the environment: GPU_CHECK_TIMEOUT_BUILD (600), GPU_CHECK_TIMEOUT_TESTS (150, each of
 # the two test runs), GPU_CHECK_TIMEOUT_INFO (30), GPU_CHECK_TIMEOUT_SANITIZER (60, each tool),
-# GPU_CHECK_TIMEOUT_BENCH (120): with a carried bundle they add up to 570 s, under the 600 s a lent
+# GPU_CHECK_TIMEOUT_BENCH (120), GPU_CHECK_TIMEOUT_TORCH (30, the torch peers): with a carried bundle they add up to 600 s, the 600 s a lent
 # machine gives one command.
 # Exit status: 0 when every step passed, 1 otherwise.
 set -uo pipefail
@@ -27,7 +31,8 @@ t_tests=${GPU_CHECK_TIMEOUT_TESTS:-150}
 t_info=${GPU_CHECK_TIMEOUT_INFO:-30}
 t_sanitizer=${GPU_CHECK_TIMEOUT_SANITIZER:-60}
 t_bench=${GPU_CHECK_TIMEOUT_BENCH:-120}
-for t in "$t_build" "$t_tests" "$t_info" "$t_sanitizer" "$t_bench"; do
+t_torch=${GPU_CHECK_TIMEOUT_TORCH:-30}
+for t in "$t_build" "$t_tests" "$t_info" "$t_sanitizer" "$t_bench" "$t_torch"; do
   [[ $t =~ ^[1-9][0-9]*$ ]] || { echo "gpu-check: timeouts are whole seconds, not '$t'" >&2; exit 1; }
 done
 mkdir -p "$out"
@@ -75,7 +80,7 @@ report() {   # (re)writes results.md and gpu-check.tar.gz in OUTDIR from what ha
     echo "- commit: $(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo "unknown (no git here)")"
     echo "- bundle: ${bundle_source:-not read}"
     echo "- build: ${mode:-none}"
-    echo "- limits (s): build $t_build, tests $t_tests each, info $t_info, sanitizer $t_sanitizer each, bench $t_bench"
+    echo "- limits (s): build $t_build, tests $t_tests each, info $t_info, sanitizer $t_sanitizer each, bench $t_bench, torch $t_torch"
     if [ -z "$final" ]; then echo "- **incomplete**: the check was still running when this was written"; fi
     for f in "${notes[@]}"; do echo "- $f"; done
     if [ ${#steps[@]} -gt 0 ]; then
@@ -187,5 +192,19 @@ fi
 limited "$t_bench" "$logs/gpu-bench.txt" "$java" "${flags[@]}" -cp "$cp" io.cubatch.bench.GpuBench "$logs"
 bench_ran=yes
 step "GPU benchmarks (GpuBench)" $rc
+
+# 5. the PyTorch peers on the same GPU (H2D pinned by torch, pad_sequence + pin_memory + .to(cuda)) and the
+# ratios to GpuBench's figures; a machine without torch says so and fails this step only
+py="$(command -v python3 || true)"
+if [ -z "$py" ]; then
+  notes+=("python3 not found: the torch peer rows were not measured")
+  step "PyTorch peers (python3 not found)" 1
+else
+  limited "$t_torch" "$logs/torch-peers.txt" "$py" "$root/bench/peers/gpu_torch_peers.py" \
+      --cubatch "$logs/gpu-bench.json" --out "$logs/torch-peers.json"
+  if [ "$rc" -eq 3 ]; then notes+=("$(tail -1 "$logs/torch-peers.txt")"); fi
+  cat "$logs/torch-peers.txt" >> "$logs/gpu-bench.txt"
+  step "PyTorch peers and ratios (bench/peers/gpu_torch_peers.py)" $rc
+fi
 
 finish

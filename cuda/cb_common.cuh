@@ -7,8 +7,24 @@
 
 #ifdef __CUDACC__
 #define CB_HD __host__ __device__ __forceinline__
+#define CB_HD_MEMBER __host__ __device__ __forceinline__
 #else
 #define CB_HD static inline
+#define CB_HD_MEMBER inline
+#endif
+
+// Loop unrolling where nvcc compiles; g++ unrolls by itself at -O3 (and would warn on the pragma).
+#ifdef __CUDACC__
+#define CB_UNROLL _Pragma("unroll")
+#else
+#define CB_UNROLL
+#endif
+
+// 16 bytes moved by one vector load or store: CUDA's uint4 on the device, the same layout on the host.
+#ifdef __CUDACC__
+typedef uint4 cb_u128;
+#else
+struct alignas(16) cb_u128 { uint32_t x, y, z, w; };
 #endif
 
 // Element types. The numbers are the ordinals of io.cubatch.store.DType; DTypeCodesTest checks both agree.

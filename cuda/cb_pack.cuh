@@ -7,10 +7,10 @@
 // cb_convert.cuh.
 //
 // Sequence k (packed order) takes output timesteps [start[k], start[k] + keep[k]) from source timesteps
-// [first[k], first[k] + keep[k]); start[] ascends. Output timestep t is real exactly when the last k with
-// start[k] <= t has t < start[k] + keep[k].
+// [first[k], first[k] + keep[k]); start[] ascends and sequences do not overlap (PackLayout). Every other
+// output timestep is padding: the gaps between sequences, which cb_pack_gap names.
 #pragma once
-#include "cb_convert.cuh"
+#include "cb_pad.cuh"   // cb_ld, cb_st, cb_put_pad
 
 typedef struct {
     const void* values;        // source values, src_dtype elements, F per timestep
@@ -32,41 +32,66 @@ typedef struct {
     int32_t* max_seqlen;       // 1
 } cb_pack_args;
 
-// The sequence covering output timestep t (packed order), or -1 when t is padding.
-CB_HD int64_t cb_pack_seq_at(const cb_pack_args* a, int64_t t) {
-    int64_t lo = 0, hi = a->seqs;   // the first k with start[k] > t
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if (a->start[mid] <= t) lo = mid + 1; else hi = mid;
-    }
-    int64_t k = lo - 1;
-    return k >= 0 && t < a->start[k] + a->keep[k] ? k : -1;
+// Sequence k's elements i, i + step, ... of its keep[k] * F (one thread's share; the CPU passes 0 and 1):
+// output element start[k] * F + i from source element first[k] * F + i, a typed bit copy or a conversion.
+// Returns -1, or the flat output index of the first of them whose value does not fit (and stops there).
+template <typename T>
+CB_HD void cb_pack_bits_part_t(const cb_pack_args* a, int64_t k, int64_t i, int64_t step) {
+    const int64_t n = a->keep[k] * a->features;
+    const unsigned char* src = (const unsigned char*) a->values + a->first[k] * a->features * (int64_t) sizeof(T);
+    unsigned char* dst = (unsigned char*) a->out + a->start[k] * a->features * (int64_t) sizeof(T);
+    for (; i < n; i += step) cb_st<T>(dst + i * (int64_t) sizeof(T), cb_ld<T>(src + i * (int64_t) sizeof(T)));
 }
 
-// Output element e of the flattened [rows, maxlen, F]: CB_OK or CB_ERR_VALUE_DOES_NOT_FIT.
-CB_HD int cb_pack_element(const cb_pack_args* a, int64_t e) {
-    int dsize = cb_dtype_size(a->dst_dtype);
-    int64_t t = e / a->features;
-    int64_t f = e % a->features;
-    int64_t k = cb_pack_seq_at(a, t);
-    unsigned char* dst = (unsigned char*) a->out + e * dsize;
-    if (k < 0) {
-        memcpy(dst, a->pad_value, dsize);
-        return CB_OK;
-    }
-    int64_t src = (a->first[k] + (t - a->start[k])) * a->features + f;
+CB_HD int64_t cb_pack_seq_part(const cb_pack_args* a, int64_t k, int64_t i, int64_t step) {
     if (cb_bit_copy(a->src_dtype, a->dst_dtype)) {
-        memcpy(dst, (const unsigned char*) a->values + src * dsize, dsize);
-        return CB_OK;
+        switch (cb_dtype_size(a->dst_dtype)) {
+            case 1: cb_pack_bits_part_t<uint8_t>(a, k, i, step); break;
+            case 2: cb_pack_bits_part_t<uint16_t>(a, k, i, step); break;
+            case 4: cb_pack_bits_part_t<uint32_t>(a, k, i, step); break;
+            default: cb_pack_bits_part_t<uint64_t>(a, k, i, step); break;
+        }
+        return -1;
     }
-    return cb_store(a->out, a->dst_dtype, e, cb_load(a->values, a->src_dtype, src));
+    const int64_t n = a->keep[k] * a->features;
+    const int64_t src = a->first[k] * a->features, dst = a->start[k] * a->features;
+    for (; i < n; i += step) {
+        if (cb_store(a->out, a->dst_dtype, dst + i, cb_load(a->values, a->src_dtype, src + i)) != CB_OK) {
+            return dst + i;
+        }
+    }
+    return -1;
 }
 
-// Mask and position of output timestep t.
-CB_HD void cb_pack_masks(const cb_pack_args* a, int64_t t) {
-    int64_t k = cb_pack_seq_at(a, t);
-    a->mask[t] = (uint8_t) (k >= 0);
-    if (a->positions) a->positions[t] = k >= 0 ? (int32_t) (t - a->start[k]) : 0;
+// Mask 1 and positions 0, 1, ... over sequence k's timesteps t, t + step, ...
+CB_HD void cb_pack_seq_masks_part(const cb_pack_args* a, int64_t k, int64_t t, int64_t step) {
+    const int64_t n = a->keep[k], at = a->start[k];
+    for (; t < n; t += step) {
+        a->mask[at + t] = 1;
+        if (a->positions) a->positions[at + t] = (int32_t) t;
+    }
+}
+
+// Gap g in [0, S]: the padding cells before sequence g (after sequence g - 1; g = S: up to the end of the
+// last row), [gap_from, gap_to). Its elements i, i + step, ... get the pad value; its timesteps mask and
+// position 0. Gaps and sequences together cover every cell once (start[] ascends, sequences do not overlap).
+CB_HD void cb_pack_gap(const cb_pack_args* a, int64_t g, int64_t* from, int64_t* to) {
+    *from = g == 0 ? 0 : a->start[g - 1] + a->keep[g - 1];
+    *to = g == a->seqs ? a->rows * a->maxlen : a->start[g];
+    if (*to < *from) *to = *from;
+}
+
+CB_HD void cb_pack_gap_part(const cb_pack_args* a, int64_t g, int64_t i, int64_t step) {
+    int64_t from, to;
+    cb_pack_gap(a, g, &from, &to);
+    const int dsize = cb_dtype_size(a->dst_dtype);
+    const int64_t F = a->features;
+    unsigned char* dst = (unsigned char*) a->out + from * F * dsize;
+    for (int64_t e = i; e < (to - from) * F; e += step) cb_put_pad(dst + e * dsize, a->pad_value, dsize);
+    for (int64_t t = from + i; t < to; t += step) {
+        a->mask[t] = 0;
+        if (a->positions) a->positions[t] = 0;
+    }
 }
 
 // lengths, cu_seqlens and max_seqlen: one pass over the S sequences (one thread, or the CPU).

@@ -57,48 +57,149 @@ CB_HD cb_row_geometry cb_pad_geometry(const cb_pad_args* a, int64_t b) {
     return g;
 }
 
-// Output element (b, t, f): returns CB_OK or CB_ERR_VALUE_DOES_NOT_FIT. The device kernel calls this
-// for every element; the CPU twin below does whole rows with the same geometry and conversion.
-CB_HD int cb_pad_element(const cb_pad_args* a, const cb_row_geometry* g, int64_t b, int64_t t, int64_t f) {
-    int dsize = cb_dtype_size(a->dst_dtype);
-    int64_t o = (b * a->out_len + t) * a->features + f;
-    unsigned char* dst = (unsigned char*) a->out + o * dsize;
-    if (t < g->start || t >= g->start + g->keep) {
-        memcpy(dst, a->pad_value, dsize);
-        return CB_OK;
-    }
-    int64_t src = (g->first + (t - g->start)) * a->features + f;
-    if (cb_bit_copy(a->src_dtype, a->dst_dtype)) {
-        memcpy(dst, (const unsigned char*) a->values + src * dsize, dsize);
-        return CB_OK;
-    }
-    return cb_store(a->out, a->dst_dtype, o, cb_load(a->values, a->src_dtype, src));
+// Typed element access. On the device every array is aligned to its element size (cudaMalloc'd buffers,
+// element offsets; the compact layout is 8-byte aligned), so a load is one typed instruction; on the host a
+// fixed-size memcpy compiles to the same move and also tolerates unaligned stores (mapped files).
+template <typename T>
+CB_HD T cb_ld(const void* p) {
+#ifdef __CUDA_ARCH__
+    return *(const T*) p;
+#else
+    T v;
+    memcpy(&v, p, sizeof(T));
+    return v;
+#endif
 }
 
-// mask and positions for timestep t of row b.
-CB_HD void cb_pad_masks(const cb_pad_args* a, const cb_row_geometry* g, int64_t b, int64_t t) {
-    int real = t >= g->start && t < g->start + g->keep;
-    if (a->mask) a->mask[b * a->out_len + t] = (uint8_t) real;
-    if (a->positions) a->positions[b * a->out_len + t] = real ? (int32_t) (t - g->start) : 0;
+template <typename T>
+CB_HD void cb_st(void* p, T v) {
+#ifdef __CUDA_ARCH__
+    *(T*) p = v;
+#else
+    memcpy(p, &v, sizeof(T));
+#endif
 }
 
-// Same-dtype rows, 16 bytes at a time: bytes [at, at + 16) of row b's data (at % 16 == 0), each byte the
-// pad value's or the source's, assembled so the kernel can write them with one aligned 16-byte store.
-// Only for cb_bit_copy(src_dtype, dst_dtype); the caller checks that, that the row's bytes are a multiple
-// of 16 and the output 16-byte aligned. Bytes past the row end are left as they are.
-CB_HD void cb_pad_chunk16(const cb_pad_args* a, const cb_row_geometry* g, int64_t at, unsigned char out16[16]) {
+// Row b's output elements (F per timestep, flattened) as three runs, computed once per row so that placing
+// element i of the row needs no division: [0, rs) pad, [rs, re) real, element i taken from source element
+// src0 + (i - rs), [re, n) pad. out: the row's first byte.
+typedef struct {
+    int64_t n;
+    int64_t rs;
+    int64_t re;
+    int64_t src0;
+    unsigned char* out;
+} cb_row_span;
+
+CB_HD cb_row_span cb_pad_span(const cb_pad_args* a, const cb_row_geometry* g, int64_t b) {
+    cb_row_span s;
+    int64_t F = a->features;
+    s.n = a->out_len * F;
+    s.rs = g->start * F;
+    s.re = (g->start + g->keep) * F;
+    s.src0 = g->first * F;
+    s.out = (unsigned char*) a->out + b * s.n * cb_dtype_size(a->dst_dtype);
+    return s;
+}
+
+// Bit copy of the row elements i, i + step, ... (one thread's share; the CPU passes 0 and 1), T of the
+// element's size.
+template <typename T>
+CB_HD void cb_pad_bits_part_t(const cb_pad_args* a, const cb_row_span* s, int64_t i, int64_t step) {
+    const T pad = cb_ld<T>(a->pad_value);
+    const unsigned char* src = (const unsigned char*) a->values + (s->src0 - s->rs) * (int64_t) sizeof(T);
+    for (; i < s->n; i += step) {
+        cb_st<T>(s->out + i * (int64_t) sizeof(T),
+                 i >= s->rs && i < s->re ? cb_ld<T>(src + i * (int64_t) sizeof(T)) : pad);
+    }
+}
+
+CB_HD void cb_pad_bits_part(const cb_pad_args* a, const cb_row_span* s, int64_t i, int64_t step) {
+    switch (cb_dtype_size(a->dst_dtype)) {
+        case 1: cb_pad_bits_part_t<uint8_t>(a, s, i, step); break;
+        case 2: cb_pad_bits_part_t<uint16_t>(a, s, i, step); break;
+        case 4: cb_pad_bits_part_t<uint32_t>(a, s, i, step); break;
+        default: cb_pad_bits_part_t<uint64_t>(a, s, i, step); break;
+    }
+}
+
+// One pad element of `size` bytes, by a typed store.
+CB_HD void cb_put_pad(unsigned char* dst, const void* pad, int size) {
+    switch (size) {
+        case 1: cb_st<uint8_t>(dst, cb_ld<uint8_t>(pad)); break;
+        case 2: cb_st<uint16_t>(dst, cb_ld<uint16_t>(pad)); break;
+        case 4: cb_st<uint32_t>(dst, cb_ld<uint32_t>(pad)); break;
+        default: cb_st<uint64_t>(dst, cb_ld<uint64_t>(pad)); break;
+    }
+}
+
+// Converting copy of the row elements i, i + step, ... of row b. Returns -1, or the flat output index of
+// the first of them whose value does not fit (and stops there: later ones of this share are larger).
+CB_HD int64_t cb_pad_convert_part(const cb_pad_args* a, const cb_row_span* s, int64_t b, int64_t i, int64_t step) {
     int dsize = cb_dtype_size(a->dst_dtype);
-    int64_t row_bytes = a->out_len * a->features * dsize;
-    const unsigned char* pad = (const unsigned char*) a->pad_value;
-    const unsigned char* src = (const unsigned char*) a->values;
-    for (int k = 0; k < 16 && at + k < row_bytes; k++) {
-        int64_t e = (at + k) / dsize;
-        int within = (int) ((at + k) % dsize);
-        int64_t t = e / a->features;
-        int64_t f = e % a->features;
-        out16[k] = t < g->start || t >= g->start + g->keep
-                ? pad[within]
-                : src[((g->first + (t - g->start)) * a->features + f) * dsize + within];
+    for (; i < s->n; i += step) {
+        if (i >= s->rs && i < s->re) {
+            if (cb_store(a->out, a->dst_dtype, b * s->n + i, cb_load(a->values, a->src_dtype, s->src0 + (i - s->rs)))
+                != CB_OK) {
+                return b * s->n + i;
+            }
+        } else {
+            cb_put_pad(s->out + i * dsize, a->pad_value, dsize);
+        }
+    }
+    return -1;
+}
+
+// Mask and positions of timesteps t, t + step, ... of row b.
+CB_HD void cb_pad_masks_part(const cb_pad_args* a, const cb_row_geometry* g, int64_t b, int64_t t, int64_t step) {
+    const int64_t L = a->out_len, start = g->start, end = g->start + g->keep;
+    uint8_t* m = a->mask ? a->mask + b * L : 0;
+    int32_t* p = a->positions ? a->positions + b * L : 0;
+    for (; t < L; t += step) {
+        int real = t >= start && t < end;
+        if (m) m[t] = (uint8_t) real;
+        if (p) p[t] = real ? (int32_t) (t - start) : 0;
+    }
+}
+
+// Same-dtype rows in 16-byte chunks c, c + step, ... of the row (a bit copy, cb_bit_copy; the row's bytes a
+// multiple of 16 and the output 16-byte aligned, which the caller checks): each chunk is one aligned
+// 16-byte store; an all-real chunk whose source is 16-byte aligned is one 16-byte load, other chunks are
+// assembled from typed element loads in registers.
+template <typename T>
+CB_HD void cb_pad_wide_part_t(const cb_pad_args* a, const cb_row_span* s, int64_t c, int64_t step) {
+    enum { N = 16 / sizeof(T) };
+    union chunk { cb_u128 v; T e[N]; };
+    const T pad = cb_ld<T>(a->pad_value);
+    chunk padded;
+CB_UNROLL
+    for (int k = 0; k < N; k++) padded.e[k] = pad;
+    const unsigned char* src = (const unsigned char*) a->values + (s->src0 - s->rs) * (int64_t) sizeof(T);
+    const int64_t chunks = s->n / N;
+    for (; c < chunks; c += step) {
+        const int64_t e0 = c * N;
+        chunk x;
+        if (e0 + N <= s->rs || e0 >= s->re) {
+            x = padded;
+        } else if (e0 >= s->rs && e0 + N <= s->re && ((uintptr_t) (src + e0 * (int64_t) sizeof(T)) & 15) == 0) {
+            x.v = cb_ld<cb_u128>(src + e0 * (int64_t) sizeof(T));
+        } else {
+CB_UNROLL
+            for (int k = 0; k < N; k++) {
+                const int64_t i = e0 + k;
+                x.e[k] = i >= s->rs && i < s->re ? cb_ld<T>(src + i * (int64_t) sizeof(T)) : pad;
+            }
+        }
+        cb_st<cb_u128>(s->out + c * 16, x.v);
+    }
+}
+
+CB_HD void cb_pad_wide_part(const cb_pad_args* a, const cb_row_span* s, int64_t c, int64_t step) {
+    switch (cb_dtype_size(a->dst_dtype)) {
+        case 1: cb_pad_wide_part_t<uint8_t>(a, s, c, step); break;
+        case 2: cb_pad_wide_part_t<uint16_t>(a, s, c, step); break;
+        case 4: cb_pad_wide_part_t<uint32_t>(a, s, c, step); break;
+        default: cb_pad_wide_part_t<uint64_t>(a, s, c, step); break;
     }
 }
 
@@ -107,9 +208,23 @@ CB_HD void cb_pad_length(const cb_pad_args* a, const cb_row_geometry* g, int64_t
     if (a->lengths) a->lengths[b] = (int32_t) g->keep;
 }
 
+// The element-by-element converting copy: what every conversion is defined by.
+CB_HD int64_t cb_convert_run(const cb_pad_args* a, int64_t src, int64_t out, int64_t count) {
+    for (int64_t e = 0; e < count; e++) {
+        if (cb_store(a->out, a->dst_dtype, out + e, cb_load(a->values, a->src_dtype, src + e)) != CB_OK) {
+            return out + e;
+        }
+    }
+    return -1;
+}
+
 // Row b on the CPU: bulk copies for same-dtype data, element conversion otherwise. On a value that does
 // not fit, *bad is set to the flat index of the first such output element of the row.
-CB_HD int cb_pad_row(const cb_pad_args* a, int64_t b, int64_t* bad) {
+// convert(a, src_elem, out_elem, count): the converting copy of `count` consecutive elements; returns -1 or
+// the flat output index of the first that does not fit. The device has none (the kernels convert per
+// element); the CPU passes cb_convert_run or a faster loop writing the same bytes (native/cubatch.cpp).
+template <typename Convert>
+CB_HD int cb_pad_row_with(const cb_pad_args* a, int64_t b, int64_t* bad, Convert convert) {
     cb_row_geometry g = cb_pad_geometry(a, b);
     if (g.status != CB_OK) {
         *bad = b;
@@ -135,15 +250,13 @@ CB_HD int cb_pad_row(const cb_pad_args* a, int64_t b, int64_t* bad) {
         memcpy(row + g.start * F * dsize, (const unsigned char*) a->values + g.first * F * dsize,
                (size_t) (g.keep * F * dsize));
     } else {
-        for (int64_t e = 0; e < g.keep * F; e++) {
-            int64_t o = (b * a->out_len + g.start) * F + e;
-            if (cb_store(a->out, a->dst_dtype, o, cb_load(a->values, a->src_dtype, g.first * F + e)) != CB_OK) {
-                *bad = o;
-                return CB_ERR_VALUE_DOES_NOT_FIT;
-            }
+        int64_t o = convert(a, g.first * F, (b * a->out_len + g.start) * F, g.keep * F);
+        if (o >= 0) {
+            *bad = o;
+            return CB_ERR_VALUE_DOES_NOT_FIT;
         }
     }
-    // mask and positions as cb_pad_masks defines them, written as runs: through local pointers the
+    // mask and positions as cb_pad_masks_part defines them, written as runs: through local pointers the
     // compiler need not reload the arguments after every byte store (a uint8_t store may alias anything)
     const int64_t L = a->out_len, start = g.start, end = g.start + g.keep;
     if (a->mask) {
@@ -158,4 +271,14 @@ CB_HD int cb_pad_row(const cb_pad_args* a, int64_t b, int64_t* bad) {
     }
     cb_pad_length(a, &g, b);
     return CB_OK;
+}
+
+struct cb_convert_elementwise {
+    CB_HD_MEMBER int64_t operator()(const cb_pad_args* a, int64_t src, int64_t out, int64_t count) const {
+        return cb_convert_run(a, src, out, count);
+    }
+};
+
+CB_HD int cb_pad_row(const cb_pad_args* a, int64_t b, int64_t* bad) {
+    return cb_pad_row_with(a, b, bad, cb_convert_elementwise());
 }

@@ -11,7 +11,172 @@
 #include "cb_pad.cuh"
 #include "cb_pack.cuh"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define CB_X86 1
+#endif
+
 namespace {
+
+// ---- Fast converting copies for the common dtype pairs (int32/int64/float32 -> float32/float16/bfloat16).
+// They write exactly the bytes of cb_convert_run (cuda/cb_convert.cuh) and report the same first element
+// that does not fit; test_cubatch checks them against it (every float16, random float bits, integer edges).
+// Where no fast loop applies, cb_convert_run itself runs.
+
+constexpr int64_t kChunk = 256;
+
+// float -> float16 bits, round to nearest even (F. Giesen's float_to_half_fast3_rtne): NaN gives a signed
+// quiet NaN and overflow infinity, which fix_half then canonicalises or reports.
+inline uint16_t half_soft(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    const uint32_t sign = x & 0x80000000u;
+    x ^= sign;
+    uint16_t o;
+    if (x >= (127u + 16) << 23) {
+        o = x > 255u << 23 ? 0x7e00 : 0x7c00;
+    } else if (x < 113u << 23) {
+        const uint32_t magic_bits = ((127u - 15) + (23 - 10) + 1) << 23;
+        float magic, v;
+        memcpy(&magic, &magic_bits, 4);
+        memcpy(&v, &x, 4);
+        v += magic;
+        uint32_t vb;
+        memcpy(&vb, &v, 4);
+        o = (uint16_t) (vb - magic_bits);
+    } else {
+        uint32_t mant_odd = (x >> 13) & 1;
+        x += ((uint32_t) (15 - 127) << 23) + 0xfff + mant_odd;
+        o = (uint16_t) (x >> 13);
+    }
+    return (uint16_t) (o | (sign >> 16));
+}
+
+#ifdef CB_X86
+__attribute__((target("avx,f16c"))) void halves_f16c(const float* f, uint16_t* h, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        _mm_storeu_si128((__m128i*) (h + i), _mm256_cvtps_ph(_mm256_loadu_ps(f + i), _MM_FROUND_TO_NEAREST_INT));
+    }
+    for (; i < n; i++) h[i] = half_soft(f[i]);
+}
+const bool kHaveF16c = __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
+#endif
+
+inline void halves(const float* f, uint16_t* h, int64_t n) {
+#ifdef CB_X86
+    if (kHaveF16c) {
+        halves_f16c(f, h, n);
+        return;
+    }
+#endif
+    for (int64_t i = 0; i < n; i++) h[i] = half_soft(f[i]);
+}
+
+// Infinity or NaN in h[0, n) (the rare case) is settled as cb_convert.cuh does: a NaN source gives the
+// canonical 0x7e00, an infinite one keeps its infinity, a finite one overflowed: returns its index, else -1.
+inline int64_t fix_half(const float* f, uint16_t* h, int64_t n, bool int_source) {
+    for (int64_t i = 0; i < n; i++) {
+        if ((h[i] & 0x7c00) != 0x7c00) continue;
+        if (int_source) return i;
+        uint32_t x;
+        memcpy(&x, &f[i], 4);
+        if ((x & 0x7fffffffu) > 0x7f800000u) {
+            h[i] = 0x7e00;
+        } else if ((x & 0x7fffffffu) != 0x7f800000u) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+// Source elements [src, src + n) as floats: exact for float32, and for integers of magnitude below 2^24;
+// *exact says whether every one of them was.
+inline void load_floats(const cb_pad_args* a, int64_t src, int64_t n, float* f, bool* exact) {
+    const unsigned char* v = (const unsigned char*) a->values;
+    *exact = true;
+    if (a->src_dtype == CB_FLOAT32) {
+        memcpy(f, v + src * 4, (size_t) n * 4);
+    } else if (a->src_dtype == CB_INT32) {
+        int32_t t[kChunk];
+        memcpy(t, v + src * 4, (size_t) n * 4);
+        int32_t lo = 0, hi = 0;
+        for (int64_t i = 0; i < n; i++) {
+            f[i] = (float) t[i];
+            lo = std::min(lo, t[i]);
+            hi = std::max(hi, t[i]);
+        }
+        *exact = lo > -(1 << 24) && hi < (1 << 24);
+    } else {
+        int64_t t[kChunk];
+        memcpy(t, v + src * 8, (size_t) n * 8);
+        int64_t lo = 0, hi = 0;
+        for (int64_t i = 0; i < n; i++) {
+            f[i] = (float) t[i];
+            lo = std::min(lo, t[i]);
+            hi = std::max(hi, t[i]);
+        }
+        *exact = lo > -(1 << 24) && hi < (1 << 24);
+    }
+}
+
+struct FastConvert {
+    int64_t operator()(const cb_pad_args* a, int64_t src, int64_t out, int64_t count) const {
+        const int s = a->src_dtype, d = a->dst_dtype;
+        if (s == d || (s != CB_INT32 && s != CB_INT64 && s != CB_FLOAT32) ||
+            (d != CB_FLOAT32 && d != CB_FLOAT16 && d != CB_BFLOAT16)) {   // same dtype: a bit copy, never here
+            return cb_convert_run(a, src, out, count);
+        }
+        unsigned char* o = (unsigned char*) a->out;
+        const bool int_source = s != CB_FLOAT32;
+        for (int64_t at = 0; at < count; at += kChunk) {
+            const int64_t n = std::min(kChunk, count - at);
+            float f[kChunk];
+            bool exact;
+            if (d == CB_FLOAT32 && s == CB_INT64) {   // int64 -> float32 rounds once, as cb_store does
+                int64_t t[kChunk];
+                memcpy(t, (const unsigned char*) a->values + (src + at) * 8, (size_t) n * 8);
+                for (int64_t i = 0; i < n; i++) f[i] = (float) t[i];
+                memcpy(o + (out + at) * 4, f, (size_t) n * 4);
+                continue;
+            }
+            load_floats(a, src + at, n, f, &exact);
+            if (!exact) {   // an integer past 2^24: float would round it twice; the defining loop instead
+                if (d == CB_FLOAT32 && s == CB_INT32) {
+                    memcpy(o + (out + at) * 4, f, (size_t) n * 4);   // int32 -> float32 is one rounding
+                    continue;
+                }
+                int64_t bad = cb_convert_run(a, src + at, out + at, n);
+                if (bad >= 0) return bad;
+                continue;
+            }
+            if (d == CB_FLOAT32) {
+                memcpy(o + (out + at) * 4, f, (size_t) n * 4);
+            } else if (d == CB_FLOAT16) {
+                uint16_t h[kChunk];
+                halves(f, h, n);
+                int64_t bad = fix_half(f, h, n, int_source);
+                if (bad >= 0) return out + at + bad;
+                memcpy(o + (out + at) * 2, h, (size_t) n * 2);
+            } else {
+                uint16_t h[kChunk];
+                int64_t bad = -1;
+                for (int64_t i = 0; i < n; i++) {
+                    uint32_t x;
+                    memcpy(&x, &f[i], 4);
+                    uint32_t r = (x + 0x7fffu + ((x >> 16) & 1)) >> 16;
+                    uint32_t m = x & 0x7fffffffu;
+                    if (m > 0x7f800000u) r = 0x7fc0;
+                    else if ((r & 0x7fff) == 0x7f80 && m != 0x7f800000u && bad < 0) bad = i;
+                    h[i] = (uint16_t) r;
+                }
+                if (bad >= 0) return out + at + bad;
+                memcpy(o + (out + at) * 2, h, (size_t) n * 2);
+            }
+        }
+        return -1;
+    }
+};
 
 // Runs row(b, &bad) for b in [0, batch) on up to `threads` threads. Returns the status of the lowest
 // failing row and, in *error_out, its bad index, so the result does not depend on the thread count.
@@ -60,6 +225,17 @@ bool valid_dtype(int32_t d) { return d >= 0 && d < CB_DTYPE_COUNT; }
 
 extern "C" int32_t cb_abi_version(void) { return CB_ABI_VERSION; }
 
+// For test_cubatch: the fast converting copy of `count` elements, as cb_pad uses it.
+extern "C" int64_t cb_test_fast_convert(const void* values, int32_t src_dtype, void* out, int32_t dst_dtype,
+                                        int64_t count) {
+    cb_pad_args a = {};
+    a.values = values;
+    a.src_dtype = src_dtype;
+    a.out = out;
+    a.dst_dtype = dst_dtype;
+    return FastConvert()(&a, 0, 0, count);
+}
+
 extern "C" int32_t cb_pad(const void* values, int32_t src_dtype, const int64_t* offsets, int64_t fixed_len,
                           int64_t features, const int64_t* indices, int64_t batch, int64_t out_len, int64_t limit,
                           int32_t pad_side, int32_t trunc_side, int32_t dst_dtype, const void* pad_value, void* out,
@@ -72,7 +248,9 @@ extern "C" int32_t cb_pad(const void* values, int32_t src_dtype, const int64_t* 
     cb_pad_args a = {values, src_dtype, offsets, fixed_len, features, indices, batch, out_len, limit,
                      pad_side, trunc_side, dst_dtype, pad_value, out, lengths, mask, positions};
     int64_t bytes = batch * out_len * features * cb_dtype_size(dst_dtype);
-    return for_rows(batch, bytes, threads, error_out, [&](int64_t b, int64_t* bad) { return cb_pad_row(&a, b, bad); });
+    return for_rows(batch, bytes, threads, error_out, [&](int64_t b, int64_t* bad) {
+        return cb_pad_row_with(&a, b, bad, FastConvert());
+    });
 }
 
 extern "C" int32_t cb_stack(const void* values, int32_t src_dtype, int64_t row_elems, const int64_t* indices,
@@ -96,11 +274,14 @@ extern "C" int32_t cb_pack(const void* values, int32_t src_dtype, int64_t featur
     cb_pack_args a = {values, src_dtype, features, first, keep, start, seqs, rows, maxlen, dst_dtype, pad_value, out,
                       mask, positions, lengths, cu_seqlens, max_seqlen};
     cb_pack_sequences(&a);
-    int64_t cells = rows * maxlen;
-    for (int64_t t = 0; t < cells; t++) cb_pack_masks(&a, t);
-    for (int64_t e = 0; e < cells * features; e++) {   // the kernel's element function, element by element
-        if (cb_pack_element(&a, e) != CB_OK) {
-            *error_out = e;
+    // the kernel's sequence and gap functions, in packed order: the first failure is the lowest element
+    for (int64_t k = 0; k <= seqs; k++) {
+        cb_pack_gap_part(&a, k, 0, 1);
+        if (k == seqs) break;
+        cb_pack_seq_masks_part(&a, k, 0, 1);
+        int64_t bad = cb_pack_seq_part(&a, k, 0, 1);
+        if (bad >= 0) {
+            *error_out = bad;
             return CB_ERR_VALUE_DOES_NOT_FIT;
         }
     }
@@ -134,6 +315,65 @@ extern "C" int32_t cb_struct_layout(int32_t which, int64_t* out, int32_t capacit
     if (!out || capacity < (int32_t) v.size()) return -1;
     std::copy(v.begin(), v.end(), out);
     return (int32_t) v.size();
+}
+
+namespace {
+
+// The benchmarks' ceiling (cb_ceiling_pad): the bytes padding cannot avoid moving, the cheapest way in C.
+// S and D are unsigned types of the source and output element sizes; a narrowing or widening is a plain
+// integer cast, the cheapest move of those bytes (no conversion semantics). First every row's offsets (a
+// backend reads them all before padding, to find the batch's longest: independent loads, which overlap),
+// then the rows, split over threads exactly as cb_pad splits them (for_rows), so the two compare like for
+// like.
+template <typename S, typename D>
+int32_t ceiling_rows(const void* values, const int64_t* offsets, const int64_t* indices, int64_t batch, int64_t L,
+                     void* out, int32_t* lengths, uint8_t* mask, int32_t threads) {
+    std::vector<int64_t> begin(batch), len(batch);
+    for (int64_t b = 0; b < batch; b++) {
+        int64_t s = indices[b];
+        begin[b] = offsets[s];
+        len[b] = std::min(offsets[s + 1] - begin[b], L);
+    }
+    const S* v = (const S*) values;
+    int64_t error = 0;
+    return for_rows(batch, batch * L * (int64_t) sizeof(D), threads, &error, [&](int64_t b, int64_t*) {
+        int64_t n = len[b];
+        D* row = (D*) out + b * L;
+        if (sizeof(S) == sizeof(D)) {
+            memcpy(row, v + begin[b], (size_t) n * sizeof(D));
+        } else {
+            for (int64_t i = 0; i < n; i++) row[i] = (D) v[begin[b] + i];
+        }
+        memset(row + n, 0, (size_t) (L - n) * sizeof(D));
+        lengths[b] = (int32_t) n;
+        memset(mask + b * L, 1, (size_t) n);
+        memset(mask + b * L + n, 0, (size_t) (L - n));
+        return (int32_t) CB_OK;
+    });
+}
+
+template <typename S>
+int32_t ceiling_to(int32_t dst_size, const void* values, const int64_t* offsets, const int64_t* indices, int64_t batch,
+                   int64_t L, void* out, int32_t* lengths, uint8_t* mask, int32_t threads) {
+    switch (dst_size) {
+        case 2: return ceiling_rows<S, uint16_t>(values, offsets, indices, batch, L, out, lengths, mask, threads);
+        case 4: return ceiling_rows<S, uint32_t>(values, offsets, indices, batch, L, out, lengths, mask, threads);
+        case 8: return ceiling_rows<S, uint64_t>(values, offsets, indices, batch, L, out, lengths, mask, threads);
+        default: return CB_ERR_ARGUMENT;
+    }
+}
+
+}  // namespace
+
+extern "C" int32_t cb_ceiling_pad(const void* values, int32_t src_size, const int64_t* offsets, const int64_t* indices,
+                                  int64_t batch, int64_t L, int32_t dst_size, void* out, int32_t* lengths, uint8_t* mask,
+                                  int32_t threads) {
+    switch (src_size) {
+        case 2: return ceiling_to<uint16_t>(dst_size, values, offsets, indices, batch, L, out, lengths, mask, threads);
+        case 4: return ceiling_to<uint32_t>(dst_size, values, offsets, indices, batch, L, out, lengths, mask, threads);
+        case 8: return ceiling_to<uint64_t>(dst_size, values, offsets, indices, batch, L, out, lengths, mask, threads);
+        default: return CB_ERR_ARGUMENT;
+    }
 }
 
 extern "C" void cb_copy(void* dst, const void* src, int64_t bytes) {

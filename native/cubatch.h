@@ -43,6 +43,14 @@ int32_t cb_pack(const void* values, int32_t src_dtype, int64_t features, const i
  * number of values written, or -1 for an unknown struct or too small a capacity. */
 int32_t cb_struct_layout(int32_t which, int64_t* out, int32_t capacity);
 
+/* The benchmarks' ceiling for padding batch rows indices[] of a ragged store POST to L with pad 0: first every
+ * row's offsets, then per row a memcpy of its tokens (or, when the element sizes differ, a plain integer cast per
+ * element: the cheapest move of those bytes), a memset of its padding, lengths[b], and a memset of its mask; rows
+ * split over up to `threads` threads as cb_pad splits them. Sizes 2, 4 or 8; returns 0, or 3. */
+int32_t cb_ceiling_pad(const void* values, int32_t src_size, const int64_t* offsets, const int64_t* indices,
+                       int64_t batch, int64_t L, int32_t dst_size, void* out, int32_t* lengths, uint8_t* mask,
+                       int32_t threads);
+
 /* memcpy, for the benchmarks' bandwidth ceiling. */
 void cb_copy(void* dst, const void* src, int64_t bytes);
 

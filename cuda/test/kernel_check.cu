@@ -81,9 +81,9 @@ static void check_pad(const PadCase& c, bool wide, const char* what) {
     CUDA_OK(cudaMalloc(&errors, 16));
     CUDA_OK(cudaMemset(errors, 0xff, 16));
     if (wide) {
-        cb_pad_kernel16<<<7, 96>>>(d, errors + 1);
+        cb_pad_kernel16<<<dim3(3, 5), 96>>>(d, errors + 1);
     } else {
-        cb_pad_kernel<<<7, 96>>>(d, errors, errors + 1);
+        cb_pad_kernel<<<dim3(2, 7), 96>>>(d, errors, errors + 1);
     }
     CUDA_OK(cudaGetLastError());
     CUDA_OK(cudaDeviceSynchronize());

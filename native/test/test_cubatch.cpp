@@ -288,34 +288,64 @@ static void test_threads() {
     }
 }
 
-// The kernels' 16-byte path (cb_pad_chunk16), run chunk by chunk on the CPU, writes the same bytes as
-// cb_pad_row for same-dtype rows whose bytes are a multiple of 16.
-static void test_chunk16() {
+// The kernels' row functions (cb_pad_wide_part: 16-byte chunks; cb_pad_bits_part: typed elements;
+// cb_pad_convert_part; cb_pad_masks_part), run on the CPU as a grid of `lanes` threads would run them (each
+// lane its share i, i + lanes, ...), write the same bytes as cb_pad_row.
+static void test_kernel_row_parts() {
     std::mt19937_64 rng(16);
     for (int i = 0; i < 2000; i++) {
         int64_t F = 1 + rng() % 3, L = 4 * (1 + rng() % 6), limit = rng() % (L + 1);
+        int64_t lanes = 1 + rng() % 40;
         std::vector<int64_t> lens;
         for (int k = 0; k < 1 + (int) (rng() % 8); k++) lens.push_back((int64_t) (rng() % (L + 4)));
         Case c = make_case(rng, lens, F, L, limit, rng() % 2 ? CB_SIDE_PRE : CB_SIDE_POST,
                            rng() % 2 ? CB_SIDE_PRE : CB_SIDE_POST);
         int64_t B = (int64_t) c.indices.size();
-        std::vector<int32_t> expected(B * L * F), chunked(B * L * F, 0x5a5a5a5a);
+        std::vector<int32_t> expected(B * L * F), wide(B * L * F, 0x5a5a5a5a), bits(B * L * F, 0x5a5a5a5a);
+        std::vector<int16_t> conv_expected(B * L * F), conv(B * L * F, 0x5a5a);
+        std::vector<uint8_t> mask_expected(B * L), mask(B * L, 7);
+        std::vector<int32_t> pos_expected(B * L), pos(B * L, 7);
         int64_t err = -1;
         cb_pad(c.values.data(), CB_INT32, c.offsets.data(), 0, F, c.indices.data(), B, L, c.limit, c.pad_side,
-               c.trunc_side, CB_INT32, &c.pad_value, expected.data(), nullptr, nullptr, nullptr, 1, &err);
+               c.trunc_side, CB_INT32, &c.pad_value, expected.data(), nullptr, mask_expected.data(),
+               pos_expected.data(), 1, &err);
+        int16_t pad16 = (int16_t) c.pad_value;
+        int32_t conv_status = cb_pad(c.values.data(), CB_INT32, c.offsets.data(), 0, F, c.indices.data(), B, L,
+                                     c.limit, c.pad_side, c.trunc_side, CB_INT16, &pad16, conv_expected.data(),
+                                     nullptr, nullptr, nullptr, 1, &err);
         cb_pad_args a = {c.values.data(), CB_INT32, c.offsets.data(), 0, F, c.indices.data(), B, L, c.limit,
-                         c.pad_side, c.trunc_side, CB_INT32, &c.pad_value, chunked.data(), nullptr, nullptr, nullptr};
-        int64_t row_bytes = L * F * 4;
+                         c.pad_side, c.trunc_side, CB_INT32, &c.pad_value, nullptr, nullptr, mask.data(), pos.data()};
+        cb_pad_args a16 = a;
+        a16.dst_dtype = CB_INT16;
+        a16.pad_value = &pad16;
+        a16.out = conv.data();
+        int64_t first_bad = -1;
         for (int64_t b = 0; b < B; b++) {
             cb_row_geometry g = cb_pad_geometry(&a, b);
-            for (int64_t at = 0; at < row_bytes; at += 16) {
-                unsigned char v[16];
-                cb_pad_chunk16(&a, &g, at, v);
-                memcpy((unsigned char*) chunked.data() + b * row_bytes + at, v, 16);
+            if (g.status != CB_OK) continue;
+            for (int64_t lane = 0; lane < lanes; lane++) {
+                a.out = wide.data();
+                cb_row_span s = cb_pad_span(&a, &g, b);
+                cb_pad_wide_part(&a, &s, lane, lanes);
+                a.out = bits.data();
+                s = cb_pad_span(&a, &g, b);
+                cb_pad_bits_part(&a, &s, lane, lanes);
+                cb_pad_masks_part(&a, &g, b, lane, lanes);
+                s = cb_pad_span(&a16, &g, b);
+                int64_t bad = cb_pad_convert_part(&a16, &s, b, lane, lanes);
+                if (bad >= 0 && (first_bad < 0 || bad < first_bad)) first_bad = bad;
             }
         }
-        CHECK(memcmp(expected.data(), chunked.data(), expected.size() * 4) == 0, "chunk16 case %d (L=%lld F=%lld)", i,
-              (long long) L, (long long) F);
+        if (err == -1 && conv_status == CB_OK) {
+            CHECK(memcmp(expected.data(), wide.data(), expected.size() * 4) == 0, "wide case %d (L=%lld F=%lld)", i,
+                  (long long) L, (long long) F);
+            CHECK(memcmp(expected.data(), bits.data(), expected.size() * 4) == 0, "bits case %d", i);
+            CHECK(mask == mask_expected && pos == pos_expected, "masks case %d", i);
+            CHECK(first_bad == -1 && conv == conv_expected, "convert case %d", i);
+        } else if (conv_status == CB_ERR_VALUE_DOES_NOT_FIT) {
+            CHECK(first_bad == err, "convert case %d: first bad %lld, cb_pad %lld", i, (long long) first_bad,
+                  (long long) err);
+        }
     }
 }
 
@@ -386,20 +416,83 @@ static void test_bool_bytes_normalise() {
         }
         CHECK(st == CB_OK, "stack bool to dtype %d: status %d", dst, st);
     }
-    // one cb_pad_element per output element, as the generic kernel runs it
+    // the generic kernel's row function, one lane per element
     cb_pad_args a = {raw, CB_BOOL, offsets.data(), 0, 1, indices.data(), 2, 4, 4, CB_SIDE_POST, CB_SIDE_NONE, CB_BOOL,
                      raw, nullptr, nullptr, nullptr, nullptr};
     unsigned char out[8];
     a.out = out;
     for (int64_t b = 0; b < 2; b++) {
         cb_row_geometry g = cb_pad_geometry(&a, b);
-        for (int64_t t = 0; t < 4; t++) CHECK(cb_pad_element(&a, &g, b, t, 0) == CB_OK, "element");
+        cb_row_span s = cb_pad_span(&a, &g, b);
+        for (int64_t t = 0; t < 4; t++) CHECK(cb_pad_convert_part(&a, &s, b, t, 4) == -1, "element");
     }
     unsigned char want[8] = {0, 1, 1, 1, 1, 0, 0, 0};
-    CHECK(memcmp(out, want, 8) == 0, "cb_pad_element on bool bytes");
+    CHECK(memcmp(out, want, 8) == 0, "cb_pad_convert_part on bool bytes");
+}
+
+extern "C" int64_t cb_test_fast_convert(const void* values, int32_t src_dtype, void* out, int32_t dst_dtype,
+                                        int64_t count);
+
+// The native backend's fast converting copies (cubatch.cpp FastConvert: F16C or a bit-level float16,
+// bfloat16 by bits, integer casts) write the bytes of cb_convert_run and fail at the same first element:
+// random float bits, every float16 value widened, NaNs, infinities, the float16 overflow edge and integers
+// around 2^24, 2^31 and 2^63, in runs that are and are not multiples of 8 and of the 256-element chunk.
+static void test_fast_conversions() {
+    std::mt19937_64 rng(13);
+    std::vector<float> floats;
+    for (uint32_t h = 0; h < 65536; h++) floats.push_back((float) cb_small_float_to_double(h, 5, 10));
+    for (int i = 0; i < 200000; i++) {
+        uint32_t bits = (uint32_t) rng();
+        if (i % 3 == 0) bits = (bits & 0x807fffffu) | ((uint32_t) (100 + rng() % 50) << 23);   // near float16's range
+        float f;
+        memcpy(&f, &bits, 4);
+        floats.push_back(f);
+    }
+    for (float f : {65504.0f, 65519.99f, 65520.0f, -65520.0f, 3.4e38f, 5.96e-8f, 2.98e-8f, 2.99e-8f, 0.0f, -0.0f})
+        floats.push_back(f);
+    std::vector<int64_t> ints;
+    for (int64_t edge : {0LL, 1LL, 65504LL, 65519LL, 65520LL, 16777215LL, 16777216LL, 16777217LL, 2147483647LL,
+                         (long long) INT64_MAX, 33554435LL}) {
+        ints.push_back(edge);
+        ints.push_back(-edge);
+    }
+    for (int i = 0; i < 100000; i++) ints.push_back((int64_t) (rng() % 70000) - 35000);
+    for (int i = 0; i < 1000; i++) ints.push_back((int64_t) (rng() % (1LL << 26)) - (1LL << 25));
+    auto check = [&](const void* src, int32_t sd, size_t n, const char* what) {
+        for (int32_t dd : {(int32_t) CB_FLOAT32, (int32_t) CB_FLOAT16, (int32_t) CB_BFLOAT16}) {
+            size_t ds = (size_t) cb_dtype_size(dd);
+            // whole runs of several lengths, starting anywhere: the first failure must agree
+            for (int trial = 0; trial < 300; trial++) {
+                size_t from = (size_t) (rng() % n), len = std::min(n - from, (size_t) (1 + rng() % 700));
+                const unsigned char* s0 = (const unsigned char*) src + from * (size_t) cb_dtype_size(sd);
+                std::vector<unsigned char> fast(len * ds, 0x5a), ref(len * ds, 0x5a);
+                cb_pad_args a = {};
+                a.values = s0;
+                a.src_dtype = sd;
+                a.out = ref.data();
+                a.dst_dtype = dd;
+                int64_t want = cb_convert_run(&a, 0, 0, (int64_t) len);
+                int64_t got = cb_test_fast_convert(s0, sd, fast.data(), dd, (int64_t) len);
+                CHECK(got == want, "%s -> dtype %d: first bad %lld, want %lld", what, dd, (long long) got, (long long) want);
+                if (want < 0) {   // on a failure the output is unspecified (the batch is an error): only where
+                    CHECK(fast == ref, "%s -> dtype %d: bytes differ (run of %zu from %zu)", what, dd, len, from);
+                }
+            }
+        }
+    };
+    // float32 source, with the values that fail (overflow) dropped for the byte comparison of long runs
+    std::vector<float> finite_small;
+    for (float f : floats) if (!(std::fabs(f) >= 65520.0f) || f != f) finite_small.push_back(f);
+    check(floats.data(), CB_FLOAT32, floats.size(), "float32 (all)");
+    check(finite_small.data(), CB_FLOAT32, finite_small.size(), "float32 (in float16 range)");
+    std::vector<int32_t> i32;
+    for (int64_t v : ints) if (v >= INT32_MIN && v <= INT32_MAX) i32.push_back((int32_t) v);
+    check(i32.data(), CB_INT32, i32.size(), "int32");
+    check(ints.data(), CB_INT64, ints.size(), "int64");
 }
 
 int main() {
+    test_fast_conversions();
     test_known_conversions();
     test_bool_bytes_normalise();
     test_half_exhaustive_and_random();
@@ -407,7 +500,7 @@ int main() {
     test_padding();
     test_conversion_in_pad_reports_first_bad_element();
     test_threads();
-    test_chunk16();
+    test_kernel_row_parts();
     test_null_indices();
     if (failures) {
         fprintf(stderr, "test_cubatch: %d failed checks\n", failures);

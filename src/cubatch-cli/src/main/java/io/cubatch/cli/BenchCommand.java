@@ -23,9 +23,10 @@ import picocli.CommandLine.Option;
 
 /** {@code cubatch bench}: the JMH benchmarks, quick (under a minute) or full, with the ceiling measured in the same run. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = {"Measure padding throughput of each backend against the copy + fill ceiling (JMH).",
-                "Quick by default (batch 64 and 256, log-normal lengths); --full sweeps batch 8..1024, three",
-                "length distributions, int32 and float16, and the naive and plan baselines."},
+        description = {"Measure padding throughput of each backend against the honest ceiling of the same run (JMH).",
+                "Quick by default (steady state, batch 64 and 256, log-normal lengths, 2 forks; indicative);",
+                "--full runs the older sweep (PadBenchmark, CeilingBenchmark, naive, plan); the full honest run",
+                "is bench/run-cpu.sh."},
         footer = {"", "Exit codes: 0 ok, 2 invalid arguments, 1 a benchmark failed."})
 final class BenchCommand implements Callable<Integer> {
     @CommandLine.Spec
@@ -91,26 +92,23 @@ final class BenchCommand implements Callable<Integer> {
             }
         }
         Path log = dir != null ? dir.resolve("jmh.log") : Files.createTempFile("cubatch-jmh", ".log");
+        if (!full) {
+            return quick(dir, log);
+        }
         ChainedOptionsBuilder o = new OptionsBuilder()
-                .include("io\\.cubatch\\.bench\\..*Benchmark")
+                .include("io\\.cubatch\\.bench\\.(Pad|Ceiling|Naive|Plan)Benchmark")
                 .forks(1)
                 .jvmArgsAppend(forkFlags())
                 .addProfiler(GCProfiler.class)
                 .shouldFailOnError(true)
                 .output(log.toString());
-        if (full) {
-            o.warmupIterations(2).warmupTime(TimeValue.milliseconds(500))
-                    .measurementIterations(3).measurementTime(TimeValue.milliseconds(700));
-        } else {
-            o.param("batchSize", "64", "256").param("distribution", "lognormal")
-                    .warmupIterations(1).warmupTime(TimeValue.milliseconds(300))
-                    .measurementIterations(2).measurementTime(TimeValue.milliseconds(300));
-        }
+        o.warmupIterations(2).warmupTime(TimeValue.milliseconds(500))
+                .measurementIterations(3).measurementTime(TimeValue.milliseconds(700));
         if (dir != null) {
             o.resultFormat(ResultFormatType.JSON).result(dir.resolve("jmh.json").toString());
         }
         PrintWriter err = spec.commandLine().getErr();
-        err.printf("cubatch bench: running %s benchmarks (JMH log: %s) ...%n", full ? "the full" : "the quick", log);
+        err.printf("cubatch bench: running the full benchmarks (JMH log: %s) ...%n", log);
         err.flush();
         Collection<RunResult> results = new Runner(o.build()).run();
         List<Summary.Row> rows = Summary.rows(results);
@@ -120,6 +118,119 @@ final class BenchCommand implements Callable<Integer> {
         }
         print(machine, rows);
         return Main.EXIT_OK;
+    }
+
+    /**
+     * The quick run: HonestBenchmark (steady state, int32, batch 64 and 256), the backends and both honest
+     * ceilings in the same run, two forks each, so the spread between forks shows. Indicative only.
+     */
+    private Integer quick(Path dir, Path log) throws Exception {
+        ChainedOptionsBuilder o = new OptionsBuilder()
+                .include("io\\.cubatch\\.bench\\.HonestBenchmark")
+                .param("regime", "steady").param("batchSize", "64", "256").param("src", "int32").param("dtype", "int32")
+                .forks(2)
+                .jvmArgsAppend(forkFlags())
+                .shouldFailOnError(true)
+                .output(log.toString())
+                .warmupIterations(1).warmupTime(TimeValue.milliseconds(300))
+                .measurementIterations(2).measurementTime(TimeValue.milliseconds(300));
+        if (dir != null) {
+            o.resultFormat(ResultFormatType.JSON).result(dir.resolve("jmh-quick.json").toString());
+        }
+        PrintWriter err = spec.commandLine().getErr();
+        err.printf("cubatch bench: running the quick benchmarks (JMH log: %s) ...%n", log);
+        err.flush();
+        Collection<RunResult> results = new Runner(o.build()).run();
+        Map<String, String> machine = Summary.machine();
+        List<QuickRow> rows = quickRows(results);
+        PrintWriter out = spec.commandLine().getOut();
+        String note = "quick figures are indicative (2 forks of 2 x 300 ms, on whatever else this machine is doing);"
+                + " the figures that count come from the full run, bench/run-cpu.sh";
+        if (format == PlanCommand.Format.json) {
+            com.fasterxml.jackson.core.JsonGenerator g = new com.fasterxml.jackson.core.JsonFactory().createGenerator(out);
+            g.writeStartObject();
+            g.writeObjectFieldStart("machine");
+            for (Map.Entry<String, String> e : machine.entrySet()) {
+                g.writeStringField(e.getKey(), e.getValue());
+            }
+            g.writeEndObject();
+            g.writeStringField("note", note);
+            g.writeArrayFieldStart("rows");
+            for (QuickRow r : rows) {
+                g.writeStartObject();
+                g.writeNumberField("batch_size", r.batch());
+                g.writeStringField("method", r.method());
+                g.writeNumberField("batches_per_second", r.median());
+                g.writeArrayFieldStart("forks");
+                for (double f : r.forks()) {
+                    g.writeNumber(f);
+                }
+                g.writeEndArray();
+                g.writeNumberField("spread", r.spread());
+                if (!Double.isNaN(r.ratio())) {
+                    g.writeNumberField("ratio_to_ceiling", r.ratio());
+                }
+                g.writeNumberField("ceiling_batches_per_second", r.ceiling());
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+            g.writeEndObject();
+            g.flush();
+            out.println();
+        } else {
+            machine.forEach((k, v) -> out.printf("%-5s %s%n", k + ":", v));
+            out.println();
+            out.printf("%-6s %-14s %14s %8s %14s %10s%n", "batch", "method", "batches/s", "spread", "ceiling/s", "x ceiling");
+            for (QuickRow r : rows) {
+                out.printf("%-6d %-14s %14.0f %7.0f%% %14.0f %10s%n", r.batch(), r.method(), r.median(),
+                        100 * r.spread(), r.ceiling(), Double.isNaN(r.ratio()) ? "" : String.format("%.2fx", r.ratio()));
+            }
+            out.println();
+            out.println("ceiling: the faster of ceilingC and ceilingJava in this run (the same rows read from the store and");
+            out.println("written with their padding, lengths and mask); spread: (max - min) / median over the forks.");
+            out.println(note + ".");
+        }
+        out.flush();
+        return Main.EXIT_OK;
+    }
+
+    /** One quick row: the median over forks of batches per second, the forks, their spread, the ratio. */
+    record QuickRow(int batch, String method, double median, double[] forks, double spread, double ceiling,
+                    double ratio) {
+    }
+
+    static List<QuickRow> quickRows(Collection<RunResult> results) {
+        Map<Integer, Map<String, double[]>> byBatch = new java.util.TreeMap<>();
+        for (RunResult r : results) {
+            String method = r.getParams().getParam("variant");
+            int b = Integer.parseInt(r.getParams().getParam("batchSize"));
+            double[] forks = r.getBenchmarkResults().stream().mapToDouble(x -> x.getPrimaryResult().getScore()).toArray();
+            byBatch.computeIfAbsent(b, k -> new java.util.TreeMap<>()).put(method, forks);
+        }
+        List<QuickRow> rows = new java.util.ArrayList<>();
+        byBatch.forEach((b, methods) -> {
+            double ceiling = 0;
+            for (String c : new String[] {"ceilingC", "ceilingJava"}) {
+                if (methods.containsKey(c)) {
+                    ceiling = Math.max(ceiling, median(methods.get(c)));
+                }
+            }
+            for (Map.Entry<String, double[]> e : methods.entrySet()) {
+                double[] f = e.getValue();
+                double m = median(f);
+                double spread = (java.util.Arrays.stream(f).max().orElse(m) - java.util.Arrays.stream(f).min().orElse(m)) / m;
+                double ratio = e.getKey().startsWith("ceiling") || ceiling == 0 ? Double.NaN : m / ceiling;
+                rows.add(new QuickRow(b, e.getKey(), m, f, spread, ceiling, ratio));
+            }
+        });
+        return rows;
+    }
+
+    static double median(double[] v) {
+        double[] s = v.clone();
+        java.util.Arrays.sort(s);
+        int n = s.length;
+        return n == 0 ? Double.NaN : n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
     }
 
     private void print(Map<String, String> machine, List<Summary.Row> rows) throws java.io.IOException {

@@ -186,18 +186,28 @@ public final class CudaContext implements AutoCloseable {
         CudaException.check(JCudaDriver.cuCtxSynchronize(), "cuCtxSynchronize");
     }
 
-    /** Launches {@code f} on {@code stream} with a grid-stride grid sized for {@code work} items. */
-    void launch(CUfunction f, String name, long work, CUstream stream, Pointer params) {
-        int grid = gridFor(work, device.multiprocessors);
+    /**
+     * Launches a row kernel of cb_kernels.cu on {@code stream}: {@code gridDim.y} walks the {@code rows} (rows,
+     * sequences), {@code gridDim.x} blocks of 256 threads walk each row's {@code rowWork} items; see
+     * {@link #rowGrid}.
+     */
+    void launchRows(CUfunction f, String name, long rows, long rowWork, CUstream stream, Pointer params) {
+        int[] grid = rowGrid(rows, rowWork, device.multiprocessors);
         makeCurrent();
-        CudaException.check(JCudaDriver.cuLaunchKernel(f, grid, 1, 1, BLOCK, 1, 1, 0, stream, params, null),
+        CudaException.check(JCudaDriver.cuLaunchKernel(f, grid[0], grid[1], 1, BLOCK, 1, 1, 0, stream, params, null),
                 "cuLaunchKernel(" + name + ")");
     }
 
-    /** Blocks of 256 threads: enough to cover {@code work}, at most 8 per multiprocessor (the loops stride). */
-    static int gridFor(long work, int multiprocessors) {
-        long blocks = Math.max(1, (work + BLOCK - 1) / BLOCK);
-        return (int) Math.min(blocks, 8L * Math.max(1, multiprocessors));
+    /**
+     * The grid {x, y} of a row kernel: one block row per row (at most 65535; the kernels stride over more),
+     * and per row enough blocks of 256 threads to cover {@code rowWork}, but no more than keep the whole grid
+     * within 8 blocks per multiprocessor (the kernels stride along the row too). Never 0 in either dimension.
+     */
+    static int[] rowGrid(long rows, long rowWork, int multiprocessors) {
+        long y = Math.max(1, Math.min(rows, 65535));
+        long perRow = Math.max(1, 8L * Math.max(1, multiprocessors) / y);
+        long x = Math.max(1, Math.min((rowWork + BLOCK - 1) / BLOCK, perRow));
+        return new int[] {(int) x, (int) y};
     }
 
     public synchronized boolean isClosed() {

@@ -245,7 +245,7 @@ public final class CudaSlot implements BatchSlot {
         byte[] args = KernelArgs.pack(base + tables, store.dtype().ordinal(), f, base, base + 8L * seqs,
                 base + 16L * seqs, seqs, layout.rows(), layout.maxlen(), shape.dtype().ordinal(), words.address() + 16,
                 o, o + mask, shape.positions() ? o + positions : 0, o + lengths, o + cu, o + max);
-        context.launch(context.packKernel, "cb_pack_kernel", Math.max(1, cells * f), stream,
+        context.launchRows(context.packKernel, "cb_pack_kernel", seqs + 1L, layout.maxlen() * f, stream,
                 Pointer.to(Pointer.to(args), Pointer.to(words.at(0))));
         readBackErrorWordsAndRecordDone();
         long[] at = {0, lengths, mask, shape.positions() ? positions : -1, end, cu, max};
@@ -315,7 +315,7 @@ public final class CudaSlot implements BatchSlot {
         clearErrorWords();
         byte[] args = KernelArgs.stack(in.address(), store.dtype().ordinal(), rowElems, 0, idx.length, dtype.ordinal(),
                 output.address());
-        context.launch(context.stackKernel, "cb_stack_kernel", rowElems * idx.length, stream,
+        context.launchRows(context.stackKernel, "cb_stack_kernel", idx.length, rowElems, stream,
                 Pointer.to(Pointer.to(args), Pointer.to(words.at(0))));
         readBackErrorWordsAndRecordDone();
         CudaException.check(JCudaDriver.cuEventSynchronize(done), "cuEventSynchronize");
@@ -420,11 +420,11 @@ public final class CudaSlot implements BatchSlot {
         CUdeviceptr valueError = words.at(0);
         CUdeviceptr tooLong = words.at(8);
         if (wideStores(src, shape)) {
-            long chunks = shape.batch() * (shape.length() * shape.features() * shape.dtype().byteSize() / 16);
-            context.launch(context.pad16Kernel, "cb_pad_kernel16", Math.max(chunks, (long) shape.batch() * shape.length()),
+            long chunks = shape.length() * shape.features() * shape.dtype().byteSize() / 16;
+            context.launchRows(context.pad16Kernel, "cb_pad_kernel16", shape.batch(), Math.max(chunks, shape.length()),
                     stream, Pointer.to(Pointer.to(args), Pointer.to(tooLong)));
         } else {
-            context.launch(context.padKernel, "cb_pad_kernel", shape.dataElements(), stream,
+            context.launchRows(context.padKernel, "cb_pad_kernel", shape.batch(), shape.length() * shape.features(), stream,
                     Pointer.to(Pointer.to(args), Pointer.to(valueError), Pointer.to(tooLong)));
         }
         readBackErrorWordsAndRecordDone();

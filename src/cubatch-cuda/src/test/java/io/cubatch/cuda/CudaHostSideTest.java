@@ -137,11 +137,14 @@ class CudaHostSideTest {
     }
 
     @Test
-    void gridCoversTheWorkWithinEightBlocksPerMultiprocessor() {
-        assertEquals(1, CudaContext.gridFor(0, 132));
-        assertEquals(1, CudaContext.gridFor(256, 132));
-        assertEquals(2, CudaContext.gridFor(257, 132));
-        assertEquals(8 * 132, CudaContext.gridFor(1L << 40, 132));
+    void rowGridGivesEachRowItsBlocksWithinEightBlocksPerMultiprocessor() {
+        assertArrayEquals(new int[] {1, 1}, CudaContext.rowGrid(0, 0, 132), "never an empty grid");
+        assertArrayEquals(new int[] {1, 1}, CudaContext.rowGrid(1, 256, 132));
+        assertArrayEquals(new int[] {2, 1}, CudaContext.rowGrid(1, 257, 132));
+        assertArrayEquals(new int[] {8 * 132, 1}, CudaContext.rowGrid(1, 1L << 40, 132), "one long row");
+        assertArrayEquals(new int[] {132, 8}, CudaContext.rowGrid(8, 1L << 20, 132), "8 rows share the budget");
+        assertArrayEquals(new int[] {1, 1024}, CudaContext.rowGrid(1024, 2048, 132), "a block per row");
+        assertArrayEquals(new int[] {1, 65535}, CudaContext.rowGrid(1L << 40, 4096, 132), "rows past 65535 stride");
     }
 
     @Test

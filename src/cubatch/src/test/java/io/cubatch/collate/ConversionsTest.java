@@ -91,4 +91,60 @@ class ConversionsTest {
         assertFalse(Conversions.storeLong(out, DType.FLOAT16, 0, 65520));
         assertTrue(Conversions.storeLong(out, DType.FLOAT16, 0, 65504));
     }
+
+    /**
+     * The specialised runs (convertRun: int32/int64/float32 into float32/float16/bfloat16) write the bytes of
+     * convert element by element and fail at the same first element: random float bits (a third of them near
+     * float16's range), NaNs, infinities, every float16 value, integers around 2^24 and the float16 edge.
+     */
+    @Test
+    void convertRunsWriteTheBytesOfElementByElementConversion() {
+        SplittableRandom rng = new SplittableRandom(13);
+        int n = 200_000;
+        MemorySegment f32 = MemorySegment.ofArray(new float[n]);
+        MemorySegment i32 = MemorySegment.ofArray(new int[n]);
+        MemorySegment i64 = MemorySegment.ofArray(new long[n]);
+        long[] edges = {0, 65504, 65519, 65520, (1 << 24) - 1, 1 << 24, (1 << 24) + 1, Integer.MAX_VALUE, 33554435};
+        for (int k = 0; k < n; k++) {
+            int bits = rng.nextInt();
+            if (k % 3 == 0) {
+                bits = (bits & 0x807fffff) | ((100 + rng.nextInt(50)) << 23);
+            }
+            float f = k < 65536 ? Float.float16ToFloat((short) k) : Float.intBitsToFloat(bits);
+            f32.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, k, f);
+            long v = k % 97 == 0 ? edges[rng.nextInt(edges.length)] * (rng.nextBoolean() ? 1 : -1)
+                    : rng.nextInt(70_000) - 35_000;
+            i32.setAtIndex(java.lang.foreign.ValueLayout.JAVA_INT, k, (int) v);
+            i64.setAtIndex(java.lang.foreign.ValueLayout.JAVA_LONG, k, k % 1001 == 0 ? Long.MIN_VALUE + k : v);
+        }
+        int runs = 0;
+        for (DType from : new DType[] {DType.FLOAT32, DType.INT32, DType.INT64}) {
+            MemorySegment src = from == DType.FLOAT32 ? f32 : from == DType.INT32 ? i32 : i64;
+            for (DType to : new DType[] {DType.FLOAT32, DType.FLOAT16, DType.BFLOAT16}) {
+                if (from == to) {
+                    continue;
+                }
+                for (int trial = 0; trial < 400; trial++) {
+                    int at = rng.nextInt(n);
+                    int len = Math.min(n - at, 1 + rng.nextInt(300));
+                    MemorySegment fast = MemorySegment.ofArray(new byte[len * to.byteSize()]);
+                    MemorySegment ref = MemorySegment.ofArray(new byte[len * to.byteSize()]);
+                    long want = -1;
+                    for (int e = 0; e < len; e++) {
+                        if (!Conversions.convert(src, from, at + e, ref, to, e)) {
+                            want = e;
+                            break;
+                        }
+                    }
+                    long got = Conversions.convertRun(src, from, at, fast, to, 0, len);
+                    assertEquals(want, got, from + " -> " + to + " at " + at + " (" + len + ")");
+                    if (want < 0) {
+                        assertEquals(-1, fast.mismatch(ref), from + " -> " + to + " at " + at + " (" + len + ")");
+                        runs++;
+                    }
+                }
+            }
+        }
+        assertTrue(runs > 1000, "most runs convert without a failure: " + runs);
+    }
 }

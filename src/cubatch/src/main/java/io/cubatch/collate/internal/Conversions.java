@@ -213,6 +213,106 @@ public final class Conversions {
         };
     }
 
+    /**
+     * Converts {@code count} consecutive elements, {@code src[si..]} into {@code dst[di..]}: the bytes of
+     * {@link #convert} element by element, with specialised loops for int32/int64/float32 into
+     * float32/float16/bfloat16 ({@code Float.floatToFloat16}, an intrinsic where the CPU has F16C; bfloat16 by
+     * its bits), the twin of libcubatch's FastConvert. Returns -1, or the index (in {@code dst}) of the first
+     * element that does not fit; on a failure the output is unspecified.
+     */
+    public static long convertRun(MemorySegment src, DType from, long si, MemorySegment dst, DType to, long di,
+                                  long count) {
+        boolean fastFrom = from == DType.INT32 || from == DType.INT64 || from == DType.FLOAT32;
+        if (from != to && fastFrom) {
+            switch (to) {
+                case FLOAT32 -> {
+                    if (from == DType.INT32) {
+                        for (long e = 0; e < count; e++) {
+                            dst.setAtIndex(F32, di + e, (float) src.getAtIndex(I32, si + e));
+                        }
+                    } else {
+                        for (long e = 0; e < count; e++) {
+                            dst.setAtIndex(F32, di + e, (float) src.getAtIndex(I64, si + e));
+                        }
+                    }
+                    return -1;
+                }
+                case FLOAT16 -> {
+                    return toHalfRun(src, from, si, dst, di, count);
+                }
+                case BFLOAT16 -> {
+                    return toBfloat16Run(src, from, si, dst, di, count);
+                }
+                default -> {
+                }
+            }
+        }
+        for (long e = 0; e < count; e++) {
+            if (!convert(src, from, si + e, dst, to, di + e)) {
+                return di + e;
+            }
+        }
+        return -1;
+    }
+
+    /** |v| below 2^24: exact as a float, so float rounding is the one rounding cb_convert.cuh does. */
+    private static boolean exactAsFloat(long v) {
+        return v > -(1L << 24) && v < (1L << 24);
+    }
+
+    private static long toHalfRun(MemorySegment src, DType from, long si, MemorySegment dst, long di, long count) {
+        for (long e = 0; e < count; e++) {
+            float f;
+            if (from == DType.FLOAT32) {
+                f = src.getAtIndex(F32, si + e);
+            } else {
+                long v = from == DType.INT32 ? src.getAtIndex(I32, si + e) : src.getAtIndex(I64, si + e);
+                if (!exactAsFloat(v)) {
+                    return di + e;   // far past float16's largest finite value (65504): does not fit
+                }
+                f = v;
+            }
+            short h = Float.floatToFloat16(f);
+            if ((h & 0x7c00) == 0x7c00) {   // infinity or NaN: settle as cb_convert.cuh does
+                if (Float.isNaN(f)) {
+                    h = 0x7e00;
+                } else if (!Float.isInfinite(f)) {
+                    return di + e;   // a finite value rounded to infinity
+                }
+            }
+            dst.setAtIndex(I16, di + e, h);
+        }
+        return -1;
+    }
+
+    private static long toBfloat16Run(MemorySegment src, DType from, long si, MemorySegment dst, long di, long count) {
+        for (long e = 0; e < count; e++) {
+            float f;
+            if (from == DType.FLOAT32) {
+                f = src.getAtIndex(F32, si + e);
+            } else {
+                long v = from == DType.INT32 ? src.getAtIndex(I32, si + e) : src.getAtIndex(I64, si + e);
+                if (!exactAsFloat(v)) {   // float would round it twice: the defining conversion instead
+                    if (!convert(src, from, si + e, dst, DType.BFLOAT16, di + e)) {
+                        return di + e;
+                    }
+                    continue;
+                }
+                f = v;
+            }
+            int x = Float.floatToRawIntBits(f);
+            int m = x & 0x7fffffff;
+            int r = (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;
+            if (m > 0x7f800000) {
+                r = 0x7fc0;
+            } else if ((r & 0x7fff) == 0x7f80 && m != 0x7f800000) {
+                return di + e;
+            }
+            dst.setAtIndex(I16, di + e, (short) r);
+        }
+        return -1;
+    }
+
     /** Converts element {@code si} of src to element {@code di} of dst; false when it does not fit. */
     public static boolean convert(MemorySegment src, DType from, long si, MemorySegment dst, DType to, long di) {
         return isFloat(from) ? storeDouble(dst, to, di, loadDouble(src, from, si))

@@ -32,9 +32,15 @@ public final class HostPacking {
         long cells = (long) layout.rows() * layout.maxlen();
         // padding first, then each sequence over it
         MemorySegment pad = slot.padValue();
-        for (long t = 0; t < cells; t++) {
-            for (long e = 0; e < f; e++) {
-                MemorySegment.copy(pad, 0, view.data(), (t * f + e) * size, size);
+        boolean zero = true;
+        for (int i = 0; i < size; i++) {
+            zero &= pad.get(ValueLayout.JAVA_BYTE, i) == 0;
+        }
+        if (zero || size == 1) {   // one bulk fill, as cb_pack's gaps write it (the same bytes)
+            view.data().asSlice(0, cells * f * size).fill(pad.get(ValueLayout.JAVA_BYTE, 0));
+        } else {
+            for (long e = 0; e < cells * f; e++) {
+                MemorySegment.copy(pad, 0, view.data(), e * size, size);
             }
         }
         view.attentionMask().fill((byte) 0);
@@ -51,10 +57,9 @@ public final class HostPacking {
             if (Conversions.isBitCopy(src, dst)) {
                 MemorySegment.copy(store.values(), layout.first(k) * f * size, view.data(), o * size, keep * f * size);
             } else {
-                for (long e = 0; e < keep * f; e++) {
-                    if (!Conversions.convert(store.values(), src, layout.first(k) * f + e, view.data(), dst, o + e)) {
-                        throw layout.valueDoesNotFit(store, indices, padding, o + e);
-                    }
+                long bad = Conversions.convertRun(store.values(), src, layout.first(k) * f, view.data(), dst, o, keep * f);
+                if (bad >= 0) {
+                    throw layout.valueDoesNotFit(store, indices, padding, bad);
                 }
             }
             view.attentionMask().asSlice(at, keep).fill((byte) 1);

@@ -78,12 +78,9 @@ public final class JavaCollator implements Collator {
             if (Conversions.isBitCopy(src, dst)) {
                 MemorySegment.copy(values, first * f * size, out.data(), rowStart + start * f * size, keep * f * size);
             } else {
-                long o = (b * l + start) * f;
-                long s = first * f;
-                for (long e = 0; e < keep * f; e++) {
-                    if (!Conversions.convert(values, src, s + e, out.data(), dst, o + e)) {
-                        throw Collation.valueDoesNotFit(store, indices, padding, shape, o + e);
-                    }
+                long bad = Conversions.convertRun(values, src, first * f, out.data(), dst, (b * l + start) * f, keep * f);
+                if (bad >= 0) {
+                    throw Collation.valueDoesNotFit(store, indices, padding, shape, bad);
                 }
             }
             out.lengths().setAtIndex(ValueLayout.JAVA_INT_UNALIGNED, b, (int) keep);

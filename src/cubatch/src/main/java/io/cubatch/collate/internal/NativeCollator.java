@@ -138,8 +138,10 @@ public final class NativeCollator implements Collator {
         } catch (Throwable t) {
             throw new IllegalStateException("cb_pad downcall failed: " + t, t);
         }
-        check(status, () -> Collation.valueDoesNotFit(store, indices, padding, shape,
-                error.get(ValueLayout.JAVA_LONG, 0)));
+        if (status != 0) {   // the capturing lambda only on a failure: a batch allocates nothing
+            check(status, () -> Collation.valueDoesNotFit(store, indices, padding, shape,
+                    error.get(ValueLayout.JAVA_LONG, 0)));
+        }
     }
 
     @Override
@@ -165,8 +167,10 @@ public final class NativeCollator implements Collator {
         } catch (Throwable t) {
             throw new IllegalStateException("cb_stack downcall failed: " + t, t);
         }
-        check(status, () -> Collation.stackValueDoesNotFit(store, indices, dtype, rowElems,
-                error.get(ValueLayout.JAVA_LONG, 0)));
+        if (status != 0) {
+            check(status, () -> Collation.stackValueDoesNotFit(store, indices, dtype, rowElems,
+                    error.get(ValueLayout.JAVA_LONG, 0)));
+        }
     }
 
     /**

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# run-cpu.sh [DIR]: the full CPU run of the honest benchmarks (issue 13), into DIR (default
+# bench/results/DATE-MACHINE). One JMH run per group, each with the backends and both ceilings in the same
+# run, 3 forks each; then bench/honest_summary.py writes DIR/summary.md and summary.json. Takes about 20
+# minutes on 2 cores; run it on a quiet machine (it records `uptime` before and after).
+#   QUICK=1 bench/run-cpu.sh DIR    one fork, short iterations: a smoke test of the script, not figures
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+. scripts/jdk.sh
+cubatch_find_jdk >/dev/null
+jar="$root/src/cubatch-cli/target/cubatch.jar"   # the runnable jar ./cubatch builds
+[ -f "$jar" ] || ./cubatch --version >/dev/null
+model="$(lscpu | sed -n 's/^Model name: *//p' | tr 'A-Z' 'a-z' | tr -cs 'a-z0-9' '-' | sed 's/-$//')"
+dir="${1:-bench/results/$(date -u +%F)-cpu-$(nproc)core-${model:-unknown}}"
+mkdir -p "$dir"
+forks=3 wi=2 w=500ms i=3 r=1s
+[ -n "${QUICK:-}" ] && forks=1 wi=1 w=200ms i=2 r=200ms
+jvm="--enable-native-access=ALL-UNNAMED -Xmx2g --sun-misc-unsafe-memory-access=allow"
+jmh() {   # jmh NAME ARGS...: one JMH run into $dir/jmh-NAME.json and its log
+    local name="$1"; shift
+    echo "== $name: $*" | tee -a "$dir/jmh.log"
+    "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$jar" org.openjdk.jmh.Main "$@" \
+        -f "$forks" -wi "$wi" -w "$w" -i "$i" -r "$r" -prof gc -jvmArgs "$jvm" \
+        -rf json -rff "$dir/jmh-$name.json" >>"$dir/jmh.log" 2>&1
+}
+{
+    echo "date: $(date -u +%FT%TZ)"
+    echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, LLC $(cat /sys/devices/system/cpu/cpu0/cache/index3/size 2>/dev/null || echo '?')"
+    echo "jdk: $("$JAVA_HOME/bin/java" -version 2>&1 | head -1)"
+    echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+    echo "load before: $(uptime)"
+} > "$dir/machine.txt"
+# int32 -> int32, both regimes, every batch size: the java >= 0.9x and native >= 1.0x targets
+jmh int32 'HonestBenchmark' -p regime=steady,streaming -p batchSize=8,64,256,1024 -p src=int32 -p dtype=int32
+# dtype pairs (steady, batch 256): >= 0.5x on both backends
+jmh dtypes 'HonestBenchmark' -p variant=ceilingC,javaBackend,nativeBackend -p regime=steady -p batchSize=256 \
+    -p src=int32,int64,float32 -p dtype=float32,float16,bfloat16
+# full epochs, batch 64, reused slot
+jmh epoch 'EpochBenchmark'
+# packing against padding the same batches: >= 0.5x
+jmh pack 'PackBenchmark'
+# two threads, each its own slot and collator (a loader's workers): compare with threads=1 in jmh-int32
+jmh threads 'HonestBenchmark' -p variant=ceilingC,javaBackend,nativeBackend -t 2 -p regime=steady -p batchSize=256 \
+    -p src=int32 -p dtype=int32
+echo "load after: $(uptime)" >> "$dir/machine.txt"
+python3 bench/honest_summary.py "$dir" > /dev/null
+echo "run-cpu: wrote $dir (summary.md, summary.json, jmh-*.json, jmh.log, machine.txt)"
