@@ -1,6 +1,7 @@
 package io.cubatch.loader;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -68,5 +69,40 @@ class DLPackDeviceTest {
             assertEquals(2, steps);
         }
         assertEquals(before, DLPack.liveExports());
+    }
+
+    /**
+     * Closing the loader while a device tensor is exported frees no device memory until its deleter runs: the
+     * emulator would report the read of freed memory below, and its leak check that the deleter freed it all.
+     */
+    @Test
+    void closingTheLoaderKeepsAnExportedDeviceTensorUntilItsDeleter() throws Exception {
+        BatchPlan plan = BatchPlan.builder().samples(5).batchSize(3).lastBatch(LastBatch.PARTIAL).build();
+        int device = io.cubatch.cuda.Cuda.availability().devices().size() - 1;
+        try (SampleStore store = SampleStore.of(DLPackTest.SEQUENCES);
+             BatchLoader host = BatchLoader.builder().store(store).plan(plan).padding(DLPackTest.padding(true))
+                     .backend("java").build();
+             Arena arena = Arena.ofConfined()) {
+            MemorySegment want;
+            try (Batch hb = host.epoch(0).next()) {
+                want = arena.allocate(hb.padded().data().byteSize());
+                want.copyFrom(hb.padded().data());
+            }
+            BatchLoader dev = BatchLoader.builder().store(store).plan(plan).padding(DLPackTest.padding(true))
+                    .backend("cuda").device(device).prefetch(1).workers(1).build();
+            MemorySegment m;
+            CudaTensors t;
+            try (Batch db = dev.epoch(0).next()) {
+                t = CudaTensors.of(db.deviceTensors());
+                m = db.toDLPack(Batch.Tensor.DATA);
+            }
+            dev.close();
+            assertFalse(dev.awaitFreed(200), "device memory freed while the consumer holds a tensor");
+            MemorySegment got = arena.allocate(want.byteSize());
+            t.copyToHost(m.get(ValueLayout.JAVA_LONG, DATA_AT), got);
+            assertEquals(-1, want.mismatch(got), "the exported device bytes after the loader's close");
+            DLPackConsumer.delete(m);
+            assertTrue(dev.awaitFreed(10_000), "the deleter frees the ring");
+        }
     }
 }

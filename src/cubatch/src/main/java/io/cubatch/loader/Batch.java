@@ -28,8 +28,8 @@ import java.lang.foreign.MemorySegment;
  *
  * <p>DLPack: {@link #toDLPack(Tensor)} hands one tensor to a native framework without a copy. The slot then
  * returns to the loader only when the batch is closed <em>and</em> every exported tensor's deleter has run, so
- * a trainer may close the batch in Java right after handing it over. Close the loader only after the
- * consumers are done: closing it frees the ring, exported tensors included.
+ * a trainer may close the batch in Java right after handing it over. Closing the loader while exports are
+ * alive frees nothing until their deleters have run (see {@link BatchLoader#close()}).
  */
 public final class Batch implements AutoCloseable {
     private final PlannedBatch planned;
@@ -59,6 +59,8 @@ public final class Batch implements AutoCloseable {
         CU_SEQLENS
     }
     private volatile boolean closed;
+    /** The loader's count of live DLPack exports (null for a batch that owns its memory). */
+    private BatchLoader.Exports exports;
     private int microBatch;
     private int microBatches = 1;
     private java.util.function.LongSupplier globalTokens = () -> -1;
@@ -90,6 +92,12 @@ public final class Batch implements AutoCloseable {
             throw new IllegalStateException("batch of step " + planned.step() + " belongs to a closed loader: its memory"
                     + " is freed");
         }
+    }
+
+    /** Set by the loader whose ring holds this batch: its exports keep the ring alive past the loader's close. */
+    Batch exportsCountedBy(BatchLoader.Exports counter) {
+        this.exports = counter;
+        return this;
     }
 
     /** Set by the loader: which micro-batch this is, and how to count the step's tokens over all ranks. */
@@ -247,6 +255,17 @@ public final class Batch implements AutoCloseable {
                 break;
             }
         }
+        BatchLoader.Exports counter = exports;
+        if (counter != null) {
+            counter.enter();   // before checkOpen(): a loader closing now either sees this export or is seen closed
+        }
+        Runnable deleted = counter == null ? this::releaseHold : () -> {
+            try {
+                releaseHold();
+            } finally {
+                counter.exit();
+            }
+        };
         boolean exported = false;
         try {
             checkOpen();
@@ -295,13 +314,13 @@ public final class Batch implements AutoCloseable {
             }
             java.lang.foreign.MemorySegment m = DLPack.export(elements == 0 ? 0 : address,
                     device == null ? DLPack.KDL_CPU : DLPack.KDL_CUDA, device == null ? 0 : device.device(), dtype, dims,
-                    false, this::releaseHold, tensor.name().toLowerCase(java.util.Locale.ROOT) + " of step "
+                    false, deleted, tensor.name().toLowerCase(java.util.Locale.ROOT) + " of step "
                             + planned.step());
             exported = true;
             return m;
         } finally {
             if (!exported) {
-                releaseHold();
+                deleted.run();
             }
         }
     }

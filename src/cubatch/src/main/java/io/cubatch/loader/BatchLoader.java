@@ -121,6 +121,10 @@ public final class BatchLoader implements AutoCloseable {
     private volatile boolean closed;
     /** {@link #slotFigures()} as they were when the loader closed, for stats() after close. */
     private double[] closedSlotFigures;
+    /** DLPack exports of this loader's batches whose deleter has not run: the ring outlives them. */
+    private final Exports exports = new Exports();
+    /** Counted down once the ring, the collators and the resident dataset are freed. */
+    private final java.util.concurrent.CountDownLatch freed = new java.util.concurrent.CountDownLatch(1);
 
     private BatchLoader(Builder b) {
         this.store = b.store;
@@ -500,7 +504,8 @@ public final class BatchLoader implements AutoCloseable {
                 long sent = f.device().map(io.cubatch.collate.DeviceTensors::h2dBytes).orElse(0L);
                 count(indices.length, f.realTokens(), f.shape(), 4L * (indices.length + 1), sent);
                 return new Batch(planned, f.host().orElse(null), f.device().orElse(null), packing.layout().rows(),
-                        cu, f.realTokens(), () -> free.add(slot), () -> closed, packing.layout().maxSeqlen());
+                        cu, f.realTokens(), () -> free.add(slot), () -> closed, packing.layout().maxSeqlen())
+                        .exportsCountedBy(exports);
             }
             Collator c = collator.get();
             FilledBatch f = resident != null ? c.fill(slot, resident, indices, padding)
@@ -508,7 +513,7 @@ public final class BatchLoader implements AutoCloseable {
             long sent = f.device().map(io.cubatch.collate.DeviceTensors::h2dBytes).orElse(0L);
             count(indices.length, f.realTokens(), f.shape(), 0, sent);
             return new Batch(planned, f.host().orElse(null), f.device().orElse(null), indices.length, null,
-                    f.realTokens(), () -> free.add(slot), () -> closed, -1);
+                    f.realTokens(), () -> free.add(slot), () -> closed, -1).exportsCountedBy(exports);
         }
 
         private void count(int rows, long real, PaddedShape sh, long cuBytes, long sent) {
@@ -609,7 +614,10 @@ public final class BatchLoader implements AutoCloseable {
      * collators. When a step is still running after that (a slow batch), the ring is freed at once if no
      * native call holds it (a Java worker still writing into it then fails, safely), and whatever is still
      * in use is freed by a daemon thread as soon as the last step ends. Batches still open become invalid.
-     * Idempotent.
+     *
+     * <p>A tensor exported with {@link Batch#toDLPack} is read by code the JVM cannot stop, so while any
+     * export's deleter has not run, nothing is freed: the daemon thread frees the ring, the collators and the
+     * resident dataset when the last deleter runs (a consumer that never calls it keeps them). Idempotent.
      */
     @Override
     public void close() {
@@ -617,7 +625,7 @@ public final class BatchLoader implements AutoCloseable {
             return;
         }
         closedSlotFigures = slotFigures();
-        closed = true;
+        closed = true;   // before exports.live(): an export that starts later sees it and is refused (Batch.toDLPack)
         if (current != null) {
             current.stop();
         }
@@ -628,36 +636,81 @@ public final class BatchLoader implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        if (stopped) {
-            List<AutoCloseable> all = new ArrayList<>(ring);
-            if (resident != null) {
-                all.add(resident);
-            }
-            all.add(main);
+        boolean exported = exports.live() > 0;
+        if (stopped && !exported) {
             try {
                 closeCollators();
             } finally {
-                closeAll(all);
+                try {
+                    closeAll(everything());
+                } finally {
+                    freed.countDown();
+                }
             }
             return;
         }
-        List<AutoCloseable> rest = closeSlotsUnlessHeld();
+        List<AutoCloseable> rest = exported ? everything() : closeSlotsUnlessHeld();
         Thread closer = new Thread(() -> {
             try {
                 while (!workers.awaitTermination(1, TimeUnit.MINUTES)) {
                     // a step still running: its memory must outlive it
                 }
+                exports.awaitNone();   // a DLPack consumer still reading: the same
             } catch (InterruptedException e) {
                 return;   // only this thread's owner could interrupt it, and no one does
             }
             try {
                 closeCollators();   // a failure here goes to the thread's uncaught-exception handler (stderr)
             } finally {
-                closeAll(rest);
+                try {
+                    closeAll(rest);
+                } finally {
+                    freed.countDown();
+                }
             }
         }, "cubatch-loader-closer");
         closer.setDaemon(true);
         closer.start();
+    }
+
+    /** Waits until {@link #close()} has freed everything (at once, or after the last DLPack deleter); tests. */
+    boolean awaitFreed(long millis) throws InterruptedException {
+        return freed.await(millis, TimeUnit.MILLISECONDS);
+    }
+
+    /** The ring, the resident dataset and the main collator: what close() frees after the workers' collators. */
+    private List<AutoCloseable> everything() {
+        List<AutoCloseable> all = new ArrayList<>(ring);
+        if (resident != null) {
+            all.add(resident);
+        }
+        all.add(main);
+        return all;
+    }
+
+    /** Counts the DLPack exports whose deleter has not run; the deleter may run on any thread. */
+    static final class Exports {
+        private int live;
+
+        synchronized void enter() {
+            live++;
+        }
+
+        synchronized void exit() {
+            if (--live == 0) {
+                notifyAll();
+            }
+        }
+
+        synchronized int live() {
+            return live;
+        }
+
+        synchronized void awaitNone() throws InterruptedException {
+            while (live > 0) {
+                wait();
+            }
+        }
     }
 
     /**

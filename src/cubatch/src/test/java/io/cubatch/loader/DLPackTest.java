@@ -2,6 +2,7 @@ package io.cubatch.loader;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -14,6 +15,7 @@ import io.cubatch.store.DType;
 import io.cubatch.store.SampleStore;
 import java.lang.foreign.MemoryLayout.PathElement;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Iterator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -83,6 +85,35 @@ class DLPackTest {
             assertEquals(2, step);
         }
         assertEquals(before, DLPack.liveExports(), "every export deleted, its arena closed");
+    }
+
+    /**
+     * Closing the loader while a tensor is exported frees nothing until its deleter runs: the consumer (native
+     * code the JVM cannot stop) still reads the batch's bytes after the close; then the deleter lets it go.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"java", "native"})
+    void closingTheLoaderWaitsForTheLastDeleter(String backend) throws Exception {
+        BatchPlan plan = BatchPlan.builder().samples(5).batchSize(3).lastBatch(LastBatch.PARTIAL).build();
+        for (int round = 0; round < 3; round++) {
+            try (SampleStore store = SampleStore.of(SEQUENCES)) {
+                BatchLoader loader = BatchLoader.builder().store(store).plan(plan).padding(padding(true))
+                        .backend(backend).build();
+                MemorySegment data;
+                byte[] want;
+                try (Batch b = loader.epoch(0).next()) {
+                    want = b.padded().data().toArray(ValueLayout.JAVA_BYTE);
+                    data = b.toDLPack(Batch.Tensor.DATA);
+                }
+                loader.close();
+                assertFalse(loader.awaitFreed(200), "freed while the consumer still holds a tensor");
+                long address = data.get(ValueLayout.JAVA_LONG, 32);   // dl_tensor.data
+                assertArrayEquals(want, MemorySegment.ofAddress(address).reinterpret(want.length)
+                        .toArray(ValueLayout.JAVA_BYTE), "the exported bytes after the loader's close");
+                DLPackConsumer.delete(data);
+                assertTrue(loader.awaitFreed(10_000), "the last deleter frees the ring");
+            }
+        }
     }
 
     /** The slot returns once, after both the batch's close and every export's deleter, in either order. */
