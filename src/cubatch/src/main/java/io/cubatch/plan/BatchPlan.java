@@ -100,13 +100,22 @@ public final class BatchPlan {
         this.rowLength = b.rowLength;
     }
 
+    /**
+     * A builder with no samples or batch size set, one rank, unshuffled, epoch 0, resume at 0.
+     *
+     * @return a new builder
+     */
     public static Builder builder() {
         return new Builder();
     }
 
     // ---- configuration -------------------------------------------------------------------------------
 
-    /** Samples in the epoch. */
+    /**
+     * Samples in the epoch.
+     *
+     * @return the number of samples in the epoch, at least 1
+     */
     public long samples() {
         return samples;
     }
@@ -114,37 +123,63 @@ public final class BatchPlan {
     /**
      * Samples per rank per step (the local batch size); with a ramp-up, the final one; with a token
      * budget, the most rows of any batch.
+     *
+     * @return the local batch size, at least 1
      */
     public int batchSize() {
         return batchSize;
     }
 
-    /** Samples per micro-batch; equal to {@link #batchSize()} unless micro-batches were asked for. */
+    /**
+     * Samples per micro-batch; equal to {@link #batchSize()} unless micro-batches were asked for.
+     *
+     * @return the micro-batch size in samples, a divisor of {@link #batchSize()}
+     */
     public int microBatchSize() {
         return microBatchSize;
     }
 
-    /** Micro-batches per rank per full step at the final batch size: {@code batchSize / microBatchSize}. */
+    /**
+     * Micro-batches per rank per full step at the final batch size: {@code batchSize / microBatchSize}.
+     *
+     * @return {@code batchSize() / microBatchSize()}, at least 1
+     */
     public int gradientAccumulation() {
         return batchSize / microBatchSize;
     }
 
-    /** The ramp-up, when the global batch size grows. */
+    /**
+     * The ramp-up, when the global batch size grows.
+     *
+     * @return the ramp-up, or empty for a constant global batch size
+     */
     public Optional<RampUp> rampUp() {
         return Optional.ofNullable(rampUp);
     }
 
-    /** The token budget per batch, when batches are formed by tokens. */
+    /**
+     * The token budget per batch, when batches are formed by tokens.
+     *
+     * @return the maximum padded tokens per batch, or empty when batches are formed by a batch size
+     */
     public OptionalLong maxTokens() {
         return tokens == null ? OptionalLong.empty() : OptionalLong.of(tokens.maxTokens);
     }
 
-    /** The sort window of a token-budget plan (0: unsorted). */
+    /**
+     * The sort window of a token-budget plan (0: unsorted).
+     *
+     * @return the sort window in samples, 0 when unsorted or without a token budget
+     */
     public int sortWindow() {
         return tokens == null ? 0 : tokens.sortWindow;
     }
 
-    /** The data-parallel rank given with {@link Builder#dataParallel}, if any. */
+    /**
+     * The data-parallel rank given with {@link Builder#dataParallel}, if any.
+     *
+     * @return the data-parallel rank, or empty when {@link Builder#dataParallel} was not used
+     */
     public java.util.OptionalInt dataParallelRank() {
         return dataParallelRank == null ? java.util.OptionalInt.empty() : java.util.OptionalInt.of(dataParallelRank);
     }
@@ -153,6 +188,9 @@ public final class BatchPlan {
      * The global batch size of step {@code step}: by the ramp-up formula (Megatron's
      * {@code get_current_global_batch_size()}), else the constant one; for a token budget, the rows of
      * all ranks at that step. A last, partial step holds fewer entries than this.
+     *
+     * @param step the step, from 0
+     * @return the samples of all ranks at that step when full (for a token budget, the rows actually planned)
      */
     public long globalBatchSize(long step) {
         if (tokens != null) {
@@ -167,17 +205,40 @@ public final class BatchPlan {
         return schedule.size(step) * worldSize;
     }
 
-    /** Micro-batches of rank {@code rank} at step {@code step}: its batch cut in pieces of {@link #microBatchSize()}. */
+    /**
+     * Micro-batches of rank {@code rank} at step {@code step}: its batch cut in pieces of {@link #microBatchSize()}.
+     *
+     * @param rank the rank, in {@code [0, worldSize())}
+     * @param step the step, in {@code [0, steps(rank))}
+     * @return the number of micro-batches, at least 1 for a non-empty batch
+     */
     public int microBatches(int rank, long step) {
         return (int) ceilDiv(batch(rank, step).size(), microBatchSize);
     }
 
-    /** Micro-batch {@code j} of rank {@code rank} at step {@code step}. */
+    /**
+     * Micro-batch {@code j} of rank {@code rank} at step {@code step}.
+     *
+     * @param rank the rank, in {@code [0, worldSize())}
+     * @param step the step, in {@code [0, steps(rank))}
+     * @param j the micro-batch, in {@code [0, microBatches(rank, step))}
+     * @return the micro-batch, a slice of {@link #batch(int, long)}
+     * @throws IndexOutOfBoundsException when the rank, step or {@code j} is outside the plan
+     */
     public PlannedBatch microBatch(int rank, long step, int j) {
         return slice(batch(rank, step), j, microBatchSize);
     }
 
-    /** Entries {@code [j·m, (j+1)·m)} of a batch, with its repeat and fill flags. */
+    /**
+     * Entries {@code [j·m, (j+1)·m)} of a batch, with its repeat and fill flags.
+     *
+     * @param b the batch to slice
+     * @param j the micro-batch index, from 0
+     * @param m the micro-batch size in samples, at least 1
+     * @return entries {@code [j·m, min((j+1)·m, b.size()))} of {@code b} (with {@code b} itself when that is all of
+     *     it), counting the repeats and fill that fall in that range
+     * @throws IndexOutOfBoundsException when {@code j} is negative or starts past the batch's end
+     */
     public static PlannedBatch slice(PlannedBatch b, int j, int m) {
         int from = Math.multiplyExact(j, m);
         if (j < 0 || from >= b.size() && !(from == 0 && b.size() == 0)) {
@@ -201,6 +262,8 @@ public final class BatchPlan {
      * step, repeats and fill included (they are in the batches, masked or not).
      *
      * @param realLength a sample's length after truncation, e.g. {@code i -> min(store.length(i), maxlen)}
+     * @param step the step, from 0; ranks that have no batch at that step add nothing
+     * @return the sum of {@code realLength} over the step's entries on all ranks
      */
     public long globalRealTokens(long step, java.util.function.LongUnaryOperator realLength) {
         long sum = 0;
@@ -214,7 +277,15 @@ public final class BatchPlan {
         return sum;
     }
 
-    /** The real tokens of micro-batch {@code j} of step {@code step} over all ranks (see {@link #globalRealTokens(long, java.util.function.LongUnaryOperator)}). */
+    /**
+     * The real tokens of micro-batch {@code j} of step {@code step} over all ranks (see {@link #globalRealTokens(long,
+     *     java.util.function.LongUnaryOperator)}).
+     *
+     * @param step the step, from 0
+     * @param j the micro-batch within the step, from 0; ranks with fewer micro-batches add nothing
+     * @param realLength a sample's length after truncation
+     * @return the sum of {@code realLength} over micro-batch {@code j}'s entries on all ranks
+     */
     public long globalRealTokens(long step, int j, java.util.function.LongUnaryOperator realLength) {
         long sum = 0;
         for (int r = 0; r < worldSize; r++) {
@@ -230,12 +301,20 @@ public final class BatchPlan {
     /**
      * Micro-batches of every rank before step {@code step} (full steps have {@code size / microBatchSize}
      * each): the index of the step's first micro-batch in a rank's sequence of micro-batches.
+     *
+     * @param step the step, from 0
+     * @return the number of micro-batches one rank runs before that step
      */
     public long microBatchesBefore(long step) {
         return tokens != null ? step : schedule.start(step) / microBatchSize;
     }
 
-    /** The step of a rank's {@code u}-th micro-batch (the inverse of {@link #microBatchesBefore}). */
+    /**
+     * The step of a rank's {@code u}-th micro-batch (the inverse of {@link #microBatchesBefore}).
+     *
+     * @param u the micro-batch's index in a rank's sequence, from 0
+     * @return the step holding that micro-batch
+     */
     public long stepOfMicroBatch(long u) {
         if (tokens != null) {
             return u;
@@ -244,7 +323,12 @@ public final class BatchPlan {
         return schedule.stepAt(local);
     }
 
-    /** Micro-batches rank {@code rank} processes in this plan. */
+    /**
+     * Micro-batches rank {@code rank} processes in this plan.
+     *
+     * @param rank the rank, in {@code [0, worldSize())}
+     * @return the total number of micro-batches over all of that rank's steps
+     */
     public long microBatchCount(int rank) {
         long steps = steps(rank);
         return steps == 0 ? 0 : microBatchesBefore(steps - 1) + microBatches(rank, steps - 1);
@@ -254,6 +338,9 @@ public final class BatchPlan {
      * The step that starts at consumed count {@code consumed} (the inverse of {@link #consumedAfter}), or
      * -1 when no step starts there; {@code samples()} gives {@link #maxSteps()}. O(log) in the ramp-up
      * stages or token batches.
+     *
+     * @param consumed a consumed-sample count of the epoch's global order
+     * @return the step starting there, {@link #maxSteps()} for {@code samples()}, or -1
      */
     public long stepAtConsumed(long consumed) {
         if (consumed == samples) {
@@ -274,56 +361,105 @@ public final class BatchPlan {
         return schedule.start(s) == q / worldSize ? s : -1;
     }
 
-    /** Samples per step over all ranks: {@code batchSize() * worldSize()}. */
+    /**
+     * Samples per step over all ranks: {@code batchSize() * worldSize()}.
+     *
+     * @return {@code batchSize() * worldSize()}
+     */
     public long globalBatchSize() {
         return (long) batchSize * worldSize;
     }
 
-    /** True when the plan was built from a global batch size. */
+    /**
+     * True when the plan was built from a global batch size.
+     *
+     * @return whether {@link Builder#globalBatchSize(long)} was used rather than {@link Builder#batchSize(int)}
+     */
     public boolean globalBatchGiven() {
         return globalBatchGiven;
     }
 
+    /**
+     * The number of ranks taking part (with {@link Builder#dataParallel}, the data-parallel size).
+     *
+     * @return the world size, at least 1
+     */
     public int worldSize() {
         return worldSize;
     }
 
-    /** The rank policy, empty when none was given (then none was needed). */
+    /**
+     * The rank policy, empty when none was given (then none was needed).
+     *
+     * @return the rank-remainder policy, or empty
+     */
     public Optional<RankRemainder> rankRemainder() {
         return Optional.ofNullable(rankRemainder);
     }
 
-    /** The last-batch policy, empty when none was given (then none was needed). */
+    /**
+     * The last-batch policy, empty when none was given (then none was needed).
+     *
+     * @return the last-batch policy, or empty
+     */
     public Optional<LastBatch> lastBatch() {
         return Optional.ofNullable(lastBatch);
     }
 
+    /**
+     * Whether the global order is shuffled ({@link Builder#shuffle(long)} was called).
+     *
+     * @return true when shuffled
+     */
     public boolean shuffled() {
         return seed != null;
     }
 
-    /** The shuffle seed, empty when unshuffled. */
+    /**
+     * The shuffle seed, empty when unshuffled.
+     *
+     * @return the seed, or empty
+     */
     public OptionalLong seed() {
         return seed == null ? OptionalLong.empty() : OptionalLong.of(seed);
     }
 
+    /**
+     * The epoch this plan covers; with a seed it selects the shuffled order.
+     *
+     * @return the epoch, at least 0
+     */
     public long epoch() {
         return epoch;
     }
 
-    /** Samples of the global order already consumed before this plan starts. */
+    /**
+     * Samples of the global order already consumed before this plan starts.
+     *
+     * @return the consumed-sample count the plan resumes at, in {@code [0, samples()]}
+     */
     public long resumeAt() {
         return resumeAt;
     }
 
-    /** True for an evaluation plan, where repeated samples skew metrics. */
+    /**
+     * True for an evaluation plan, where repeated samples skew metrics.
+     *
+     * @return whether this is an evaluation plan
+     */
     public boolean evaluation() {
         return evaluation;
     }
 
     // ---- the plan ------------------------------------------------------------------------------------
 
-    /** The sample at global position {@code p} of this epoch's order, {@code p in [0, samples)}. */
+    /**
+     * The sample at global position {@code p} of this epoch's order, {@code p in [0, samples)}.
+     *
+     * @param p the global position, in {@code [0, samples())}
+     * @return the sample index at that position
+     * @throws IndexOutOfBoundsException when {@code p} is outside {@code [0, samples())}
+     */
     public long globalOrder(long p) {
         if (p < 0 || p >= samples) {
             throw new IndexOutOfBoundsException("global position " + p + " outside [0, " + samples + ")");
@@ -331,7 +467,13 @@ public final class BatchPlan {
         return order == null ? p : order.sampleAt(p);
     }
 
-    /** Samples (slots) rank {@code rank} processes in this plan, repeats included, before last-batch policy. */
+    /**
+     * Samples (slots) rank {@code rank} processes in this plan, repeats included, before last-batch policy.
+     *
+     * @param rank the rank, in {@code [0, worldSize())}
+     * @return the number of slots dealt to the rank, 0 when it gets none
+     * @throws IndexOutOfBoundsException when the rank is outside {@code [0, worldSize())}
+     */
     public long rankSamples(int rank) {
         checkRank(rank);
         if (tokens != null) {
@@ -347,7 +489,12 @@ public final class BatchPlan {
         return (slots - rank + worldSize - 1) / worldSize;
     }
 
-    /** Steps rank {@code rank} runs. */
+    /**
+     * Steps rank {@code rank} runs.
+     *
+     * @param rank the rank, in {@code [0, worldSize())}
+     * @return the number of steps, after the last-batch policy (a dropped partial batch is not a step)
+     */
     public long steps(int rank) {
         if (tokens != null) {
             checkRank(rank);
@@ -391,12 +538,20 @@ public final class BatchPlan {
         return steps(rank) - (partialLast(rank) && lastBatch != LastBatch.DROP ? 1 : 0);
     }
 
-    /** The most steps any rank runs (rank 0 always has the most). */
+    /**
+     * The most steps any rank runs (rank 0 always has the most).
+     *
+     * @return {@code steps(0)}
+     */
     public long maxSteps() {
         return steps(0);
     }
 
-    /** The fewest steps any rank runs. */
+    /**
+     * The fewest steps any rank runs.
+     *
+     * @return {@code steps(worldSize() - 1)}
+     */
     public long minSteps() {
         return steps(worldSize - 1);
     }
@@ -405,6 +560,9 @@ public final class BatchPlan {
      * The batch of rank {@code rank} at step {@code step}.
      *
      * @throws IndexOutOfBoundsException when the rank or step is outside the plan
+     * @param rank the rank, in {@code [0, worldSize())}
+     * @param step the step, in {@code [0, steps(rank))}
+     * @return the batch, a new array of sample indices with its repeat and fill counts
      */
     public PlannedBatch batch(int rank, long step) {
         long steps = steps(rank);
@@ -448,7 +606,12 @@ public final class BatchPlan {
         return new PlannedBatch(rank, step, out, repeat ? out.length : 0, 0);
     }
 
-    /** The batches of one rank, in step order. */
+    /**
+     * The batches of one rank, in step order.
+     *
+     * @param rank the rank, in {@code [0, worldSize())}
+     * @return a reusable view whose iterators compute each batch on demand
+     */
     public Iterable<PlannedBatch> batches(int rank) {
         long steps = steps(rank);
         return () -> new Iterator<>() {
@@ -473,6 +636,10 @@ public final class BatchPlan {
      * The consumed-sample count to checkpoint after {@code stepsDone} steps have finished on every rank:
      * building the same plan with {@code resumeAt(consumedAfter(s))} yields this plan's batches from step
      * {@code s} on. It never exceeds {@link #samples()}; {@code samples()} means the epoch is complete.
+     *
+     * @param stepsDone the number of steps completed on every rank, at least 0
+     * @return the consumed-sample count to resume at, in {@code [resumeAt(), samples()]}
+     * @throws IllegalArgumentException when {@code stepsDone} is negative
      */
     public long consumedAfter(long stepsDone) {
         if (stepsDone < 0) {
@@ -487,7 +654,11 @@ public final class BatchPlan {
         return resumeAt + Math.min(slotsDone, remaining);
     }
 
-    /** A builder holding this plan's configuration (batch size per rank), to derive related plans. */
+    /**
+     * A builder holding this plan's configuration (batch size per rank), to derive related plans.
+     *
+     * @return a new builder; changing it does not change this plan
+     */
     public Builder toBuilder() {
         Builder b = builder().samples(samples).worldSize(worldSize).rankRemainder(rankRemainder)
                 .lastBatch(lastBatch).epoch(epoch).resumeAt(resumeAt).evaluation(evaluation);
@@ -511,7 +682,12 @@ public final class BatchPlan {
         return seed == null ? b : b.shuffle(seed);
     }
 
-    /** The same plan for another epoch, from its start. */
+    /**
+     * The same plan for another epoch, from its start.
+     *
+     * @param nextEpoch the epoch of the new plan, at least 0
+     * @return a plan with this configuration, that epoch and {@code resumeAt} 0
+     */
     public BatchPlan forEpoch(long nextEpoch) {
         return toBuilder().epoch(nextEpoch).resumeAt(0).build();
     }
@@ -524,12 +700,19 @@ public final class BatchPlan {
      * 0-15 the order inside a rank (the token plan's sort window, and a loader's bucketing window). A
      * checkpoint carries it so a resume with another configuration is refused instead of silently yielding
      * other batches. Each part misses a change with probability 2^-16.
+     *
+     * @return the fingerprint; equal configurations give equal values
      */
     public long configHash() {
         return configHash(0);
     }
 
-    /** {@link #configHash()} with a loader's bucketing window in the within-rank part. */
+    /**
+     * {@link #configHash()} with a loader's bucketing window in the within-rank part.
+     *
+     * @param bucketWindow the loader's bucketing window in samples, 0 when it does not bucket
+     * @return the fingerprint
+     */
     public long configHash(int bucketWindow) {
         long order = part(samples ^ 0x636275626174L, seed == null ? 0 : 1, seed == null ? 0 : seed,
                 ShuffleOrder.ALGORITHM.hashCode());
@@ -553,6 +736,10 @@ public final class BatchPlan {
     /**
      * Which parts of two {@link #configHash()} values differ, in words: "the batch sizes (batch,
      * micro-batch, ramp-up or token budget)", and so on; empty when they are equal.
+     *
+     * @param saved the hash from a checkpoint
+     * @param current the hash of the plan resuming it
+     * @return the differing parts joined by " and ", or an empty string
      */
     public static String describeHashDifference(long saved, long current) {
         String[] names = {"the order inside a rank (sort window or bucketing window)",
@@ -568,7 +755,11 @@ public final class BatchPlan {
         return j.toString();
     }
 
-    /** Per-rank summary and warnings; see {@link PlanExplanation}. */
+    /**
+     * Per-rank summary and warnings; see {@link PlanExplanation}.
+     *
+     * @return the explanation of this plan
+     */
     public PlanExplanation explain() {
         return PlanExplanation.of(this);
     }
@@ -669,13 +860,21 @@ public final class BatchPlan {
          * ({@code G = m x a x W}). Give any two of global batch size, micro-batch size and
          * {@link #gradientAccumulation}; the third is derived, and three that disagree are an error naming
          * the nearest valid values.
+         *
+         * @param m the micro-batch size in samples, at least 1
+         * @return this builder
          */
         public Builder microBatchSize(int m) {
             this.microBatchSize = m;
             return this;
         }
 
-        /** Micro-batches per rank per step ({@code a}); see {@link #microBatchSize}. */
+        /**
+         * Micro-batches per rank per step ({@code a}); see {@link #microBatchSize}.
+         *
+         * @param a the number of micro-batches, at least 1
+         * @return this builder
+         */
         public Builder gradientAccumulation(int a) {
             this.gradientAccumulation = a;
             return this;
@@ -686,6 +885,11 @@ public final class BatchPlan {
          * consumed samples of training, with Megatron's formula ({@link RampUp}); the global batch size
          * given is the final one. Consumed samples count from the start of epoch 0: epoch {@code e}
          * starts at {@code e x samples()}.
+         *
+         * @param start the global batch size at the start, at least 1
+         * @param increment the growth per stage, at least 1
+         * @param samples the consumed samples over which the batch size grows to its final value
+         * @return this builder
          */
         public Builder rampUp(long start, long increment, long samples) {
             this.rampUp = new RampUp(start, increment, samples);
@@ -698,6 +902,11 @@ public final class BatchPlan {
          * {@code rowLength} a batch's padded row length from its longest real length (e.g.
          * {@code padding::outputLength}). Needs a {@link #rankRemainder} when the batches do not divide
          * over the ranks; {@code explain()} says what is repeated or dropped.
+         *
+         * @param maxTokens the most padded tokens ({@code rows x rowLength}) per batch, at least 1
+         * @param length maps a sample index to its real length in tokens
+         * @param rowLength maps a batch's longest real length to its padded row length
+         * @return this builder
          */
         public Builder maxTokens(long maxTokens, java.util.function.LongUnaryOperator length,
                                  java.util.function.LongUnaryOperator rowLength) {
@@ -708,7 +917,12 @@ public final class BatchPlan {
         }
 
         /** {@link #maxTokens(long, java.util.function.LongUnaryOperator, java.util.function.LongUnaryOperator)}
-         *  with these lengths (already truncated), padded to the batch's longest. */
+         * with these lengths (already truncated), padded to the batch's longest.
+         *
+         * @param maxTokens the most padded tokens per batch, at least 1
+         * @param lengths each sample's length in tokens, indexed by sample; copied
+         * @return this builder
+         */
         public Builder maxTokens(long maxTokens, long[] lengths) {
             long[] copy = lengths.clone();
             return maxTokens(maxTokens, i -> copy[(int) i], l -> l);
@@ -719,6 +933,12 @@ public final class BatchPlan {
          * with the store's lengths, truncated to {@code maxlen} when it is positive, rows padded to the
          * batch's longest (or to {@code maxlen}) rounded up to a multiple of {@code multiple} when it is
          * positive: what a loader with that padding produces.
+         *
+         * @param maxTokens the most padded tokens per batch, at least 1
+         * @param store the dataset whose sample lengths are read
+         * @param maxlen the truncation length in tokens; 0 or less for none
+         * @param multiple the padded row length's multiple; 0 or less for none
+         * @return this builder
          */
         public Builder maxTokens(long maxTokens, io.cubatch.store.SampleStore store, long maxlen, long multiple) {
             return maxTokens(maxTokens, i -> maxlen > 0 ? Math.min(store.length(i), maxlen) : store.length(i), l -> {
@@ -730,6 +950,9 @@ public final class BatchPlan {
         /**
          * For a token budget: sort each window of {@code samples} consecutive positions of the global order
          * by length before cutting batches (length bucketing); 0 (default) is off.
+         *
+         * @param samples the window length in samples, 0 for none
+         * @return this builder
          */
         public Builder sortWindow(int samples) {
             this.sortWindow = samples;
@@ -740,6 +963,10 @@ public final class BatchPlan {
          * The data-parallel size (the plan's world size: the number of model replicas that get different
          * batches) and this process's data-parallel rank, as {@link DataParallel} resolves them with tensor
          * and pipeline parallelism.
+         *
+         * @param size the data-parallel size, at least 1
+         * @param rank this process's data-parallel rank, in {@code [0, size)}
+         * @return this builder
          */
         public Builder dataParallel(int size, int rank) {
             this.worldSize = size;
@@ -747,61 +974,113 @@ public final class BatchPlan {
             return this;
         }
 
-        /** Number of samples in the epoch, at least 1. */
+        /**
+         * Number of samples in the epoch, at least 1.
+         *
+         * @param samples the number of samples
+         * @return this builder
+         */
         public Builder samples(long samples) {
             this.samples = samples;
             return this;
         }
 
-        /** Samples per rank per step. Exclusive with {@link #globalBatchSize(long)}. */
+        /**
+         * Samples per rank per step. Exclusive with {@link #globalBatchSize(long)}.
+         *
+         * @param batchSize the local batch size, at least 1
+         * @return this builder
+         */
         public Builder batchSize(int batchSize) {
             this.batchSize = batchSize;
             this.batchSizeGiven = true;
             return this;
         }
 
-        /** Samples per step over all ranks; the world size must divide it. Exclusive with {@link #batchSize(int)}. */
+        /**
+         * Samples per step over all ranks; the world size must divide it. Exclusive with {@link #batchSize(int)}.
+         *
+         * @param globalBatchSize the global batch size, a positive multiple of the world size
+         * @return this builder
+         */
         public Builder globalBatchSize(long globalBatchSize) {
             this.globalBatchSize = globalBatchSize;
             this.globalBatchGiven = true;
             return this;
         }
 
-        /** Number of ranks; 1 unless set. */
+        /**
+         * Number of ranks; 1 unless set.
+         *
+         * @param worldSize the number of ranks, at least 1
+         * @return this builder
+         */
         public Builder worldSize(int worldSize) {
             this.worldSize = worldSize;
             return this;
         }
 
+        /**
+         * What to do when the remaining samples do not divide over the ranks; {@link #build()} requires one then.
+         *
+         * @param policy the policy, or null for none
+         * @return this builder
+         */
         public Builder rankRemainder(RankRemainder policy) {
             this.rankRemainder = policy;
             return this;
         }
 
+        /**
+         * What to do with a rank's last batch when it is not full; {@link #build()} requires one then.
+         *
+         * @param policy the policy, or null for none
+         * @return this builder
+         */
         public Builder lastBatch(LastBatch policy) {
             this.lastBatch = policy;
             return this;
         }
 
-        /** Shuffle with this seed (see {@link ShuffleOrder}); unshuffled unless called. */
+        /**
+         * Shuffle with this seed (see {@link ShuffleOrder}); unshuffled unless called.
+         *
+         * @param seed the shuffle seed, any value
+         * @return this builder
+         */
         public Builder shuffle(long seed) {
             this.seed = seed;
             return this;
         }
 
-        /** The epoch, at least 0; it changes the shuffled order. */
+        /**
+         * The epoch, at least 0; it changes the shuffled order.
+         *
+         * @param epoch the epoch, at least 0
+         * @return this builder
+         */
         public Builder epoch(long epoch) {
             this.epoch = epoch;
             return this;
         }
 
-        /** Start after this many samples of the epoch's global order, in [0, samples]. */
+        /**
+         * Start after this many samples of the epoch's global order, in [0, samples].
+         *
+         * @param consumedSamples samples of the global order already consumed, in {@code [0, samples]}
+         * @return this builder
+         */
         public Builder resumeAt(long consumedSamples) {
             this.resumeAt = consumedSamples;
             return this;
         }
 
-        /** Marks an evaluation plan: repeated samples then get a warning, since they skew metrics. */
+        /**
+         * Marks an evaluation plan: repeated samples then get a warning, since they skew metrics.
+         *
+         * @param evaluation true for an evaluation plan
+         * @return this builder
+         */
         public Builder evaluation(boolean evaluation) {
             this.evaluation = evaluation;
             return this;
@@ -812,6 +1091,7 @@ public final class BatchPlan {
          *
          * @throws PlanException naming the value, the valid range and the fix, when the numbers do not
          *                       make a plan or a needed policy is missing
+         * @return the plan
          */
         public BatchPlan build() {
             if (samples < 1 || samples > ShuffleOrder.MAX_SAMPLES) {

@@ -22,6 +22,10 @@ public record DataParallel(int size, OptionalInt rank, int tensorParallel, int p
      * Derives the data-parallel group of a world.
      *
      * @throws PlanException when a size is below 1 or the world size is not a multiple of TP x PP
+     * @param world the global world size and rank
+     * @param tensorParallel the tensor-parallel size, at least 1
+     * @param pipelineParallel the pipeline-parallel size, at least 1
+     * @return the data-parallel size {@code W / (TP x PP)} and this process's data-parallel rank, when known
      */
     public static DataParallel of(WorldRank world, int tensorParallel, int pipelineParallel) {
         if (tensorParallel < 1 || pipelineParallel < 1) {
@@ -41,7 +45,12 @@ public record DataParallel(int size, OptionalInt rank, int tensorParallel, int p
         return new DataParallel((int) (w / model), r, tensorParallel, pipelineParallel, world);
     }
 
-    /** The global ranks of data-parallel rank {@code dp}'s replica, in order. */
+    /**
+     * The global ranks of data-parallel rank {@code dp}'s replica, in order.
+     *
+     * @param dp the data-parallel rank, in {@code [0, size())}
+     * @return the {@code TP x PP} global ranks {@code dp·TP·PP .. (dp+1)·TP·PP - 1}, a new array
+     */
     public int[] globalRanks(int dp) {
         int model = tensorParallel * pipelineParallel;
         int[] out = new int[model];
@@ -51,7 +60,11 @@ public record DataParallel(int size, OptionalInt rank, int tensorParallel, int p
         return out;
     }
 
-    /** True when there is model parallelism (TP x PP above 1). */
+    /**
+     * True when there is model parallelism (TP x PP above 1).
+     *
+     * @return whether {@code TP x PP > 1}
+     */
     public boolean modelParallel() {
         return tensorParallel * pipelineParallel > 1;
     }

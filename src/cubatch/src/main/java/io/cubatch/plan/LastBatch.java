@@ -35,7 +35,11 @@ public enum LastBatch {
      */
     FILL;
 
-    /** The lower-case name used by the CLI and the JSON output. */
+    /**
+     * The lower-case name used by the CLI and the JSON output.
+     *
+     * @return {@code partial}, {@code drop} or {@code fill}
+     */
     public String cliName() {
         return name().toLowerCase(Locale.ROOT);
     }

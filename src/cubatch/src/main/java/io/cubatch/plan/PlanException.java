@@ -5,6 +5,11 @@ package io.cubatch.plan;
  * and the fix; the CLI prints it as is and exits with status 2.
  */
 public class PlanException extends IllegalArgumentException {
+    /**
+     * A plan error with its explanation.
+     *
+     * @param message what is wrong, the valid range and the fix
+     */
     public PlanException(String message) {
         super(message);
     }

@@ -47,17 +47,31 @@ public record PlanExplanation(List<RankSummary> ranks, List<String> warnings) {
         }
     }
 
+    /**
+     * Copies both lists, so the explanation is immutable.
+     *
+     * @param ranks one summary per rank, in rank order
+     * @param warnings the warnings
+     */
     public PlanExplanation {
         ranks = List.copyOf(ranks);
         warnings = List.copyOf(warnings);
     }
 
-    /** Repeated entries over all ranks. */
+    /**
+     * Repeated entries over all ranks.
+     *
+     * @return the sum of every rank's {@code repeated} length
+     */
     public long totalRepeated() {
         return ranks.stream().mapToLong(r -> r.repeated().length).sum();
     }
 
-    /** Dropped samples over all ranks. */
+    /**
+     * Dropped samples over all ranks.
+     *
+     * @return the sum of every rank's {@code dropped} length
+     */
     public long totalDropped() {
         return ranks.stream().mapToLong(r -> r.dropped().length).sum();
     }

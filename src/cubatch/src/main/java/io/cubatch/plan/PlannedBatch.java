@@ -17,27 +17,51 @@ import java.util.Arrays;
  */
 public record PlannedBatch(int rank, long step, long[] samples, int repeated, int filled) {
 
-    /** Number of entries in the batch. */
+    /**
+     * Number of entries in the batch.
+     *
+     * @return the batch size, repeats and fill included
+     */
     public int size() {
         return samples.length;
     }
 
-    /** The sample index at position {@code i} of the batch. */
+    /**
+     * The sample index at position {@code i} of the batch.
+     *
+     * @param i the position, in {@code [0, size())}
+     * @return the sample index
+     * @throws ArrayIndexOutOfBoundsException when {@code i} is outside the batch
+     */
     public long sample(int i) {
         return samples[i];
     }
 
-    /** True when entry {@code i} was added by {@link LastBatch#FILL} to complete the batch. */
+    /**
+     * True when entry {@code i} was added by {@link LastBatch#FILL} to complete the batch.
+     *
+     * @param i the position, in {@code [0, size())}
+     * @return whether the entry is last-batch fill
+     */
     public boolean isFill(int i) {
         return i >= samples.length - filled;
     }
 
-    /** True when entry {@code i} repeats a sample already seen this epoch (rank padding or fill). */
+    /**
+     * True when entry {@code i} repeats a sample already seen this epoch (rank padding or fill).
+     *
+     * @param i the position, in {@code [0, size())}
+     * @return whether the entry is a repeat
+     */
     public boolean isRepeat(int i) {
         return i >= samples.length - filled - repeated;
     }
 
-    /** Number of entries that are a sample's first appearance in the epoch. */
+    /**
+     * Number of entries that are a sample's first appearance in the epoch.
+     *
+     * @return {@code size() - repeated() - filled()}
+     */
     public int firstSeen() {
         return samples.length - filled - repeated;
     }

@@ -73,7 +73,14 @@ public record RampUp(long start, long increment, long samples) {
         return (long) ((double) c / samplesPerIncrement(global));
     }
 
-    /** The global batch size after {@code consumed} samples, by Megatron's formula. */
+    /**
+     * The global batch size after {@code consumed} samples, by Megatron's formula.
+     *
+     * @param consumed samples consumed since the start of training (epoch 0)
+     * @param global the final global batch size
+     * @return the global batch size, from {@code start} in steps of {@code increment}, {@code global} once {@code
+     *     consumed} exceeds the ramp-up samples
+     */
     public long globalBatchSize(long consumed, long global) {
         if (consumed > samples) {
             return global;

@@ -41,7 +41,11 @@ public enum RankRemainder {
      */
     PARTIAL;
 
-    /** The lower-case name used by the CLI and the JSON output. */
+    /**
+     * The lower-case name used by the CLI and the JSON output.
+     *
+     * @return {@code pad}, {@code drop} or {@code partial}
+     */
     public String cliName() {
         return name().toLowerCase(Locale.ROOT);
     }

@@ -48,9 +48,12 @@ public final class ShuffleOrder {
     private final long[] keys = new long[ROUNDS];
 
     /**
+     * The permutation of {@code [0, n)} for one seed and epoch; it holds six round keys, nothing per sample.
+     *
      * @param n     number of samples, in [1, 2^62]
      * @param seed  the user's seed
      * @param epoch the epoch; each epoch gets a different order
+     * @throws IllegalArgumentException when {@code n} is outside [1, 2^62]
      */
     public ShuffleOrder(long n, long seed, long epoch) {
         if (n < 1 || n > MAX_SAMPLES) {
@@ -70,7 +73,13 @@ public final class ShuffleOrder {
         }
     }
 
-    /** The sample at global position {@code position} of the shuffled epoch. */
+    /**
+     * The sample at global position {@code position} of the shuffled epoch.
+     *
+     * @param position the global position, in {@code [0, size())}
+     * @return the sample index at that position, in {@code [0, size())}
+     * @throws IndexOutOfBoundsException when the position is outside {@code [0, size())}
+     */
     public long sampleAt(long position) {
         if (position < 0 || position >= n) {
             throw new IndexOutOfBoundsException("position " + position + " outside [0, " + n + ")");
@@ -82,7 +91,11 @@ public final class ShuffleOrder {
         return x;
     }
 
-    /** Number of samples permuted. */
+    /**
+     * Number of samples permuted.
+     *
+     * @return the number of samples {@code n}
+     */
     public long size() {
         return n;
     }

@@ -41,7 +41,14 @@ public record WorldRank(int worldSize, OptionalInt rank, OptionalInt localRank, 
             new Launcher("Open MPI", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK"),
             new Launcher("Slurm", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID"));
 
-    /** The ranks of the current process's environment and the given arguments (either may be absent). */
+    /**
+     * The ranks of the current process's environment and the given arguments (either may be absent).
+     *
+     * @param argRank the {@code --rank} argument, or empty
+     * @param argWorldSize the {@code --world-size} argument, or empty
+     * @return the resolved world size and rank
+     * @throws PlanException when a value is out of range, malformed, or two sources disagree
+     */
     public static WorldRank resolve(OptionalInt argRank, OptionalInt argWorldSize) {
         return resolve(argRank, argWorldSize, System.getenv());
     }
@@ -50,6 +57,10 @@ public record WorldRank(int worldSize, OptionalInt rank, OptionalInt localRank, 
      * Resolves the world size and rank from arguments and an environment.
      *
      * @throws PlanException when a value is out of range, malformed, or two sources disagree
+     * @param argRank the {@code --rank} argument, or empty
+     * @param argWorldSize the {@code --world-size} argument, or empty (at least 1 when present)
+     * @param env the environment variables to read launchers from
+     * @return the launcher's numbers when one is found, else the arguments, else one rank with an unknown rank
      */
     public static WorldRank resolve(OptionalInt argRank, OptionalInt argWorldSize, Map<String, String> env) {
         Optional<WorldRank> launched = detect(env);
@@ -76,7 +87,13 @@ public record WorldRank(int worldSize, OptionalInt rank, OptionalInt localRank, 
         return new WorldRank(world, argRank, OptionalInt.empty(), source);
     }
 
-    /** The first launcher in precedence order whose variables are set, validated. */
+    /**
+     * The first launcher in precedence order whose variables are set, validated.
+     *
+     * @param env the environment variables to read
+     * @return the launcher's world size and rank, or empty when no launcher variable is set
+     * @throws PlanException when the launcher's variables are malformed or inconsistent
+     */
     public static Optional<WorldRank> detect(Map<String, String> env) {
         for (Launcher l : LAUNCHERS) {
             String rank = env.get(l.rankVar());
