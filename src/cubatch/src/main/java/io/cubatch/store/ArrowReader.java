@@ -75,14 +75,28 @@ public final class ArrowReader {
      *                     sample i is then the i-th non-null row)
      */
     public record Options(String column, boolean skipNullRows) {
+        /**
+         * The default column ({@value ArrowReader#DEFAULT_COLUMN}, else the only list column), null rows refused.
+         */
         public static final Options DEFAULT = new Options(null, false);
 
+        /**
+         * Reads the named column, refusing null rows.
+         *
+         * @param name the column's name
+         * @return the options
+         */
         public static Options column(String name) {
             return new Options(name, false);
         }
     }
 
-    /** True when the file starts like an Arrow IPC file ("ARROW1") or stream (0xFFFFFFFF continuation). */
+    /**
+     * True when the file starts like an Arrow IPC file ("ARROW1") or stream (0xFFFFFFFF continuation).
+     *
+     * @param head the file's first bytes (at least 8 to recognise a stream)
+     * @return whether they start with an Arrow file or stream marker
+     */
     public static boolean hasMagic(MemorySegment head) {
         if (head.byteSize() >= 6 && startsWithFileMagic(head)) {
             return true;
@@ -90,7 +104,15 @@ public final class ArrowReader {
         return head.byteSize() >= 8 && head.get(I32, 0) == -1;
     }
 
-    /** Maps {@code file} and returns the store that owns the mapping. */
+    /**
+     * Maps {@code file} and returns the store that owns the mapping.
+     *
+     * @param file the Arrow IPC file or stream
+     * @param options which column to read, and what to do with null rows
+     * @return the ragged store of the column's lists, owning the mapping; close it to unmap
+     * @throws IOException when the file cannot be mapped, or is not a valid Arrow file for these options ({@link
+     *     DatasetFormatException})
+     */
     public static SampleStore open(Path file, Options options) throws IOException {
         Arena arena = Arena.ofShared();
         try {

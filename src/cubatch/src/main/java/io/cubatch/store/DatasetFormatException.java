@@ -8,10 +8,18 @@ import java.nio.file.Path;
  * line), what was found and what was expected; the CLI prints it and exits with status 2.
  */
 public class DatasetFormatException extends IOException {
+    /**
+     * The malformed file.
+     */
     private final Path file;
+    /**
+     * Where in the file: "byte N", "line N", or "".
+     */
     private final String where;
 
     /**
+     * A format error; the message reads "FILE at WHERE: FOUND; expected EXPECTED".
+     *
      * @param file     the file
      * @param where    "byte 8", "line 3", ... or "" when the whole file is concerned
      * @param found    what the file holds
@@ -23,11 +31,20 @@ public class DatasetFormatException extends IOException {
         this.where = where;
     }
 
+    /**
+     * The malformed file.
+     *
+     * @return its path, as given to the reader
+     */
     public Path file() {
         return file;
     }
 
-    /** "byte N", "line N", or "" for the whole file. */
+    /**
+     * "byte N", "line N", or "" for the whole file.
+     *
+     * @return where in the file the problem is
+     */
     public String where() {
         return where;
     }

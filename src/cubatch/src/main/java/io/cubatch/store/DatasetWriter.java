@@ -34,14 +34,29 @@ public final class DatasetWriter {
     }
 
     /** What to write. */
-    public enum Target { NPY, MEGATRON }
+    public enum Target {
+        /** A {@code .npy} array, or for a ragged store the ragged {@code .npy} pair. */
+        NPY,
+        /** A Megatron-LM {@code PREFIX.idx} + {@code PREFIX.bin}. */
+        MEGATRON
+    }
 
-    /** The target {@code output} names: {@code .npy}, else Megatron ({@code .idx}, {@code .bin} or a prefix). */
+    /**
+     * The target {@code output} names: {@code .npy}, else Megatron ({@code .idx}, {@code .bin} or a prefix).
+     *
+     * @param output the output path
+     * @return {@link Target#NPY} for a name ending in {@code .npy} (any case), else {@link Target#MEGATRON}
+     */
     public static Target targetOf(Path output) {
         return output.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".npy") ? Target.NPY : Target.MEGATRON;
     }
 
-    /** The offsets file of a ragged .npy pair: {@code NAME.offsets.npy} beside {@code NAME.npy}. */
+    /**
+     * The offsets file of a ragged .npy pair: {@code NAME.offsets.npy} beside {@code NAME.npy}.
+     *
+     * @param npy the values file, {@code NAME.npy}
+     * @return the path {@code NAME.offsets.npy} beside it (whether or not it exists)
+     */
     public static Path offsetsOf(Path npy) {
         String name = npy.getFileName().toString();
         String stem = name.toLowerCase(Locale.ROOT).endsWith(".npy") ? name.substring(0, name.length() - 4) : name;
@@ -53,6 +68,11 @@ public final class DatasetWriter {
      *
      * @throws IllegalArgumentException naming the store's dtype or shape when the target cannot hold it (Megatron:
      *                                  scalar timesteps of uint8, int8, int16, uint16, int32, int64, float32, float64)
+     * @param store the store to write; read, not closed
+     * @param output the {@code .npy} path, or the Megatron prefix (or its {@code .idx}/{@code .bin})
+     * @param target the format to write
+     * @return the files written: one {@code .npy}, a ragged pair, or the {@code .idx} and {@code .bin}
+     * @throws IOException when writing fails; no partial file is left under the final names
      */
     public static List<Path> write(SampleStore store, Path output, Target target) throws IOException {
         return target == Target.NPY ? writeNpy(store, output) : writeMegatron(store, output);

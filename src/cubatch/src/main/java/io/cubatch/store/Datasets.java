@@ -16,9 +16,26 @@ public final class Datasets {
     }
 
     /** The formats cubatch reads. */
-    public enum Format { NPY, JSONL, MEGATRON, ARROW }
+    public enum Format {
+        /** A NumPy {@code .npy} array, or a ragged {@code .npy} pair ({@link NpyReader}). */
+        NPY,
+        /** JSON Lines, one sample per line ({@link JsonlReader}; needs jackson-core). */
+        JSONL,
+        /** A Megatron-LM indexed dataset, {@code PREFIX.idx} + {@code PREFIX.bin} ({@link MegatronReader}). */
+        MEGATRON,
+        /** An Arrow IPC file or stream, such as a Hugging Face {@code datasets} cache ({@link ArrowReader}). */
+        ARROW
+    }
 
-    /** The format of {@code path}, from its name and, for Megatron, the presence of both files. */
+    /**
+     * The format of {@code path}, from its name and, for Megatron, the presence of both files.
+     *
+     * @param path the dataset's path, or a Megatron prefix
+     * @return the format
+     * @throws java.nio.file.NoSuchFileException when nothing is at {@code path} and it is no Megatron prefix
+     * @throws DatasetFormatException when it is a directory or has no known extension or magic
+     * @throws IOException when reading the first bytes for Arrow's magic fails
+     */
     public static Format formatOf(Path path) throws IOException {
         String name = path.getFileName().toString().toLowerCase(Locale.ROOT);
         if (name.endsWith(".npy")) {
@@ -51,6 +68,9 @@ public final class Datasets {
      *
      * @throws DatasetFormatException also when a file of the dataset is not a regular file (a directory, a device,
      *                                a pipe): datasets are mapped or read whole, which only a regular file allows
+     * @param path the dataset's path, or a Megatron prefix
+     * @return the store, owning its mapping or allocation
+     * @throws IOException when the file cannot be read, or is not valid in its format ({@link DatasetFormatException})
      */
     public static SampleStore open(Path path) throws IOException {
         return open(path, ArrowReader.Options.DEFAULT);
@@ -59,6 +79,11 @@ public final class Datasets {
     /**
      * Opens {@code path} as {@link #open(Path)}, reading an Arrow dataset's column as {@code arrow} says (the
      * other formats have one array and ignore it).
+     *
+     * @param path the dataset's path, or a Megatron prefix
+     * @param arrow which column of an Arrow dataset to read, and how
+     * @return the store, owning its mapping or allocation
+     * @throws IOException when the file cannot be read, or is not valid in its format ({@link DatasetFormatException})
      */
     public static SampleStore open(Path path, ArrowReader.Options arrow) throws IOException {
         Format format = formatOf(path);

@@ -43,10 +43,21 @@ public final class FileSet {
     /** Writes a file's bytes into the channel of its temporary file. */
     @FunctionalInterface
     public interface Content {
+        /**
+         * Writes the whole content from the channel's position 0; called once, on a fresh temporary file.
+         *
+         * @param channel the temporary file's channel, open for writing; not to be closed
+         * @throws IOException when writing fails, which abandons the whole set
+         */
         void writeTo(FileChannel channel) throws IOException;
     }
 
-    /** One file of a set: where it goes, and what it holds. */
+    /**
+     * One file of a set: where it goes, and what it holds.
+     *
+     * @param target the final path; replaced if it is a regular file
+     * @param content what to write into it
+     */
     public record Entry(Path target, Content content) {
     }
 
@@ -56,6 +67,9 @@ public final class FileSet {
      * write call it first; {@link #writeAll} calls it again.
      *
      * @throws IllegalArgumentException naming the target, what it is and the fix
+     * @param target the path a file of the set will be written to
+     * @return the real path written: the link's target for a symbolic link, else the absolute normalised path
+     * @throws IOException when the real path of an existing file cannot be resolved
      */
     public static Path checkTarget(Path target) throws IOException {
         if (Files.isDirectory(target)) {
@@ -81,6 +95,7 @@ public final class FileSet {
      *
      * @throws IllegalArgumentException when a target is not a regular file, or two entries share one
      * @throws IOException              when a file cannot be written or renamed; nothing has changed then
+     * @param entries the files to write; each target at most once
      */
     public static void writeAll(List<Entry> entries) throws IOException {
         List<Path> targets = new ArrayList<>();

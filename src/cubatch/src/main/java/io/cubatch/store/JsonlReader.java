@@ -56,6 +56,15 @@ public final class JsonlReader {
     private record Shape(long samples, long values, long timesteps, int width, boolean floating) {
     }
 
+    /**
+     * Reads a JSON Lines file into an off-heap ragged store that owns its memory (a copy, not a mapping).
+     *
+     * @param file the {@code .jsonl} file
+     * @return the store, of int64 or float64; close it to free the memory
+     * @throws DatasetFormatException naming the line and the value, for malformed content or a limit passed
+     * @throws InsufficientMemoryException when the store would not fit the native memory available
+     * @throws IOException when the file cannot be read
+     */
     public static SampleStore open(Path file) throws IOException {
         return open(file, MAX_LINE_BYTES);
     }

@@ -13,6 +13,13 @@ package io.cubatch.store;
  */
 public record LengthStats(long samples, long min, long median, long max, long totalTokens) {
 
+    /**
+     * Computes the statistics of a store's lengths in O(N) time: four passes over them for a ragged store.
+     *
+     * @param store the store, open; not closed
+     * @return the statistics
+     * @throws IllegalStateException when the store is closed
+     */
     public static LengthStats of(SampleStore store) {
         long n = store.size();
         if (n == 0) {

@@ -23,30 +23,78 @@ package io.cubatch.store;
  * Megatron's builder writes.
  */
 public final class MegatronIndexDescriptor {
+    /**
+     * The 9 magic bytes at offset 0: {@code MMIDIDX\0\0}. Do not modify the array.
+     */
     public static final byte[] MAGIC = {'M', 'M', 'I', 'D', 'I', 'D', 'X', 0, 0};
+    /**
+     * Byte offset of the magic.
+     */
     public static final int MAGIC_OFFSET = 0;
+    /**
+     * Byte offset of the version, a little-endian u64.
+     */
     public static final int VERSION_OFFSET = 9;
+    /**
+     * Byte offset of the dtype code, a u8.
+     */
     public static final int DTYPE_OFFSET = 17;
+    /**
+     * Byte offset of the sequence count S, a little-endian u64.
+     */
     public static final int SEQUENCE_COUNT_OFFSET = 18;
+    /**
+     * Byte offset of the document count D (the document index's entries), a little-endian u64.
+     */
     public static final int DOCUMENT_COUNT_OFFSET = 26;
+    /**
+     * Bytes of the fixed header; the lengths follow.
+     */
     public static final int HEADER_LENGTH = 34;
+    /**
+     * The only version cubatch reads and writes.
+     */
     public static final long VERSION = 1;
 
     private MegatronIndexDescriptor() {
     }
 
+    /**
+     * Byte offset of the lengths, {@code int32[S]}: elements per sequence.
+     *
+     * @return {@link #HEADER_LENGTH}
+     */
     public static long lengthsOffset() {
         return HEADER_LENGTH;
     }
 
+    /**
+     * Byte offset of the pointers, {@code int64[S]}: each sequence's byte offset into the {@code .bin}.
+     *
+     * @param sequences the sequence count S
+     * @return {@code 34 + 4S}
+     */
     public static long pointersOffset(long sequences) {
         return HEADER_LENGTH + 4 * sequences;
     }
 
+    /**
+     * Byte offset of the document index, {@code int64[D]}.
+     *
+     * @param sequences the sequence count S
+     * @return {@code 34 + 12S}
+     */
     public static long documentIndexOffset(long sequences) {
         return HEADER_LENGTH + 12 * sequences;
     }
 
+    /**
+     * Byte offset of the optional modes, {@code int8[S]} (multimodal datasets).
+     *
+     * @param sequences the sequence count S
+     * @param documents the document count D, the document index's entries
+     * @return {@code 34 + 12S + 8D}
+     */
     public static long modesOffset(long sequences, long documents) {
         return documentIndexOffset(sequences) + 8 * documents;
     }

@@ -30,7 +30,12 @@ public final class MegatronReader {
     private MegatronReader() {
     }
 
-    /** {@code path} without a trailing {@code .idx} or {@code .bin}: the dataset prefix. */
+    /**
+     * {@code path} without a trailing {@code .idx} or {@code .bin}: the dataset prefix.
+     *
+     * @param path a prefix, or its {@code .idx} or {@code .bin} file
+     * @return the prefix (the same path when it has neither extension)
+     */
     public static Path prefixOf(Path path) {
         String name = path.getFileName().toString();
         if (name.endsWith(".idx") || name.endsWith(".bin")) {
@@ -39,13 +44,24 @@ public final class MegatronReader {
         return path;
     }
 
-    /** True when {@code path} names a Megatron dataset: a prefix (or its .idx/.bin) with both files present. */
+    /**
+     * True when {@code path} names a Megatron dataset: a prefix (or its .idx/.bin) with both files present.
+     *
+     * @param path a prefix, or its {@code .idx} or {@code .bin} file
+     * @return whether both {@code PREFIX.idx} and {@code PREFIX.bin} are regular files
+     */
     public static boolean isDataset(Path path) {
         Path prefix = prefixOf(path);
         return Files.isRegularFile(sibling(prefix, ".idx")) && Files.isRegularFile(sibling(prefix, ".bin"));
     }
 
-    /** Maps the dataset at {@code path} (a prefix, or its .idx or .bin file). */
+    /**
+     * Maps the dataset at {@code path} (a prefix, or its .idx or .bin file).
+     *
+     * @param path a prefix, or its {@code .idx} or {@code .bin} file
+     * @return the ragged store of the sequences, with the documents, owning both mappings; close it to unmap
+     * @throws IOException when a file is missing or cannot be mapped, or is not valid ({@link DatasetFormatException})
+     */
     public static SampleStore open(Path path) throws IOException {
         Path prefix = prefixOf(path);
         Path idx = sibling(prefix, ".idx");

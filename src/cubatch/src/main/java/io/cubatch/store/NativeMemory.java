@@ -31,7 +31,12 @@ public final class NativeMemory {
     private NativeMemory() {
     }
 
-    /** Native memory available to this process now, in bytes; empty when it cannot be known. */
+    /**
+     * Native memory available to this process now, in bytes; empty when it cannot be known.
+     *
+     * @return the smallest of the figures above in bytes, the property's value when set, or empty
+     * @throws IllegalArgumentException when {@value #AVAILABLE_PROPERTY} is set to something other than an integer
+     */
     public static OptionalLong available() {
         String override = System.getProperty(AVAILABLE_PROPERTY);
         if (override != null) {
@@ -54,6 +59,7 @@ public final class NativeMemory {
      * @param what what needs the memory, with its sizes ("a padded batch [3, 1000000000000] int32 ...")
      * @param fix  what to change so that it fits
      * @throws InsufficientMemoryException naming the bytes needed and available, and the fix
+     * @param bytes the bytes the allocation needs; below {@link #CHECK_ABOVE} nothing is checked
      */
     public static void require(long bytes, Supplier<String> what, String fix) {
         if (bytes < CHECK_ABOVE) {
@@ -65,7 +71,15 @@ public final class NativeMemory {
         }
     }
 
-    /** {@link #require(long, Supplier, String)} against a given number of available bytes. */
+    /**
+     * {@link #require(long, Supplier, String)} against a given number of available bytes.
+     *
+     * @param bytes the bytes the allocation needs
+     * @param available the bytes available
+     * @param what what needs the memory, called only to build the message
+     * @param fix what to change so that it fits
+     * @throws InsufficientMemoryException when {@code bytes > available}
+     */
     public static void require(long bytes, long available, Supplier<String> what, String fix) {
         if (bytes > available) {
             throw new InsufficientMemoryException(what.get() + " needs " + bytes + " bytes (" + human(bytes)
@@ -74,7 +88,12 @@ public final class NativeMemory {
         }
     }
 
-    /** {@code bytes} in binary units, for messages: "7.5 GiB". */
+    /**
+     * {@code bytes} in binary units, for messages: "7.5 GiB".
+     *
+     * @param bytes a byte count, at least 0
+     * @return the count with one decimal in KiB to EiB, or in bytes below 1 KiB
+     */
     public static String human(long bytes) {
         if (bytes < 1024) {
             return bytes + " B";

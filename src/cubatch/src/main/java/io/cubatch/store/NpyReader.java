@@ -32,8 +32,21 @@ public final class NpyReader {
     private NpyReader() {
     }
 
-    /** The parsed header: element type, shape, and where the data starts. */
+    /**
+     * The parsed header: element type, shape, and where the data starts.
+     *
+     * @param dtype the element type, from {@code descr}
+     * @param shape the array's shape, from {@code shape}
+     * @param dataOffset the byte offset of the first element in the file
+     * @param major the format's major version (1, 2 or 3)
+     * @param minor the format's minor version, 0
+     */
     public record Header(DType dtype, long[] shape, long dataOffset, int major, int minor) {
+        /**
+         * Elements in the array: the product of the shape.
+         *
+         * @return the element count, 1 for shape {@code []}
+         */
         public long elements() {
             return SampleStore.product(shape);
         }
@@ -43,6 +56,11 @@ public final class NpyReader {
      * Maps {@code file} and returns the store that owns the mapping. When {@code NAME.offsets.npy} exists beside
      * {@code NAME.npy}, the two are a ragged .npy pair ({@link DatasetWriter}): values {@code [T(, F...)]} and
      * int64 offsets {@code [N + 1]}, read as a ragged store.
+     *
+     * @param file the {@code .npy} file
+     * @return the store, owning the mapping; close it to unmap
+     * @throws IOException when the file cannot be mapped, or is not a valid {@code .npy} ({@link
+     *     DatasetFormatException})
      */
     public static SampleStore open(Path file) throws IOException {
         Path offsetsFile = DatasetWriter.offsetsOf(file);
@@ -126,7 +144,14 @@ public final class NpyReader {
         return SampleStore.fixed(h.dtype(), shape[0], timesteps, features, data, file + " (npy)", owner);
     }
 
-    /** Parses and validates the header of a mapped {@code .npy} file, including its size against the shape. */
+    /**
+     * Parses and validates the header of a mapped {@code .npy} file, including its size against the shape.
+     *
+     * @param file the file's path, for messages
+     * @param f the mapped file, from byte 0
+     * @return the header
+     * @throws DatasetFormatException naming the field, what was found and what was expected
+     */
     public static Header readHeader(Path file, MemorySegment f) throws DatasetFormatException {
         long size = f.byteSize();
         if (size < V1_HEADER_OFFSET) {

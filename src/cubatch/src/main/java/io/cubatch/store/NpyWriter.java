@@ -32,7 +32,16 @@ public final class NpyWriter {
     public record Array(Path target, DType dtype, long[] shape, MemorySegment data) {
     }
 
-    /** Writes one array; see {@link Array} for the arguments and {@link #writeAll} for the guarantees. */
+    /**
+     * Writes one array; see {@link Array} for the arguments and {@link #writeAll} for the guarantees.
+     *
+     * @param target where the file goes; replaced if it is a regular file
+     * @param dtype element type of {@code data}
+     * @param shape the array's shape; {@code product(shape) * itemsize} must equal {@code data.byteSize()}
+     * @param data the elements, C order, little-endian; read, not kept
+     * @throws IllegalArgumentException when the shape does not match the data or the dtype has no NumPy equivalent
+     * @throws IOException when the file cannot be written; nothing has changed then
+     */
     public static void write(Path target, DType dtype, long[] shape, MemorySegment data) throws IOException {
         writeAll(List.of(new Array(target, dtype, shape, data)));
     }
@@ -43,6 +52,7 @@ public final class NpyWriter {
      * @throws IllegalArgumentException when a shape does not match its data, a dtype has no NumPy equivalent,
      *                                  two arrays share a target, or a target is not a regular file
      * @throws IOException              when a file cannot be written; nothing has changed then
+     * @param arrays the arrays to write, each to its own target
      */
     public static void writeAll(List<Array> arrays) throws IOException {
         List<FileSet.Entry> entries = new ArrayList<>();

@@ -146,6 +146,10 @@ public final class SampleStore implements AutoCloseable {
      *
      * @param featureShape per-timestep feature shape: {@code []} for scalar timesteps, {@code [F]} for vectors
      * @throws IllegalArgumentException naming the first inconsistent offset or the size shortfall
+     * @param dtype the element type of {@code values}
+     * @param values the timesteps of all samples back to back, little-endian; borrowed
+     * @param offsets the {@code N + 1} int64 offsets, in timesteps; borrowed
+     * @return a store that reads the segments in place and frees nothing on close
      */
     public static SampleStore wrapRagged(DType dtype, long[] featureShape, MemorySegment values, MemorySegment offsets) {
         checkShape(featureShape);
@@ -156,6 +160,17 @@ public final class SampleStore implements AutoCloseable {
      * A ragged store that takes ownership of {@code owner}: closing the store closes the arena (which must
      * hold {@code values} and {@code offsets}). For producers of off-heap data outside this package, such
      * as generated corpora. Validated as {@link #wrapRagged}.
+     *
+     * @param dtype the element type of {@code values}
+     * @param featureShape per-timestep feature shape: {@code []} for scalar timesteps, {@code [F]} for vectors
+     * @param values the timesteps of all samples back to back, little-endian, allocated in {@code owner}
+     * @param offsets the {@code N + 1} int64 offsets, in timesteps, allocated in {@code owner}
+     * @param source where the samples came from, for messages and {@link #source()}
+     * @param owner the arena holding both segments, closed by {@link #close()}; not null
+     * @return the store, owning {@code owner}
+     * @throws IllegalArgumentException naming the first inconsistent offset or the size shortfall (the arena then stays
+     *     the caller's)
+     * @throws NullPointerException when {@code owner} is null
      */
     public static SampleStore adoptRagged(DType dtype, long[] featureShape, MemorySegment values, MemorySegment offsets,
                                           String source, Arena owner) {
@@ -163,7 +178,17 @@ public final class SampleStore implements AutoCloseable {
         return ragged(dtype, featureShape, values, offsets, null, source, java.util.Objects.requireNonNull(owner));
     }
 
-    /** A fixed-shape store over caller-owned values: {@code samples * timesteps * features} elements. */
+    /**
+     * A fixed-shape store over caller-owned values: {@code samples * timesteps * features} elements.
+     *
+     * @param dtype the element type of {@code values}
+     * @param samples the number of samples N, at least 0
+     * @param timesteps the timesteps L of every sample, at least 0
+     * @param featureShape per-timestep feature shape: {@code []} for scalar timesteps, {@code [F]} for vectors
+     * @param values at least {@code N x L x features} little-endian elements, sample-major; borrowed
+     * @return a store that reads {@code values} in place and frees nothing on close
+     * @throws IllegalArgumentException when a size is negative or {@code values} is too small, naming both sizes
+     */
     public static SampleStore wrapFixed(DType dtype, long samples, long timesteps, long[] featureShape,
                                         MemorySegment values) {
         checkShape(featureShape);
@@ -173,51 +198,134 @@ public final class SampleStore implements AutoCloseable {
         return fixed(dtype, samples, timesteps, featureShape, values, "caller segments", null);
     }
 
+    /**
+     * A ragged store of int32 scalar timesteps, copied off-heap from the arrays into memory the store owns.
+     *
+     * @param sequences one array per sample (an empty array for an empty sample); not null
+     * @return the store, of {@link DType#INT32}
+     * @throws IllegalArgumentException when a sample is null
+     */
     public static SampleStore of(int[][] sequences) {
         return copyOf(DType.INT32, ValueLayout.JAVA_INT, sequences, false);
     }
 
+    /**
+     * A ragged store of int64 scalar timesteps, copied off-heap into memory the store owns.
+     *
+     * @param sequences one array per sample (an empty array for an empty sample); not null
+     * @return the store, of {@link DType#INT64}
+     * @throws IllegalArgumentException when a sample is null
+     */
     public static SampleStore of(long[][] sequences) {
         return copyOf(DType.INT64, ValueLayout.JAVA_LONG, sequences, false);
     }
 
+    /**
+     * A ragged store of int16 scalar timesteps, copied off-heap into memory the store owns.
+     *
+     * @param sequences one array per sample (an empty array for an empty sample); not null
+     * @return the store, of {@link DType#INT16}
+     * @throws IllegalArgumentException when a sample is null
+     */
     public static SampleStore of(short[][] sequences) {
         return copyOf(DType.INT16, ValueLayout.JAVA_SHORT, sequences, false);
     }
 
+    /**
+     * A ragged store of int8 scalar timesteps, copied off-heap into memory the store owns.
+     *
+     * @param sequences one array per sample (an empty array for an empty sample); not null
+     * @return the store, of {@link DType#INT8}
+     * @throws IllegalArgumentException when a sample is null
+     */
     public static SampleStore of(byte[][] sequences) {
         return copyOf(DType.INT8, ValueLayout.JAVA_BYTE, sequences, false);
     }
 
+    /**
+     * A ragged store of float32 scalar timesteps, copied off-heap into memory the store owns.
+     *
+     * @param sequences one array per sample (an empty array for an empty sample); not null
+     * @return the store, of {@link DType#FLOAT32}
+     * @throws IllegalArgumentException when a sample is null
+     */
     public static SampleStore of(float[][] sequences) {
         return copyOf(DType.FLOAT32, ValueLayout.JAVA_FLOAT, sequences, false);
     }
 
+    /**
+     * A ragged store of float64 scalar timesteps, copied off-heap into memory the store owns.
+     *
+     * @param sequences one array per sample (an empty array for an empty sample); not null
+     * @return the store, of {@link DType#FLOAT64}
+     * @throws IllegalArgumentException when a sample is null
+     */
     public static SampleStore of(double[][] sequences) {
         return copyOf(DType.FLOAT64, ValueLayout.JAVA_DOUBLE, sequences, false);
     }
 
-    /** Samples of {@code [L][F]} timesteps with F features each; F is the same for every timestep. */
+    /**
+     * Samples of {@code [L][F]} timesteps with F features each; F is the same for every timestep.
+     *
+     * @param sequences one {@code [L][F]} array per sample, copied off-heap into memory the store owns
+     * @return the store, of {@link DType#INT32} with feature shape {@code [F]}
+     * @throws IllegalArgumentException when a sample or timestep is null or the widths differ, naming the timestep
+     */
     public static SampleStore of(int[][][] sequences) {
         return copyOf(DType.INT32, ValueLayout.JAVA_INT, sequences, true);
     }
 
+    /**
+     * As {@link #of(int[][][])}, for int64 features.
+     *
+     * @param sequences one {@code [L][F]} array per sample, copied off-heap into memory the store owns
+     * @return the store, of {@link DType#INT64} with feature shape {@code [F]}
+     * @throws IllegalArgumentException when a sample or timestep is null or the widths differ, naming the timestep
+     */
     public static SampleStore of(long[][][] sequences) {
         return copyOf(DType.INT64, ValueLayout.JAVA_LONG, sequences, true);
     }
 
+    /**
+     * As {@link #of(int[][][])}, for int16 features.
+     *
+     * @param sequences one {@code [L][F]} array per sample, copied off-heap into memory the store owns
+     * @return the store, of {@link DType#INT16} with feature shape {@code [F]}
+     * @throws IllegalArgumentException when a sample or timestep is null or the widths differ, naming the timestep
+     */
     public static SampleStore of(short[][][] sequences) {
         return copyOf(DType.INT16, ValueLayout.JAVA_SHORT, sequences, true);
     }
 
+    /**
+     * As {@link #of(int[][][])}, for int8 features.
+     *
+     * @param sequences one {@code [L][F]} array per sample, copied off-heap into memory the store owns
+     * @return the store, of {@link DType#INT8} with feature shape {@code [F]}
+     * @throws IllegalArgumentException when a sample or timestep is null or the widths differ, naming the timestep
+     */
     public static SampleStore of(byte[][][] sequences) {
         return copyOf(DType.INT8, ValueLayout.JAVA_BYTE, sequences, true);
     }
 
+    /**
+     * As {@link #of(int[][][])}, for float32 features.
+     *
+     * @param sequences one {@code [L][F]} array per sample, copied off-heap into memory the store owns
+     * @return the store, of {@link DType#FLOAT32} with feature shape {@code [F]}
+     * @throws IllegalArgumentException when a sample or timestep is null or the widths differ, naming the timestep
+     */
     public static SampleStore of(float[][][] sequences) {
         return copyOf(DType.FLOAT32, ValueLayout.JAVA_FLOAT, sequences, true);
     }
 
+    /**
+     * As {@link #of(int[][][])}, for float64 features.
+     *
+     * @param sequences one {@code [L][F]} array per sample, copied off-heap into memory the store owns
+     * @return the store, of {@link DType#FLOAT64} with feature shape {@code [F]}
+     * @throws IllegalArgumentException when a sample or timestep is null or the widths differ, naming the timestep
+     */
     public static SampleStore of(double[][][] sequences) {
         return copyOf(DType.FLOAT64, ValueLayout.JAVA_DOUBLE, sequences, true);
     }
@@ -278,34 +386,63 @@ public final class SampleStore implements AutoCloseable {
         }
     }
 
+    /**
+     * The element type of the values.
+     *
+     * @return the dtype; readable after close
+     */
     // ---- access --------------------------------------------------------------------------------------------
 
     public DType dtype() {
         return dtype;
     }
 
-    /** Number of samples N. */
+    /**
+     * Number of samples N.
+     *
+     * @return N, at least 0
+     * @throws IllegalStateException when the store is closed
+     */
     public long size() {
         checkOpen();
         return samples;
     }
 
-    /** True for a ragged store (per-sample lengths from offsets), false for a fixed-shape one. */
+    /**
+     * True for a ragged store (per-sample lengths from offsets), false for a fixed-shape one.
+     *
+     * @return true when ragged
+     */
     public boolean isRagged() {
         return offsets != null;
     }
 
-    /** Shape of one timestep: {@code []} for scalars, {@code [F]} (or more dimensions) for feature vectors. */
+    /**
+     * Shape of one timestep: {@code []} for scalars, {@code [F]} (or more dimensions) for feature vectors.
+     *
+     * @return a copy of the feature shape
+     */
     public long[] featureShape() {
         return featureShape.clone();
     }
 
-    /** Elements per timestep: the product of {@link #featureShape()}, 1 for scalars. */
+    /**
+     * Elements per timestep: the product of {@link #featureShape()}, 1 for scalars.
+     *
+     * @return the number of elements per timestep, at least 0
+     */
     public long features() {
         return features;
     }
 
-    /** Timesteps of sample {@code i}. */
+    /**
+     * Timesteps of sample {@code i}.
+     *
+     * @param i the sample, in {@code [0, size())}
+     * @return the sample's length in timesteps
+     * @throws IndexOutOfBoundsException when {@code i} is outside {@code [0, size())}
+     * @throws IllegalStateException when the store is closed
+     */
     public long length(long i) {
         checkIndex(i);
         return offsets == null ? fixedTimesteps : offsets.get(OFFSET, (i + 1) * 8) - offsets.get(OFFSET, i * 8);
@@ -314,6 +451,11 @@ public final class SampleStore implements AutoCloseable {
     /**
      * First timestep of sample {@code i} within {@link #values()}. For {@code i = N} (allowed) the timesteps
      * over all samples, as {@link #totalTimesteps()}.
+     *
+     * @param i the sample, in {@code [0, size()]}
+     * @return the offset in timesteps (of {@code features()} elements each)
+     * @throws IndexOutOfBoundsException when {@code i} is outside {@code [0, size()]}
+     * @throws IllegalStateException when the store is closed
      */
     public long offset(long i) {
         if (i != samples) {
@@ -326,7 +468,12 @@ public final class SampleStore implements AutoCloseable {
         return offsets == null ? i * fixedTimesteps : offsets.get(OFFSET, i * 8);
     }
 
-    /** Timesteps over all samples. */
+    /**
+     * Timesteps over all samples.
+     *
+     * @return the total timesteps (for a chunked store, the sum of the lengths)
+     * @throws IllegalStateException when the store is closed
+     */
     public long totalTimesteps() {
         return offset(samples);
     }
@@ -334,12 +481,18 @@ public final class SampleStore implements AutoCloseable {
     /**
      * True when sample {@code i + 1} starts where sample {@code i} ends, so that {@link #offsets()} are also the
      * positions in {@link #values()}; false for a chunked store (an Arrow file of several record batches).
+     *
+     * @return true unless chunked
      */
     public boolean isContiguous() {
         return starts == null;
     }
 
-    /** The number of distinct buffers a chunked store serves in place (1 when contiguous). */
+    /**
+     * The number of distinct buffers a chunked store serves in place (1 when contiguous).
+     *
+     * @return the number of buffers, at least 1
+     */
     public long chunks() {
         return chunks;
     }
@@ -350,13 +503,25 @@ public final class SampleStore implements AutoCloseable {
         return this;
     }
 
-    /** All values, samples back to back, little-endian elements of {@link #dtype()}. */
+    /**
+     * All values, samples back to back, little-endian elements of {@link #dtype()}.
+     *
+     * @return the values segment; valid until {@link #close()} when the store owns it, else while its owner keeps it
+     * @throws IllegalStateException when the store is closed
+     */
     public MemorySegment values() {
         checkOpen();
         return values;
     }
 
-    /** Sample {@code i}'s values: {@code length(i) * features()} elements. */
+    /**
+     * Sample {@code i}'s values: {@code length(i) * features()} elements.
+     *
+     * @param i the sample, in {@code [0, size())}
+     * @return a slice of {@link #values()}, not a copy
+     * @throws IndexOutOfBoundsException when {@code i} is outside {@code [0, size())}
+     * @throws IllegalStateException when the store is closed
+     */
     public MemorySegment sample(long i) {
         long bytesPerStep = features * dtype.byteSize();
         return values().asSlice(offset(i) * bytesPerStep, length(i) * bytesPerStep);
@@ -366,19 +531,34 @@ public final class SampleStore implements AutoCloseable {
      * The int64 timestep offsets ({@code N + 1} of them) of a ragged store; empty for a fixed one. For a
      * chunked store ({@link #isContiguous()} false) they give the lengths only; {@link #offset(long)} gives
      * the positions in {@link #values()}.
+     *
+     * @return the offsets segment, or empty for a fixed store
+     * @throws IllegalStateException when the store is closed
      */
     public java.util.Optional<MemorySegment> offsets() {
         checkOpen();
         return java.util.Optional.ofNullable(offsets);
     }
 
-    /** Documents, for datasets that group sequences into documents (Megatron); empty otherwise. */
+    /**
+     * Documents, for datasets that group sequences into documents (Megatron); empty otherwise.
+     *
+     * @return the number of documents D, or empty
+     * @throws IllegalStateException when the store is closed
+     */
     public OptionalLong documents() {
         checkOpen();
         return documents == null ? OptionalLong.empty() : OptionalLong.of(documents.byteSize() / 8 - 1);
     }
 
-    /** Index of the first sequence of document {@code d}; {@code documentStart(d + 1)} ends it. */
+    /**
+     * Index of the first sequence of document {@code d}; {@code documentStart(d + 1)} ends it.
+     *
+     * @param d the document, in {@code [0, documents()]}
+     * @return the index of its first sequence
+     * @throws IllegalStateException when the store has no documents or is closed
+     * @throws IndexOutOfBoundsException when {@code d} is outside {@code [0, documents()]}
+     */
     public long documentStart(long d) {
         long count = documents().orElseThrow(() -> new IllegalStateException(source + " has no documents"));
         if (d < 0 || d > count) {
@@ -412,11 +592,20 @@ public final class SampleStore implements AutoCloseable {
         }
     }
 
-    /** Where the samples came from (a path and format, or "Java arrays"). */
+    /**
+     * Where the samples came from (a path and format, or "Java arrays").
+     *
+     * @return the source description; readable after close
+     */
     public String source() {
         return source;
     }
 
+    /**
+     * Whether {@link #close()} has begun.
+     *
+     * @return true once closing started, even when the close then failed and the store stayed open
+     */
     public boolean isClosed() {
         return closed;
     }
