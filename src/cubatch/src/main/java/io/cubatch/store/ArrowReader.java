@@ -76,7 +76,7 @@ public final class ArrowReader {
      */
     public record Options(String column, boolean skipNullRows) {
         /**
-         * The default column ({@value ArrowReader#DEFAULT_COLUMN}, else the only list column), null rows refused.
+         * The default: column {@value ArrowReader#DEFAULT_COLUMN} if present, else the only one; null rows refused.
          */
         public static final Options DEFAULT = new Options(null, false);
 

@@ -14,7 +14,7 @@ package io.cubatch.store;
 public record LengthStats(long samples, long min, long median, long max, long totalTokens) {
 
     /**
-     * Computes the statistics of a store's lengths in O(N) time: four passes over them for a ragged store.
+     * Computes the statistics of a store's lengths in O(N) time, without copying them.
      *
      * @param store the store, open; not closed
      * @return the statistics
