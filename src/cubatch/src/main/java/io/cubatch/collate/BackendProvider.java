@@ -21,28 +21,48 @@ public interface BackendProvider {
         DEVICE
     }
 
-    /** The backend's name, lower case: what {@link Backends#create} and the CLI's {@code --backend} take. */
+    /**
+     * The backend's name, lower case: what {@link Backends#create} and the CLI's {@code --backend} take.
+     *
+     * @return the name, unique among the providers
+     */
     String name();
 
-    /** The memory its batches live in. */
+    /**
+     * The memory its batches live in.
+     *
+     * @return host or device
+     */
     Memory memory();
 
     /**
      * Preference among backends of the same memory, lower first ({@code native} 10, {@code java} 20): the
      * fastest available host backend is {@link Backends#bestName()}.
+     *
+     * @return the preference
      */
     int preference();
 
-    /** Why the backend cannot run here (no driver, library not packaged, ...), or empty when it can. */
+    /**
+     * Why the backend cannot run here (no driver, library not packaged, ...), or empty when it can.
+     *
+     * @return the reason, or empty
+     */
     Optional<String> unavailableReason();
 
     /**
      * A new collator; the caller closes it. Called only when {@link #unavailableReason()} is empty. A device
      * backend opens device 0.
+     *
+     * @return the collator
      */
     Collator open();
 
-    /** Devices a device backend can open (0 for a host backend). */
+    /**
+     * Devices a device backend can open (0 for a host backend).
+     *
+     * @return the number of devices
+     */
     default int devices() {
         return 0;
     }
@@ -52,6 +72,8 @@ public interface BackendProvider {
      * -1 (no device).
      *
      * @throws IllegalArgumentException naming the devices there are
+     * @param device the device, or -1
+     * @return the collator
      */
     default Collator open(int device) {
         if (device != -1) {

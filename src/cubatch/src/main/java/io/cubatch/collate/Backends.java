@@ -44,12 +44,20 @@ public final class Backends {
         }
     }
 
-    /** The providers on the class path: device backends first, then host backends, preferred first. */
+    /**
+     * The providers on the class path: device backends first, then host backends, preferred first.
+     *
+     * @return the providers, an immutable list
+     */
     public static List<BackendProvider> providers() {
         return Providers.ALL;
     }
 
-    /** Every backend with its availability, in {@link #providers()} order. */
+    /**
+     * Every backend with its availability, in {@link #providers()} order.
+     *
+     * @return a new immutable list of backends
+     */
     public static List<Backend> all() {
         List<Backend> out = new ArrayList<>();
         for (BackendProvider p : providers()) {
@@ -63,13 +71,21 @@ public final class Backends {
      * The fastest available backend for batches in host memory ({@link Collator#pad} into caller buffers):
      * the available {@link BackendProvider.Memory#HOST} backend preferred first ({@code native}, else
      * {@code java}). Never a device backend: its {@code pad} goes to the GPU and back (two PCIe copies).
+     *
+     * @return the name, {@code native} or {@code java}
+     * @throws IllegalStateException when no host backend is available, listing them all
      */
     public static String bestName() {
         return all().stream().filter(b -> b.available() && b.memory() == BackendProvider.Memory.HOST).findFirst()
                 .orElseThrow(() -> new IllegalStateException("no host backend is available: " + all())).name();
     }
 
-    /** A new collator of {@link #bestName()}; the caller closes it. */
+    /**
+     * A new collator of {@link #bestName()}; the caller closes it.
+     *
+     * @return the collator
+     * @throws IllegalStateException when no host backend is available
+     */
     public static Collator best() {
         return create(bestName());
     }
@@ -79,6 +95,8 @@ public final class Backends {
      *
      * @throws IllegalArgumentException for an unknown name (listing the known ones), or a backend unavailable
      *                                  here (with the reason)
+     * @param name the backend's name, in any case
+     * @return the collator
      */
     public static Collator create(String name) {
         return create(name, -1);
@@ -89,6 +107,9 @@ public final class Backends {
      * device 0); the caller closes it.
      *
      * @throws IllegalArgumentException for an unknown or unavailable backend, or a device it does not have
+     * @param name the backend's name, in any case
+     * @param device the device, in {@code [0, devices())} of the provider, or -1
+     * @return the collator
      */
     public static Collator create(String name, int device) {
         String n = name.toLowerCase(Locale.ROOT);

@@ -9,21 +9,41 @@ package io.cubatch.collate;
  */
 public interface BatchSlot extends AutoCloseable {
 
-    /** Where the slot's batches live. */
+    /**
+     * Where the slot's batches live.
+     *
+     * @return host or device
+     */
     BackendProvider.Memory memory();
 
-    /** The GPU the slot's batches are on; -1 for host memory. */
+    /**
+     * The GPU the slot's batches are on; -1 for host memory.
+     *
+     * @return the CUDA device ordinal, or -1
+     */
     int device();
 
-    /** Bytes of memory the slot holds (host, pinned and device together). */
+    /**
+     * Bytes of memory the slot holds (host, pinned and device together).
+     *
+     * @return the byte count
+     */
     long bytesHeld();
 
-    /** Milliseconds of device work measured for this slot's batches so far (0 for host memory). */
+    /**
+     * Milliseconds of device work measured for this slot's batches so far (0 for host memory).
+     *
+     * @return the milliseconds, summed over batches
+     */
     default double deviceMillis() {
         return 0;
     }
 
-    /** Batches whose device work was measured ({@link #deviceMillis()}). */
+    /**
+     * Batches whose device work was measured ({@link #deviceMillis()}).
+     *
+     * @return the batch count
+     */
     default long timedBatches() {
         return 0;
     }

@@ -6,6 +6,11 @@ package io.cubatch.collate;
  * the fix; the CLI prints it and exits with status 2.
  */
 public class CollateException extends IllegalArgumentException {
+    /**
+     * A collation error with its explanation.
+     *
+     * @param message what is wrong, where, and the fix
+     */
     public CollateException(String message) {
         super(message);
     }

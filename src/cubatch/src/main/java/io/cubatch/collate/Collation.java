@@ -19,7 +19,18 @@ public final class Collation {
      */
     public static final long MAX_ROW_LENGTH = Integer.MAX_VALUE;
 
-    /** See {@link Collator#shape}. Computes every size of the batch, so none overflows later. */
+    /**
+     * See {@link Collator#shape}. Computes every size of the batch, so none overflows later.
+     *
+     * @param store the samples
+     * @param indices the batch's sample indices, at least one
+     * @param padding the padding
+     * @return the padded shape, every byte count checked against 2^63
+     * @throws IndexOutOfBoundsException naming an index outside the store
+     * @throws IllegalArgumentException when there are no indices or the samples have no features
+     * @throws CollateException naming a sequence longer than maxlen without a truncation side, or a batch over 2^63
+     *     bytes
+     */
     public static PaddedShape shape(SampleStore store, long[] indices, Padding padding) {
         long longest = validate(store, indices, padding);
         PaddedShape shape = new PaddedShape(indices.length, outputLength(padding, longest), store.features(),
@@ -44,7 +55,12 @@ public final class Collation {
         }
     }
 
-    /** "[B, L(, F...)] dtype (+ positions)": the shape, for messages. */
+    /**
+     * "[B, L(, F...)] dtype (+ positions)": the shape, for messages.
+     *
+     * @param s the shape
+     * @return the description
+     */
     public static String describe(PaddedShape s) {
         return "[" + s.batch() + ", " + s.length() + (s.features() == 1 ? "" : ", " + s.features()) + "] "
                 + s.dtype().cliName() + (s.positions() ? " with position_ids" : "");
@@ -100,7 +116,16 @@ public final class Collation {
         }
     }
 
-    /** Checks that {@code out} matches the shape the same arguments give; returns that shape. */
+    /**
+     * Checks that {@code out} matches the shape the same arguments give; returns that shape.
+     *
+     * @param store the samples
+     * @param indices the batch's sample indices
+     * @param padding the padding
+     * @param out the caller's output
+     * @return {@code out.shape()}
+     * @throws IllegalArgumentException when the shapes differ, naming both; and as {@link #shape} throws
+     */
     public static PaddedShape checkOutput(SampleStore store, long[] indices, Padding padding, PaddedBatch out) {
         long longest = validate(store, indices, padding);
         PaddedShape o = out.shape();
@@ -117,6 +142,8 @@ public final class Collation {
      * Writes the pad value, converted to the output dtype, into {@code into} (at least 8 bytes).
      *
      * @throws CollateException when the value does not fit the dtype
+     * @param padding the padding, whose value and dtype are used
+     * @param into where the value goes: one element of the output dtype at offset 0
      */
     public static void padValue(Padding padding, MemorySegment into) {
         if (!Conversions.storeDouble(into, padding.dtype(), 0, padding.value())) {
@@ -125,7 +152,18 @@ public final class Collation {
         }
     }
 
-    /** Validates a stack request; returns the elements per sample. */
+    /**
+     * Validates a stack request; returns the elements per sample.
+     *
+     * @param store the samples, fixed-shape
+     * @param indices the batch's sample indices
+     * @param dtype the output's element type
+     * @param out the output, at least {@code indices.length x rowElems x dtype.byteSize()} bytes
+     * @return the elements per sample, {@code length x features} (0 for an empty store)
+     * @throws IllegalArgumentException when the store is ragged or {@code out} too small, naming both sizes
+     * @throws IndexOutOfBoundsException naming an index outside the store
+     * @throws CollateException when the output would exceed 2^63 bytes
+     */
     public static long checkStack(SampleStore store, long[] indices, DType dtype, MemorySegment out) {
         if (store.isRagged()) {
             throw new IllegalArgumentException("stack needs fixed-shape samples; " + store.source()
@@ -160,7 +198,15 @@ public final class Collation {
     public record Geometry(long first, long keep, long start) {
     }
 
-    /** The geometry of the row that holds {@code sample}; the sample must fit or a truncation side be set. */
+    /**
+     * The geometry of the row that holds {@code sample}; the sample must fit or a truncation side be set.
+     *
+     * @param store the samples
+     * @param sample the sample's index in the store
+     * @param padding the padding
+     * @param shape the batch's shape ({@link #shape})
+     * @return the row's source start, kept timesteps and output start
+     */
     public static Geometry geometry(SampleStore store, long sample, Padding padding, PaddedShape shape) {
         long n = store.length(sample);
         long keep = keep(n, shape.limit());
@@ -169,22 +215,50 @@ public final class Collation {
     }
 
     /** Real timesteps of a row holding a sequence of {@code n}: the parts of {@link #geometry} as primitives,
-     *  for loops that must not allocate. */
+     * for loops that must not allocate.
+     *
+     * @param n the sequence's length in timesteps
+     * @param limit the truncation limit ({@link PaddedShape#limit()})
+     * @return {@code min(n, limit)}
+     */
     public static long keep(long n, long limit) {
         return Math.min(n, limit);
     }
 
-    /** Timesteps truncation removes from the head: the excess under PRE (keep the tail), else none. */
+    /**
+     * Timesteps truncation removes from the head: the excess under PRE (keep the tail), else none.
+     *
+     * @param n the sequence's length in timesteps
+     * @param limit the truncation limit
+     * @param padding the padding, whose truncation side is read
+     * @return {@code n - limit} when {@code n > limit} under PRE truncation, else 0
+     */
     public static long skip(long n, long limit, Padding padding) {
         return n > limit && padding.truncation().orElse(null) == PadSide.PRE ? n - limit : 0;
     }
 
-    /** Output timestep of the first real one: after the padding under PRE, else 0. */
+    /**
+     * Output timestep of the first real one: after the padding under PRE, else 0.
+     *
+     * @param keep the row's real timesteps
+     * @param length the output row length {@code L}
+     * @param padding the padding, whose side is read
+     * @return {@code length - keep} under PRE padding, else 0
+     */
     public static long start(long keep, long length, Padding padding) {
         return padding.side() == PadSide.PRE ? length - keep : 0;
     }
 
-    /** The message for output element {@code flat} of a padded batch, whose value does not fit. */
+    /**
+     * The message for output element {@code flat} of a padded batch, whose value does not fit.
+     *
+     * @param store the samples
+     * @param indices the batch's sample indices
+     * @param padding the padding
+     * @param shape the batch's shape
+     * @param flat the element's flat index over {@code [B, L, F]}, at a real (not padded) timestep
+     * @return the exception, naming the sample, row, timestep, feature, value and the dtype's range; not thrown
+     */
     public static CollateException valueDoesNotFit(SampleStore store, long[] indices, Padding padding,
                                                    PaddedShape shape, long flat) {
         long f = flat % shape.features();
@@ -200,7 +274,16 @@ public final class Collation {
                 + ": choose a wider --dtype, or fix the data");
     }
 
-    /** The message for element {@code flat} of a stacked batch, whose value does not fit. */
+    /**
+     * The message for element {@code flat} of a stacked batch, whose value does not fit.
+     *
+     * @param store the samples
+     * @param indices the batch's sample indices
+     * @param dtype the output's element type
+     * @param rowElems the elements per sample ({@link #checkStack})
+     * @param flat the element's flat index over the output
+     * @return the exception, naming the sample, row, element, value and the dtype's range; not thrown
+     */
     public static CollateException stackValueDoesNotFit(SampleStore store, long[] indices, DType dtype, long rowElems,
                                                         long flat) {
         int b = (int) (flat / rowElems);

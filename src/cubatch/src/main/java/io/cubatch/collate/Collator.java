@@ -18,7 +18,11 @@ import java.lang.foreign.MemorySegment;
  */
 public interface Collator extends AutoCloseable {
 
-    /** The backend name: {@code java}, {@code native}, ... */
+    /**
+     * The backend name: {@code java}, {@code native}, ...
+     *
+     * @return the name it is registered under
+     */
     String name();
 
     /**
@@ -27,6 +31,10 @@ public interface Collator extends AutoCloseable {
      *
      * @throws IndexOutOfBoundsException naming an index outside the store
      * @throws CollateException          naming a sequence longer than maxlen when no truncation side is set
+     * @param store the samples
+     * @param indices the batch's sample indices, at least one
+     * @param padding the padding
+     * @return the shape of the batch's data, mask, lengths and positions
      */
     default PaddedShape shape(SampleStore store, long[] indices, Padding padding) {
         return Collation.shape(store, indices, padding);
@@ -37,6 +45,11 @@ public interface Collator extends AutoCloseable {
      * (when asked) positions. {@code out.shape()} must be {@link #shape}'s result for the same arguments.
      *
      * @throws CollateException naming the sample, timestep and value that does not fit the output dtype
+     * @param store the samples; not closed
+     * @param indices the batch's sample indices
+     * @param padding the padding
+     * @param out the caller's output, sized by {@link #shape}; written, not kept
+     * @throws IllegalArgumentException when {@code out}'s shape does not match
      */
     void pad(SampleStore store, long[] indices, Padding padding, PaddedBatch out);
 
@@ -46,12 +59,21 @@ public interface Collator extends AutoCloseable {
      *
      * @throws IllegalArgumentException when the store is ragged (use {@link #pad}) or out is too small
      * @throws CollateException         naming a value that does not fit {@code dtype}
+     * @param store the fixed-shape samples
+     * @param indices the batch's sample indices
+     * @param dtype the output's element type
+     * @param out the caller's output; written, not kept
      */
     void stack(SampleStore store, long[] indices, DType dtype, MemorySegment out);
 
     /**
      * A slot for a loader's ring, in this backend's memory, for batches up to {@code largest} and up to
      * {@code maxRows} sequences. The host backends give a {@link HostSlot}; the caller closes the slot.
+     *
+     * @param largest the largest batch the slot must hold
+     * @param maxRows the most sequences per batch (above the batch size when packing)
+     * @param padding the padding of the batches to come
+     * @return a new slot, owned by the caller
      */
     default BatchSlot newSlot(PaddedShape largest, int maxRows, Padding padding) {
         return HostSlot.allocate(largest, maxRows, padding);
@@ -63,6 +85,12 @@ public interface Collator extends AutoCloseable {
      * returns without waiting (its {@link DeviceTensors#await()} waits).
      *
      * @throws CollateException as {@link #pad} does
+     * @param slot a slot from this backend's {@link #newSlot}, not holding another batch
+     * @param store the samples
+     * @param indices the batch's sample indices
+     * @param padding the padding
+     * @return the batch, a view of the slot's memory; valid until the slot is filled again or closed
+     * @throws IllegalArgumentException when the slot is not this backend's kind
      */
     default FilledBatch fill(BatchSlot slot, SampleStore store, long[] indices, Padding padding) {
         if (!(slot instanceof HostSlot h)) {
@@ -84,6 +112,12 @@ public interface Collator extends AutoCloseable {
      * sequence. The host backends write the slot's buffers in Java; a device backend packs on the device.
      *
      * @throws CollateException naming the sample and value that does not fit, as the other backends do
+     * @param slot a slot from this backend's {@link #newSlot}, with {@code maxRows >= indices.length}
+     * @param store the samples
+     * @param indices the batch's sample indices
+     * @param padding the padding, with a fixed maxlen (the row length)
+     * @return the packed batch with its layout, a view of the slot's memory
+     * @throws IllegalArgumentException when the slot is not this backend's kind or the padding has no maxlen
      */
     default FilledBatch fillPacked(BatchSlot slot, SampleStore store, long[] indices, Padding padding) {
         if (!(slot instanceof HostSlot h)) {
@@ -101,13 +135,25 @@ public interface Collator extends AutoCloseable {
      * closes it. Host backends have no device.
      *
      * @throws IllegalArgumentException naming both sizes when it does not fit, or for a host backend
+     * @param store the samples to copy to the device
+     * @param budgetBytes the most device bytes the copy may take
+     * @return the device copy, owned by the caller
      */
     default ResidentStore upload(SampleStore store, long budgetBytes) {
         throw new IllegalArgumentException("backend " + name() + " runs on the host: a device-resident dataset needs"
                 + " the cuda backend");
     }
 
-    /** {@link #fill} from a dataset resident on the device ({@link #upload}): only the indices travel. */
+    /**
+     * {@link #fill} from a dataset resident on the device ({@link #upload}): only the indices travel.
+     *
+     * @param slot a slot from this backend's {@link #newSlot}
+     * @param store the resident dataset, from this backend's {@link #upload}
+     * @param indices the batch's sample indices
+     * @param padding the padding
+     * @return the batch in the slot's device memory
+     * @throws IllegalArgumentException for a host backend
+     */
     default FilledBatch fill(BatchSlot slot, ResidentStore store, long[] indices, Padding padding) {
         throw new IllegalArgumentException("backend " + name() + " runs on the host: a device-resident dataset needs"
                 + " the cuda backend");

@@ -8,30 +8,62 @@ package io.cubatch.collate;
  */
 public interface DeviceTensors {
 
-    /** [B, L(, F)], dtype, positions. */
+    /**
+     * [B, L(, F)], dtype, positions.
+     *
+     * @return the shape
+     */
     PaddedShape shape();
 
-    /** The GPU. */
+    /**
+     * The GPU.
+     *
+     * @return the CUDA device ordinal
+     */
     int device();
 
-    /** Device address of the data, {@code shape().dataBytes()} bytes. */
+    /**
+     * Device address of the data, {@code shape().dataBytes()} bytes.
+     *
+     * @return the address; valid until the batch is closed
+     */
     long data();
 
-    /** Device address of the int32 lengths [B]. */
+    /**
+     * Device address of the int32 lengths [B].
+     *
+     * @return the address
+     */
     long lengths();
 
-    /** Device address of the uint8 attention mask [B, L]. */
+    /**
+     * Device address of the uint8 attention mask [B, L].
+     *
+     * @return the address
+     */
     long attentionMask();
 
-    /** Device address of the int32 position ids [B, L], or 0 when not asked for. */
+    /**
+     * Device address of the int32 position ids [B, L], or 0 when not asked for.
+     *
+     * @return the address, or 0
+     */
     long positions();
 
-    /** Device address of a packed batch's int32 cu_seqlens [S + 1]; 0 for a padded batch. */
+    /**
+     * Device address of a packed batch's int32 cu_seqlens [S + 1]; 0 for a padded batch.
+     *
+     * @return the address, or 0
+     */
     default long cuSeqlens() {
         return 0;
     }
 
-    /** Device address of a packed batch's int32 max_seqlen [1]; 0 for a padded batch. */
+    /**
+     * Device address of a packed batch's int32 max_seqlen [1]; 0 for a padded batch.
+     *
+     * @return the address, or 0
+     */
     default long maxSeqlen() {
         return 0;
     }
@@ -43,6 +75,10 @@ public interface DeviceTensors {
      */
     void await();
 
-    /** Bytes this batch sent host to device: offsets + real tokens (compact), or the indices (resident). */
+    /**
+     * Bytes this batch sent host to device: offsets + real tokens (compact), or the indices (resident).
+     *
+     * @return the bytes copied to the device for this batch
+     */
     long h2dBytes();
 }

@@ -32,22 +32,41 @@ public final class HostSlot implements BatchSlot {
     /**
      * A slot for batches up to {@code largest} (rows, length, features, dtype, positions) and up to
      * {@code maxRows} sequences (for {@code cu_seqlens}), with {@code padding}'s pad value.
+     *
+     * @param largest the largest batch's shape
+     * @param maxRows the most sequences per batch, at least the batch size
+     * @param padding the padding, whose value is stored converted to its dtype
+     * @return the slot, owning its memory until {@link #close()}
+     * @throws io.cubatch.store.InsufficientMemoryException when the buffers would not fit the native memory available
+     * @throws CollateException when the pad value does not fit the dtype
      */
     public static HostSlot allocate(PaddedShape largest, int maxRows, Padding padding) {
         return new HostSlot(largest, maxRows, padding);
     }
 
-    /** The tensors, sized for the largest batch: {@link PaddedBatch#withShape} views a smaller one. */
+    /**
+     * The tensors, sized for the largest batch: {@link PaddedBatch#withShape} views a smaller one.
+     *
+     * @return the buffers; valid until the slot is closed
+     */
     public PaddedBatch buffers() {
         return buffers;
     }
 
-    /** int32 [maxRows + 1]. */
+    /**
+     * int32 [maxRows + 1].
+     *
+     * @return the segment of {@code 4 x (maxRows + 1)} bytes
+     */
     public MemorySegment cuSeqlens() {
         return cuSeqlens;
     }
 
-    /** The pad value, one element of the padding's dtype. */
+    /**
+     * The pad value, one element of the padding's dtype.
+     *
+     * @return the 8-byte segment holding it
+     */
     public MemorySegment padValue() {
         return padValue;
     }

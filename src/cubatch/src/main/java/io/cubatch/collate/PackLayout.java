@@ -45,6 +45,11 @@ public final class PackLayout {
      * The layout of {@code indices}; validates them and, without a truncation side, their lengths.
      *
      * @throws IllegalArgumentException when the padding has no maxlen (the row length)
+     * @param store the samples
+     * @param indices the batch's sample indices, at least one
+     * @param padding the padding, with a fixed maxlen (the row length)
+     * @return the layout
+     * @throws CollateException as {@link Collation#shape} does, or when the kept timesteps exceed 2^31 - 1
      */
     public static PackLayout of(SampleStore store, long[] indices, Padding padding) {
         long maxlen = padding.maxlen().orElseThrow(() -> new IllegalArgumentException(
@@ -99,53 +104,105 @@ public final class PackLayout {
         return new PackLayout(rows, maxlen, full.features(), batchRow, first, keep, start, shape);
     }
 
-    /** [rows, maxlen(, F)] of the data, mask and positions. */
+    /**
+     * [rows, maxlen(, F)] of the data, mask and positions.
+     *
+     * @return the packed shape
+     */
     public PaddedShape shape() {
         return shape;
     }
 
+    /**
+     * Rows of the packed batch, at most the number of sequences.
+     *
+     * @return the row count, at least 1
+     */
     public int rows() {
         return rows;
     }
 
+    /**
+     * The row length: the padding's maxlen.
+     *
+     * @return maxlen, in timesteps
+     */
     public long maxlen() {
         return maxlen;
     }
 
+    /**
+     * Elements per timestep.
+     *
+     * @return the store's features
+     */
     public long features() {
         return features;
     }
 
-    /** Sequences, S (= the batch size). */
+    /**
+     * Sequences, S (= the batch size).
+     *
+     * @return the number of sequences
+     */
     public int sequences() {
         return batchRow.length;
     }
 
-    /** The batch row (position in the index list) of packed sequence {@code k}. */
+    /**
+     * The batch row (position in the index list) of packed sequence {@code k}.
+     *
+     * @param k the packed sequence, in {@code [0, sequences())}
+     * @return its row in the index list
+     */
     public int batchRow(int k) {
         return batchRow[k];
     }
 
-    /** The store timestep of packed sequence {@code k}'s first kept timestep. */
+    /**
+     * The store timestep of packed sequence {@code k}'s first kept timestep.
+     *
+     * @param k the packed sequence, in {@code [0, sequences())}
+     * @return the timestep, absolute in the store's values
+     */
     public long first(int k) {
         return first[k];
     }
 
-    /** Kept timesteps of packed sequence {@code k}. */
+    /**
+     * Kept timesteps of packed sequence {@code k}.
+     *
+     * @param k the packed sequence, in {@code [0, sequences())}
+     * @return its length after truncation, in timesteps
+     */
     public long keep(int k) {
         return keep[k];
     }
 
-    /** The output timestep (row * maxlen + column) where packed sequence {@code k} starts. */
+    /**
+     * The output timestep (row * maxlen + column) where packed sequence {@code k} starts.
+     *
+     * @param k the packed sequence, in {@code [0, sequences())}
+     * @return the flat output timestep
+     */
     public long start(int k) {
         return start[k];
     }
 
+    /**
+     * Real (kept) timesteps over all sequences.
+     *
+     * @return the sum of {@link #keep(int)}, at most 2^31 - 1
+     */
     public long realTokens() {
         return realTokens;
     }
 
-    /** The longest kept sequence. */
+    /**
+     * The longest kept sequence.
+     *
+     * @return the longest {@link #keep(int)}, in timesteps
+     */
     public int maxSeqlen() {
         return maxSeqlen;
     }
@@ -153,6 +210,12 @@ public final class PackLayout {
     /**
      * The error for output element {@code e} (flat over [rows, maxlen, F]) whose value does not fit, as every
      * backend reports it.
+     *
+     * @param store the samples
+     * @param indices the batch's sample indices
+     * @param padding the padding
+     * @param e the element's flat index over {@code [rows, maxlen, F]}, inside a packed sequence
+     * @return the exception, naming the sample, its row and the value; not thrown
      */
     public CollateException valueDoesNotFit(SampleStore store, long[] indices, Padding padding, long e) {
         long t = e / features;

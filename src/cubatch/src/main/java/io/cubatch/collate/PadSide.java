@@ -24,6 +24,11 @@ public enum PadSide {
     /** Padding after the tokens (right); truncation removes the tail and keeps the head. */
     POST;
 
+    /**
+     * The lower-case name used by the CLI.
+     *
+     * @return {@code pre} or {@code post}
+     */
     public String cliName() {
         return name().toLowerCase(Locale.ROOT);
     }

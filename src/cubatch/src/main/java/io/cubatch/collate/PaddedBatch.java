@@ -12,10 +12,23 @@ import java.lang.foreign.MemorySegment;
  * it from the caller's arena, or the caller wraps its own segments (pinned slabs, a ring slot), which are
  * checked against the shape. Reusing one PaddedBatch across batches of the same or smaller shape is how
  * steady-state collation allocates nothing.
+ *
+ * @param shape the batch's shape; every buffer holds at least what it needs
+ * @param data the padded values, {@code shape.dataBytes()} bytes or more
+ * @param lengths the int32 real length of each row, {@code shape.lengthsBytes()} bytes or more
+ * @param attentionMask the uint8 mask, {@code shape.maskBytes()} bytes or more
+ * @param positions the int32 position ids, {@code shape.positionsBytes()} bytes or more; ignored (may be {@link
+ *     MemorySegment#NULL}) when the shape has no positions
  */
 public record PaddedBatch(PaddedShape shape, MemorySegment data, MemorySegment lengths,
                           MemorySegment attentionMask, MemorySegment positions) {
 
+    /**
+     * Checks every buffer against the shape.
+     *
+     * @throws IllegalArgumentException naming the buffer, the bytes it needs and the bytes it holds
+     * @throws CollateException when the shape's total exceeds 2^63 bytes
+     */
     public PaddedBatch {
         totalBytes(shape);
         require("data", data, shape.dataBytes());
@@ -32,6 +45,9 @@ public record PaddedBatch(PaddedShape shape, MemorySegment data, MemorySegment l
      *
      * @throws InsufficientMemoryException naming the bytes needed, the bytes available and the fix, before
      *                                     anything is allocated
+     * @param shape the batch's shape
+     * @param arena the caller's arena; closing it frees the buffers
+     * @return the buffers, 16-byte aligned data, exactly sized
      */
     public static PaddedBatch allocate(PaddedShape shape, Arena arena) {
         NativeMemory.require(totalBytes(shape), () -> "a padded batch " + Collation.describe(shape) + " (data "
@@ -46,7 +62,13 @@ public record PaddedBatch(PaddedShape shape, MemorySegment data, MemorySegment l
                         : MemorySegment.NULL);
     }
 
-    /** The same buffers viewed with another (no larger) shape: how a reused PaddedBatch takes the next batch. */
+    /**
+     * The same buffers viewed with another (no larger) shape: how a reused PaddedBatch takes the next batch.
+     *
+     * @param next a shape whose every buffer fits in this one's
+     * @return slices of these buffers; no memory is copied or allocated
+     * @throws IndexOutOfBoundsException when {@code next} needs more than a buffer holds
+     */
     public PaddedBatch withShape(PaddedShape next) {
         return new PaddedBatch(next, data.asSlice(0, next.dataBytes()), lengths.asSlice(0, next.lengthsBytes()),
                 attentionMask.asSlice(0, next.maskBytes()),

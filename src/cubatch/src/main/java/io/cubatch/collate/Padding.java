@@ -40,41 +40,85 @@ public final class Padding {
         this.positions = b.positions;
     }
 
+    /**
+     * A builder with nothing set; {@link Builder#side} and {@link Builder#dtype} are required.
+     *
+     * @return a new builder
+     */
     public static Builder builder() {
         return new Builder();
     }
 
+    /**
+     * Where the padding goes.
+     *
+     * @return {@link PadSide#PRE} (before the sequence) or {@link PadSide#POST} (after it)
+     */
     public PadSide side() {
         return side;
     }
 
+    /**
+     * Which end a sequence longer than maxlen loses.
+     *
+     * @return PRE (keep the tail) or POST (keep the head), or empty when such a sequence is an error
+     */
     public Optional<PadSide> truncation() {
         return Optional.ofNullable(truncation);
     }
 
-    /** The fixed maxlen, or empty for the batch's longest. */
+    /**
+     * The fixed maxlen, or empty for the batch's longest.
+     *
+     * @return maxlen in timesteps, at least 1, or empty
+     */
     public OptionalLong maxlen() {
         return maxlen < 0 ? OptionalLong.empty() : OptionalLong.of(maxlen);
     }
 
-    /** The multiple L is rounded up to, or 0 for none. */
+    /**
+     * The multiple L is rounded up to, or 0 for none.
+     *
+     * @return the multiple, at least 1, or 0
+     */
     public int padToMultipleOf() {
         return multiple;
     }
 
+    /**
+     * The value padded positions of the data hold, before conversion to {@link #dtype()}.
+     *
+     * @return the pad value; 0 unless set
+     */
     public double value() {
         return value;
     }
 
+    /**
+     * The output element type; stored values are converted to it.
+     *
+     * @return the dtype
+     */
     public DType dtype() {
         return dtype;
     }
 
+    /**
+     * Whether batches also carry {@code position_ids} (0, 1, ... over each row's real timesteps).
+     *
+     * @return true when positions are filled
+     */
     public boolean positions() {
         return positions;
     }
 
-    /** {@code L}: {@code maxlen} (or {@code longest}) rounded up to the multiple. */
+    /**
+     * {@code L}: {@code maxlen} (or {@code longest}) rounded up to the multiple.
+     *
+     * @param longest the batch's longest sequence, in timesteps
+     * @return the row length {@code L}, in timesteps
+     * @throws CollateException when rounding up overflows 64 bits
+     */
     public long outputLength(long longest) {
         long l = maxlen < 0 ? longest : maxlen;
         if (multiple > 0 && l % multiple != 0) {
@@ -88,11 +132,19 @@ public final class Padding {
         return l;
     }
 
-    /** The truncation limit: {@code maxlen}, or {@code longest} when there is none (nothing is cut). */
+    /**
+     * The truncation limit: {@code maxlen}, or {@code longest} when there is none (nothing is cut).
+     *
+     * @param longest the batch's longest sequence, in timesteps
+     * @return the most real timesteps a row keeps
+     */
     public long limit(long longest) {
         return maxlen < 0 ? longest : maxlen;
     }
 
+    /**
+     * Collects the settings; {@link #build()} validates them. Not thread-safe.
+     */
     public static final class Builder {
         private PadSide side;
         private PadSide truncation;
@@ -107,46 +159,91 @@ public final class Padding {
         private Builder() {
         }
 
+        /**
+         * Where the padding goes; required.
+         *
+         * @param side PRE (Keras' default) or POST (PyTorch, Hugging Face)
+         * @return this builder
+         */
         public Builder side(PadSide side) {
             this.side = side;
             return this;
         }
 
+        /**
+         * Which end a sequence longer than maxlen loses; unset, such a sequence is an error.
+         *
+         * @param truncation PRE keeps the tail, POST the head; null for none
+         * @return this builder
+         */
         public Builder truncation(PadSide truncation) {
             this.truncation = truncation;
             return this;
         }
 
-        /** A fixed length, at least 1; leave it unset to pad to the batch's longest sequence. */
+        /**
+         * A fixed length, at least 1; leave it unset to pad to the batch's longest sequence.
+         *
+         * @param maxlen the row length before rounding, in timesteps
+         * @return this builder
+         */
         public Builder maxlen(long maxlen) {
             this.maxlen = maxlen;
             this.maxlenSet = true;
             return this;
         }
 
-        /** Round L up to a multiple of this, at least 1; leave it unset not to round. */
+        /**
+         * Round L up to a multiple of this, at least 1; leave it unset not to round.
+         *
+         * @param multiple the multiple, in timesteps
+         * @return this builder
+         */
         public Builder padToMultipleOf(int multiple) {
             this.multiple = multiple;
             this.multipleSet = true;
             return this;
         }
 
+        /**
+         * The pad value, 0 unless set; it must fit the output dtype (checked when a batch is padded).
+         *
+         * @param value the value
+         * @return this builder
+         */
         public Builder value(double value) {
             this.value = value;
             return this;
         }
 
+        /**
+         * The output element type; required.
+         *
+         * @param dtype the dtype
+         * @return this builder
+         */
         public Builder dtype(DType dtype) {
             this.dtype = dtype;
             return this;
         }
 
+        /**
+         * Whether to fill {@code position_ids} too; false unless set.
+         *
+         * @param positions true to fill them
+         * @return this builder
+         */
         public Builder positions(boolean positions) {
             this.positions = positions;
             return this;
         }
 
-        /** @throws IllegalArgumentException naming the missing or invalid setting and the fix */
+        /**
+         * Validates the settings and builds.
+         *
+         * @return the padding
+         * @throws IllegalArgumentException naming the missing or invalid setting and the fix
+         */
         public Padding build() {
             if (side == null) {
                 throw new IllegalArgumentException("the padding side has no default: choose PRE (Keras) or"

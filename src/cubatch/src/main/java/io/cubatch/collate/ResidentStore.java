@@ -9,13 +9,25 @@ import io.cubatch.store.SampleStore;
  */
 public interface ResidentStore extends AutoCloseable {
 
-    /** The host store it was uploaded from. */
+    /**
+     * The host store it was uploaded from.
+     *
+     * @return the host store
+     */
     SampleStore host();
 
-    /** The GPU it is on. */
+    /**
+     * The GPU it is on.
+     *
+     * @return the CUDA device ordinal
+     */
     int device();
 
-    /** Device bytes held. */
+    /**
+     * Device bytes held.
+     *
+     * @return the byte count
+     */
     long bytes();
 
     @Override

@@ -11,7 +11,14 @@ public final class Scatter {
     private Scatter() {
     }
 
-    /** The plan-order (global) row that rank-major row {@code o} takes, for W ranks of B rows. */
+    /**
+     * The plan-order (global) row that rank-major row {@code o} takes, for W ranks of B rows.
+     *
+     * @param o the rank-major row, in {@code [0, world x localBatch)}
+     * @param world the number of ranks W, at least 1
+     * @param localBatch the rows per rank B, at least 1
+     * @return {@code (o % B) x W + o / B}
+     */
     public static long sourceRow(long o, long world, long localBatch) {
         return (o % localBatch) * world + o / localBatch;
     }
@@ -20,6 +27,10 @@ public final class Scatter {
      * Reorders a plan-order global batch of {@code world * localBatch} sample indices to rank-major order.
      *
      * @throws IllegalArgumentException when the length is not {@code world * localBatch}
+     * @param global the sample indices in plan order
+     * @param world the number of ranks, at least 1
+     * @param localBatch the samples per rank, at least 1
+     * @return a new array in rank-major order
      */
     public static long[] toRankMajor(long[] global, int world, int localBatch) {
         if (world < 1 || localBatch < 1 || global.length != (long) world * localBatch) {

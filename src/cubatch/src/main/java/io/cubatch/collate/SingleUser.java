@@ -21,7 +21,11 @@ public final class SingleUser {
     private volatile boolean closing;
     private volatile boolean closed;
 
-    /** @param what the guarded object, for messages: "native collator" */
+    /**
+     * A guard, open and unused.
+     *
+     * @param what the guarded object, for messages: "native collator"
+     */
     public SingleUser(String what) {
         this.what = what;
     }
@@ -54,6 +58,11 @@ public final class SingleUser {
         lock.unlock();
     }
 
+    /**
+     * Whether {@link #close(Runnable)} has run.
+     *
+     * @return true once closed
+     */
     public boolean isClosed() {
         return closed;
     }
@@ -61,6 +70,8 @@ public final class SingleUser {
     /**
      * Closes once: waits until no thread is inside, marks the object closed (later calls throw), then runs
      * {@code free}. Idempotent; a second close returns at once.
+     *
+     * @param free frees the object's memory; run once, by the closing thread, with no other thread inside
      */
     public void close(Runnable free) {
         if (closed) {
