@@ -71,9 +71,9 @@ public interface BackendProvider {
      * A new collator on device {@code device} ({@code 0 <= device < devices()}); a host backend takes only
      * -1 (no device).
      *
-     * @throws IllegalArgumentException naming the devices there are
      * @param device the device, or -1
      * @return the collator
+     * @throws IllegalArgumentException naming the devices there are
      */
     default Collator open(int device) {
         if (device != -1) {

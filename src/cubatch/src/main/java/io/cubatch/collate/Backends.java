@@ -93,10 +93,10 @@ public final class Backends {
     /**
      * A new collator of the named backend; the caller closes it.
      *
-     * @throws IllegalArgumentException for an unknown name (listing the known ones), or a backend unavailable
-     *                                  here (with the reason)
      * @param name the backend's name, in any case
      * @return the collator
+     * @throws IllegalArgumentException for an unknown name (listing the known ones), or a backend unavailable
+     *                                  here (with the reason)
      */
     public static Collator create(String name) {
         return create(name, -1);
@@ -106,10 +106,10 @@ public final class Backends {
      * A new collator of the named backend on {@code device} (-1: the host backends, or a device backend's
      * device 0); the caller closes it.
      *
-     * @throws IllegalArgumentException for an unknown or unavailable backend, or a device it does not have
      * @param name the backend's name, in any case
      * @param device the device, in {@code [0, devices())} of the provider, or -1
      * @return the collator
+     * @throws IllegalArgumentException for an unknown or unavailable backend, or a device it does not have
      */
     public static Collator create(String name, int device) {
         String n = name.toLowerCase(Locale.ROOT);

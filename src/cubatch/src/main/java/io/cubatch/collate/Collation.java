@@ -141,9 +141,9 @@ public final class Collation {
     /**
      * Writes the pad value, converted to the output dtype, into {@code into} (at least 8 bytes).
      *
-     * @throws CollateException when the value does not fit the dtype
      * @param padding the padding, whose value and dtype are used
      * @param into where the value goes: one element of the output dtype at offset 0
+     * @throws CollateException when the value does not fit the dtype
      */
     public static void padValue(Padding padding, MemorySegment into) {
         if (!Conversions.storeDouble(into, padding.dtype(), 0, padding.value())) {

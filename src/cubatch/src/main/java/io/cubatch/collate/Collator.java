@@ -29,12 +29,12 @@ public interface Collator extends AutoCloseable {
      * The padded shape of {@code indices} from {@code store} under {@code padding}, after validating the
      * indices and, when no truncation side is set, that no sequence exceeds {@code maxlen}.
      *
-     * @throws IndexOutOfBoundsException naming an index outside the store
-     * @throws CollateException          naming a sequence longer than maxlen when no truncation side is set
      * @param store the samples
      * @param indices the batch's sample indices, at least one
      * @param padding the padding
      * @return the shape of the batch's data, mask, lengths and positions
+     * @throws IndexOutOfBoundsException naming an index outside the store
+     * @throws CollateException          naming a sequence longer than maxlen when no truncation side is set
      */
     default PaddedShape shape(SampleStore store, long[] indices, Padding padding) {
         return Collation.shape(store, indices, padding);
@@ -44,11 +44,11 @@ public interface Collator extends AutoCloseable {
      * Gathers, truncates, pads and converts {@code indices} into {@code out}, and fills its lengths, mask and
      * (when asked) positions. {@code out.shape()} must be {@link #shape}'s result for the same arguments.
      *
-     * @throws CollateException naming the sample, timestep and value that does not fit the output dtype
      * @param store the samples; not closed
      * @param indices the batch's sample indices
      * @param padding the padding
      * @param out the caller's output, sized by {@link #shape}; written, not kept
+     * @throws CollateException naming the sample, timestep and value that does not fit the output dtype
      * @throws IllegalArgumentException when {@code out}'s shape does not match
      */
     void pad(SampleStore store, long[] indices, Padding padding, PaddedBatch out);
@@ -57,12 +57,12 @@ public interface Collator extends AutoCloseable {
      * Stacks fixed-shape samples into {@code [B, timesteps, features...]} of {@code dtype}: {@code out} holds
      * {@code indices.length * timesteps * features} elements.
      *
-     * @throws IllegalArgumentException when the store is ragged (use {@link #pad}) or out is too small
-     * @throws CollateException         naming a value that does not fit {@code dtype}
      * @param store the fixed-shape samples
      * @param indices the batch's sample indices
      * @param dtype the output's element type
      * @param out the caller's output; written, not kept
+     * @throws IllegalArgumentException when the store is ragged (use {@link #pad}) or out is too small
+     * @throws CollateException         naming a value that does not fit {@code dtype}
      */
     void stack(SampleStore store, long[] indices, DType dtype, MemorySegment out);
 
@@ -84,12 +84,12 @@ public interface Collator extends AutoCloseable {
      * time). The host backends {@link #pad} into the slot's buffers; a device backend enqueues the work and
      * returns without waiting (its {@link DeviceTensors#await()} waits).
      *
-     * @throws CollateException as {@link #pad} does
      * @param slot a slot from this backend's {@link #newSlot}, not holding another batch
      * @param store the samples
      * @param indices the batch's sample indices
      * @param padding the padding
      * @return the batch, a view of the slot's memory; valid until the slot is filled again or closed
+     * @throws CollateException as {@link #pad} does
      * @throws IllegalArgumentException when the slot is not this backend's kind
      */
     default FilledBatch fill(BatchSlot slot, SampleStore store, long[] indices, Padding padding) {
@@ -111,12 +111,12 @@ public interface Collator extends AutoCloseable {
      * lengths, {@code cu_seqlens} and max_seqlen per sequence in packed order, positions restarting per
      * sequence. The host backends write the slot's buffers in Java; a device backend packs on the device.
      *
-     * @throws CollateException naming the sample and value that does not fit, as the other backends do
      * @param slot a slot from this backend's {@link #newSlot}, with {@code maxRows >= indices.length}
      * @param store the samples
      * @param indices the batch's sample indices
      * @param padding the padding, with a fixed maxlen (the row length)
      * @return the packed batch with its layout, a view of the slot's memory
+     * @throws CollateException naming the sample and value that does not fit, as the other backends do
      * @throws IllegalArgumentException when the slot is not this backend's kind or the padding has no maxlen
      */
     default FilledBatch fillPacked(BatchSlot slot, SampleStore store, long[] indices, Padding padding) {
@@ -134,10 +134,10 @@ public interface Collator extends AutoCloseable {
      * Uploads {@code store} to this backend's device when it needs at most {@code budgetBytes}; the caller
      * closes it. Host backends have no device.
      *
-     * @throws IllegalArgumentException naming both sizes when it does not fit, or for a host backend
      * @param store the samples to copy to the device
      * @param budgetBytes the most device bytes the copy may take
      * @return the device copy, owned by the caller
+     * @throws IllegalArgumentException naming both sizes when it does not fit, or for a host backend
      */
     default ResidentStore upload(SampleStore store, long budgetBytes) {
         throw new IllegalArgumentException("backend " + name() + " runs on the host: a device-resident dataset needs"

@@ -12,13 +12,9 @@ public final class KernelCodes {
 
     /** CB_SIDE_PRE, CB_SIDE_POST, CB_SIDE_NONE of cuda/cb_common.cuh. */
     public static final int SIDE_PRE = 0;
-    /**
-     * {@code CB_SIDE_POST}: padding or truncation at the end.
-     */
+    /** {@code CB_SIDE_POST}: padding or truncation at the end. */
     public static final int SIDE_POST = 1;
-    /**
-     * {@code CB_SIDE_NONE}: no truncation side.
-     */
+    /** {@code CB_SIDE_NONE}: no truncation side. */
     public static final int SIDE_NONE = 2;
 
     /**

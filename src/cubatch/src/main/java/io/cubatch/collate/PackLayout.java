@@ -44,11 +44,11 @@ public final class PackLayout {
     /**
      * The layout of {@code indices}; validates them and, without a truncation side, their lengths.
      *
-     * @throws IllegalArgumentException when the padding has no maxlen (the row length)
      * @param store the samples
      * @param indices the batch's sample indices, at least one
      * @param padding the padding, with a fixed maxlen (the row length)
      * @return the layout
+     * @throws IllegalArgumentException when the padding has no maxlen (the row length)
      * @throws CollateException as {@link Collation#shape} does, or when the kept timesteps exceed 2^31 - 1
      */
     public static PackLayout of(SampleStore store, long[] indices, Padding padding) {

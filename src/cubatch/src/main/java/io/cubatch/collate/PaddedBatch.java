@@ -43,11 +43,11 @@ public record PaddedBatch(PaddedShape shape, MemorySegment data, MemorySegment l
      * Exactly sized buffers from {@code arena}, which owns them. The total is checked against the native
      * memory available first ({@link NativeMemory}).
      *
-     * @throws InsufficientMemoryException naming the bytes needed, the bytes available and the fix, before
-     *                                     anything is allocated
      * @param shape the batch's shape
      * @param arena the caller's arena; closing it frees the buffers
      * @return the buffers, 16-byte aligned data, exactly sized
+     * @throws InsufficientMemoryException naming the bytes needed, the bytes available and the fix, before
+     *                                     anything is allocated
      */
     public static PaddedBatch allocate(PaddedShape shape, Arena arena) {
         NativeMemory.require(totalBytes(shape), () -> "a padded batch " + Collation.describe(shape) + " (data "

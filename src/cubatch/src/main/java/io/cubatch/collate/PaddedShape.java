@@ -66,8 +66,8 @@ public record PaddedShape(int batch, long length, long features, long limit, DTy
     /**
      * Bytes of all four buffers together: what {@link PaddedBatch#allocate} takes.
      *
-     * @throws ArithmeticException when that overflows 64 bits ({@link Collation#shape} never returns such a shape)
      * @return the byte count
+     * @throws ArithmeticException when that overflows 64 bits ({@link Collation#shape} never returns such a shape)
      */
     public long totalBytes() {
         return Math.addExact(Math.addExact(Math.addExact(dataBytes(), lengthsBytes()), maskBytes()), positionsBytes());

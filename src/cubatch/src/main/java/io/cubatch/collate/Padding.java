@@ -142,9 +142,7 @@ public final class Padding {
         return maxlen < 0 ? longest : maxlen;
     }
 
-    /**
-     * Collects the settings; {@link #build()} validates them. Not thread-safe.
-     */
+    /** Collects the settings; {@link #build()} validates them. Not thread-safe. */
     public static final class Builder {
         private PadSide side;
         private PadSide truncation;

@@ -26,11 +26,11 @@ public final class Scatter {
     /**
      * Reorders a plan-order global batch of {@code world * localBatch} sample indices to rank-major order.
      *
-     * @throws IllegalArgumentException when the length is not {@code world * localBatch}
      * @param global the sample indices in plan order
      * @param world the number of ranks, at least 1
      * @param localBatch the samples per rank, at least 1
      * @return a new array in rank-major order
+     * @throws IllegalArgumentException when the length is not {@code world * localBatch}
      */
     public static long[] toRankMajor(long[] global, int world, int localBatch) {
         if (world < 1 || localBatch < 1 || global.length != (long) world * localBatch) {

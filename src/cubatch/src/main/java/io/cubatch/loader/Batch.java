@@ -109,12 +109,20 @@ public final class Batch implements AutoCloseable {
         this.globalMicroTokens = microTokens;
     }
 
-    /** This batch's index among its step's micro-batches on this rank (0 without micro-batches). */
+    /**
+     * This batch's index among its step's micro-batches on this rank (0 without micro-batches).
+     *
+     * @return the micro-batch index, in {@code [0, microBatches())}
+     */
     public int microBatch() {
         return microBatch;
     }
 
-    /** Micro-batches of this rank at this step (1 without micro-batches); the last one ends the step. */
+    /**
+     * Micro-batches of this rank at this step (1 without micro-batches); the last one ends the step.
+     *
+     * @return the number of micro-batches, at least 1
+     */
     public int microBatches() {
         return microBatches;
     }
@@ -124,6 +132,8 @@ public final class Batch implements AutoCloseable {
      * plan and the store's lengths without any communication: the denominator of a loss normalised over
      * the global step (what trainers otherwise get with an all-reduce of the attention mask's sum). Repeats
      * and fill count, as they are in the batches. Computed once, on first call: O(global batch).
+     *
+     * @return the token count
      */
     public long globalRealTokens() {
         if (globalTokensValue < 0) {
@@ -132,7 +142,12 @@ public final class Batch implements AutoCloseable {
         return globalTokensValue;
     }
 
-    /** Real tokens of this micro-batch index over all ranks (equal to {@link #globalRealTokens()} without micro-batches). */
+    /**
+     * Real tokens of this micro-batch index over all ranks (equal to {@link #globalRealTokens()} without
+     * micro-batches).
+     *
+     * @return the token count
+     */
     public long globalMicroBatchRealTokens() {
         if (globalMicroTokensValue < 0) {
             globalMicroTokensValue = globalMicroTokens.getAsLong();
@@ -140,21 +155,41 @@ public final class Batch implements AutoCloseable {
         return globalMicroTokensValue;
     }
 
-    /** The plan's batch: step, rank, sample ids, and which entries are repeats or fill. */
+    /**
+     * The plan's batch: step, rank, sample ids, and which entries are repeats or fill.
+     *
+     * @return the planned batch
+     * @throws IllegalStateException when the batch is closed
+     */
     public PlannedBatch planned() {
         checkOpen();
         return planned;
     }
 
+    /**
+     * The step this batch belongs to, counted from the start of the plan; readable after close.
+     *
+     * @return the step
+     */
     public long step() {
         return planned.step();
     }
 
+    /**
+     * The rank this batch belongs to; readable after close.
+     *
+     * @return the rank
+     */
     public int rank() {
         return planned.rank();
     }
 
-    /** The tensors of a host batch. @throws IllegalStateException for a device batch ({@link #deviceTensors()}) */
+    /**
+     * The tensors of a host batch, in the slot's memory (or the batch's own, with owned copies).
+     *
+     * @return the tensors; valid until the batch is closed
+     * @throws IllegalStateException when the batch is closed, or on a device ({@link #deviceTensors()})
+     */
     public PaddedBatch padded() {
         checkOpen();
         if (padded == null) {
@@ -164,22 +199,39 @@ public final class Batch implements AutoCloseable {
         return padded;
     }
 
-    /** [B, L(, F)] (rows and maxlen when packed), dtype, positions. */
+    /**
+     * [B, L(, F)] (rows and maxlen when packed), dtype, positions.
+     *
+     * @return the shape; readable after close
+     */
     public PaddedShape shape() {
         return padded != null ? padded.shape() : device.shape();
     }
 
-    /** Whether the tensors are on a device. */
+    /**
+     * Whether the tensors are on a device.
+     *
+     * @return true for a device batch
+     */
     public boolean onDevice() {
         return device != null;
     }
 
-    /** The GPU the tensors are on, -1 for a host batch. */
+    /**
+     * The GPU the tensors are on, -1 for a host batch.
+     *
+     * @return the CUDA device ordinal, or -1
+     */
     public int device() {
         return device == null ? -1 : device.device();
     }
 
-    /** The tensors of a device batch. @throws IllegalStateException for a host batch ({@link #padded()}) */
+    /**
+     * The tensors of a device batch.
+     *
+     * @return the device tensors; their addresses are valid until the batch is closed
+     * @throws IllegalStateException when the batch is closed, or in host memory ({@link #padded()})
+     */
     public DeviceTensors deviceTensors() {
         checkOpen();
         if (device == null) {
@@ -188,16 +240,30 @@ public final class Batch implements AutoCloseable {
         return device;
     }
 
-    /** Bytes this batch sent host to device (0 for a host batch). */
+    /**
+     * Bytes this batch sent host to device (0 for a host batch).
+     *
+     * @return the byte count
+     */
     public long h2dBytes() {
         return device == null ? 0 : device.h2dBytes();
     }
 
+    /**
+     * Whether the batch is packed ({@link BatchLoader.Builder#pack}) rather than padded.
+     *
+     * @return true when packed
+     */
     public boolean isPacked() {
         return maxSeqlen >= 0;
     }
 
-    /** The longest sequence of a packed batch (FlashAttention's max_seqlen). */
+    /**
+     * The longest sequence of a packed batch (FlashAttention's max_seqlen).
+     *
+     * @return max_seqlen, in tokens
+     * @throws IllegalStateException for a padded batch
+     */
     public int maxSeqlen() {
         if (maxSeqlen < 0) {
             throw new IllegalStateException("max_seqlen exists only for packed batches (BatchLoader.Builder.pack)");
@@ -205,7 +271,11 @@ public final class Batch implements AutoCloseable {
         return maxSeqlen;
     }
 
-    /** Rows of a packed batch; the batch size for a padded one. */
+    /**
+     * Rows of a packed batch; the batch size for a padded one.
+     *
+     * @return the row count
+     */
     public int rows() {
         return rows;
     }
@@ -213,6 +283,9 @@ public final class Batch implements AutoCloseable {
     /**
      * int32 [B + 1] cumulative sequence offsets of a packed host batch (a packed device batch has them at
      * {@code deviceTensors().cuSeqlens()}).
+     *
+     * @return the segment of {@code 4 (B + 1)} bytes, in the slot's memory; valid until the batch is closed
+     * @throws IllegalStateException when the batch is closed, not packed, or on a device
      */
     public MemorySegment cuSeqlens() {
         checkOpen();
@@ -226,11 +299,20 @@ public final class Batch implements AutoCloseable {
         return cuSeqlens;
     }
 
-    /** Real (non-padding) tokens in the batch. */
+    /**
+     * Real (non-padding) tokens in the batch.
+     *
+     * @return the token count, after truncation
+     */
     public long realTokens() {
         return realTokens;
     }
 
+    /**
+     * Whether {@link #close()} has been called.
+     *
+     * @return true once closed
+     */
     public boolean isClosed() {
         return closed;
     }
@@ -242,6 +324,9 @@ public final class Batch implements AutoCloseable {
      * owns the struct until it calls its deleter, once, from any thread; the batch's slot goes back to the
      * loader only after that deleter and {@link #close()} have both happened.
      *
+     * @param tensor which tensor to export
+     * @return the new {@code DLManagedTensorVersioned}, a segment of its 80 bytes; the consumer frees it by calling
+     *     its deleter
      * @throws IllegalStateException when the batch is closed, or the tensor does not exist in this batch
      *                               (position ids without {@code positions}, cu_seqlens of a padded batch)
      */

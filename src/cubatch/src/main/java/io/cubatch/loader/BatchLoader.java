@@ -211,11 +211,20 @@ public final class BatchLoader implements AutoCloseable {
         });
     }
 
+    /**
+     * A builder; {@link Builder#store}, {@link Builder#plan} and {@link Builder#padding} are required.
+     *
+     * @return a new builder
+     */
     public static Builder builder() {
         return new Builder();
     }
 
-    /** The store's sequence lengths, measured once when the loader sized its ring. */
+    /**
+     * The store's sequence lengths, measured once when the loader sized its ring.
+     *
+     * @return the length statistics of the whole store
+     */
     public LengthStats datasetLengths() {
         return lengths;
     }
@@ -223,6 +232,9 @@ public final class BatchLoader implements AutoCloseable {
     /**
      * The plan of epoch {@code e}: the loader's plan as given for its own epoch (with its resume point), and
      * re-seeded from the start of the epoch for the others.
+     *
+     * @param e the epoch, at least 0
+     * @return the plan of that epoch
      */
     public BatchPlan plan(long e) {
         return e == plan0.epoch() ? plan0 : plan0.forEpoch(e);
@@ -232,6 +244,10 @@ public final class BatchLoader implements AutoCloseable {
      * The batches of epoch {@code e}: from the plan's resume point ({@link BatchPlan#resumeAt()}) for the
      * plan's own epoch, from the start for the others. Starting an epoch ends the previous one, and waits for
      * its batches in flight to give their slots back.
+     *
+     * @param e the epoch, at least 0
+     * @return the iterator of this rank's batches; each {@link Batch} must be closed to free its slot
+     * @throws IllegalStateException when the loader is closed
      */
     public Iterator<Batch> epoch(long e) {
         return start(plan(e), 0);
@@ -240,7 +256,10 @@ public final class BatchLoader implements AutoCloseable {
     /**
      * Continues from a checkpoint with exactly the batches the uninterrupted loader would have produced.
      *
+     * @param state a state from {@link #state()} of a loader with the same configuration
+     * @return the iterator of the remaining batches of the state's epoch
      * @throws IllegalArgumentException when the state comes from another plan, or does not fall on a step
+     * @throws IllegalStateException when the loader is closed
      */
     public Iterator<Batch> resume(LoaderState state) {
         checkOpen();
@@ -272,7 +291,12 @@ public final class BatchLoader implements AutoCloseable {
         return start(p.toBuilder().resumeAt(consumed).build(), 0);
     }
 
-    /** The checkpoint after the last batch handed out. */
+    /**
+     * The checkpoint after the last batch handed out.
+     *
+     * @return the epoch, consumed samples and plan hash to save
+     * @throws IllegalStateException when the loader is closed
+     */
     public LoaderState state() {
         checkOpen();
         if (current == null) {
@@ -282,6 +306,11 @@ public final class BatchLoader implements AutoCloseable {
                 current.plan.configHash(bucketWindow));
     }
 
+    /**
+     * What the loader has delivered so far, over all epochs, and the memory its ring holds; readable after close.
+     *
+     * @return a snapshot of the counters
+     */
     public LoaderStats stats() {
         double[] slots = closed ? closedSlotFigures : slotFigures();
         long timed = (long) slots[2];
@@ -302,17 +331,29 @@ public final class BatchLoader implements AutoCloseable {
         return f;
     }
 
-    /** Whether batches are on a device (the cuda backend): {@link Batch#deviceTensors()} instead of padded(). */
+    /**
+     * Whether batches are on a device (the cuda backend): {@link Batch#deviceTensors()} instead of padded().
+     *
+     * @return true for device batches
+     */
     public boolean deviceMode() {
         return ring.get(0).memory() == BackendProvider.Memory.DEVICE;
     }
 
-    /** The GPU batches are built on, -1 for host batches. */
+    /**
+     * The GPU batches are built on, -1 for host batches.
+     *
+     * @return the CUDA device ordinal, or -1
+     */
     public int device() {
         return ring.get(0).device();
     }
 
-    /** The dataset's device-resident copy, when {@link Builder#residentOnDevice} asked for one. */
+    /**
+     * The dataset's device-resident copy, when {@link Builder#residentOnDevice} asked for one.
+     *
+     * @return the resident copy, owned and closed by the loader, or empty
+     */
     public java.util.Optional<ResidentStore> resident() {
         return java.util.Optional.ofNullable(resident);
     }
@@ -779,6 +820,7 @@ public final class BatchLoader implements AutoCloseable {
         }
     }
 
+    /** Collects the loader's settings; {@link #build()} validates them and allocates the ring. Not thread-safe. */
     public static final class Builder {
         private SampleStore store;
         private BatchPlan plan;
@@ -799,6 +841,13 @@ public final class BatchLoader implements AutoCloseable {
         private Builder() {
         }
 
+        /**
+         * The samples to load; required. The loader reads it and does not close it: keep it open until the loader is
+         * closed.
+         *
+         * @param store the store; its size must equal the plan's samples
+         * @return this builder
+         */
         public Builder store(SampleStore store) {
             this.store = store;
             return this;
@@ -807,19 +856,34 @@ public final class BatchLoader implements AutoCloseable {
         /**
          * The plan. {@link BatchLoader#epoch} of the plan's own epoch starts at the plan's resume point; other
          * epochs get the plan re-seeded for them, from their start.
+         *
+         * @param plan the plan; required
+         * @return this builder
          */
         public Builder plan(BatchPlan plan) {
             this.plan = plan;
             return this;
         }
 
-        /** The (data-parallel) rank this loader serves, in [0, plan world size); the plan's data-parallel rank, else 0, unless set. */
+        /**
+         * The (data-parallel) rank this loader serves, in [0, plan world size); the plan's data-parallel rank, else 0,
+         * unless set.
+         *
+         * @param rank the rank
+         * @return this builder
+         */
         public Builder rank(int rank) {
             this.rank = rank;
             this.rankSet = true;
             return this;
         }
 
+        /**
+         * How batches are padded (or, with {@link #pack}, packed); required.
+         *
+         * @param padding the padding
+         * @return this builder
+         */
         public Builder padding(Padding padding) {
             this.padding = padding;
             return this;
@@ -828,13 +892,21 @@ public final class BatchLoader implements AutoCloseable {
         /**
          * java, native or cuda (device mode: batches stay on the GPU); the fastest host backend unless set, or
          * cuda when a {@link #device} is set.
+         *
+         * @param backend the backend's name
+         * @return this builder
          */
         public Builder backend(String backend) {
             this.backend = backend;
             return this;
         }
 
-        /** The GPU of a device backend (default: none, host batches; the cuda backend alone takes device 0). */
+        /**
+         * The GPU of a device backend (default: none, host batches; the cuda backend alone takes device 0).
+         *
+         * @param device the CUDA device ordinal, or -1 for host batches
+         * @return this builder
+         */
         public Builder device(int device) {
             this.device = device;
             return this;
@@ -843,6 +915,9 @@ public final class BatchLoader implements AutoCloseable {
         /**
          * Uploads the dataset to the device once, when it needs at most {@code budgetBytes} there (a clear
          * error names both sizes when it does not); each batch then sends only its indices.
+         *
+         * @param budgetBytes the most device bytes the dataset may take, at least 0
+         * @return this builder
          */
         public Builder residentOnDevice(long budgetBytes) {
             this.resident = true;
@@ -850,31 +925,56 @@ public final class BatchLoader implements AutoCloseable {
             return this;
         }
 
-        /** Slots in the ring: batches prepared ahead plus batches the consumer holds (default 4). */
+        /**
+         * Slots in the ring: batches prepared ahead plus batches the consumer holds (default 4).
+         *
+         * @param slots the number of slots, at least 1
+         * @return this builder
+         */
         public Builder prefetch(int slots) {
             this.prefetch = slots;
             return this;
         }
 
-        /** Worker threads (default: cores, at most 4). */
+        /**
+         * Worker threads (default: cores, at most 4).
+         *
+         * @param workers the number of threads, at least 1
+         * @return this builder
+         */
         public Builder workers(int workers) {
             this.workers = workers;
             return this;
         }
 
-        /** Length bucketing over windows of this many batches; 0 (default) is off. */
+        /**
+         * Length bucketing over windows of this many batches; 0 (default) is off.
+         *
+         * @param windowBatches the window, in batches, at least 0
+         * @return this builder
+         */
         public Builder bucket(int windowBatches) {
             this.bucketWindow = windowBatches;
             return this;
         }
 
-        /** Pack sequences first-fit into rows of the padding's maxlen, with cu_seqlens (needs maxlen). */
+        /**
+         * Pack sequences first-fit into rows of the padding's maxlen, with cu_seqlens (needs maxlen).
+         *
+         * @param pack true to pack
+         * @return this builder
+         */
         public Builder pack(boolean pack) {
             this.pack = pack;
             return this;
         }
 
-        /** Hand out batches that own their memory (a copy), instead of ring slots. */
+        /**
+         * Hand out batches that own their memory (a copy), instead of ring slots.
+         *
+         * @param owned true for owned copies (host backends only)
+         * @return this builder
+         */
         public Builder ownedCopies(boolean owned) {
             this.ownedCopies = owned;
             return this;
@@ -886,6 +986,15 @@ public final class BatchLoader implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Validates the settings, opens the backend and allocates the whole ring ({@code prefetch} slots for the
+         * largest batch); on any failure what was allocated is freed.
+         *
+         * @return the loader; close it to free the ring, the collators and any resident copy
+         * @throws IllegalArgumentException when a setting is missing or invalid, or the backend or device is
+         *     unavailable, naming the value and the fix
+         * @throws io.cubatch.store.InsufficientMemoryException when the ring would not fit the native memory available
+         */
         public BatchLoader build() {
             if (store == null || plan == null || padding == null) {
                 throw new IllegalArgumentException("a loader needs a store, a plan and a padding");

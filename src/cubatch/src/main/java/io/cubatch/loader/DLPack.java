@@ -38,11 +38,14 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class DLPack {
     /** The DLPack version written into every export. */
     public static final int MAJOR = 1;
+    /** The DLPack minor version written into every export. */
     public static final int MINOR = 0;
 
     /** {@code DLDeviceType}: {@code kDLCPU}, {@code kDLCUDA}, {@code kDLCUDAHost} (pinned host memory). */
     public static final int KDL_CPU = 1;
+    /** {@code kDLCUDA}: CUDA device memory. */
     public static final int KDL_CUDA = 2;
+    /** {@code kDLCUDAHost}: pinned host memory. */
     public static final int KDL_CUDA_HOST = 3;
 
     /** {@code DLPACK_FLAG_BITMASK_READ_ONLY}: the consumer must not write. */
@@ -57,12 +60,16 @@ public final class DLPack {
     static final int KDL_BFLOAT = 4;
     static final int KDL_BOOL = 6;
 
+    /** {@code DLPackVersion}: u32 major, u32 minor (8 bytes). */
     public static final StructLayout VERSION = MemoryLayout.structLayout(
             ValueLayout.JAVA_INT.withName("major"), ValueLayout.JAVA_INT.withName("minor")).withName("DLPackVersion");
+    /** {@code DLDevice}: i32 device_type, i32 device_id (8 bytes). */
     public static final StructLayout DEVICE = MemoryLayout.structLayout(
             ValueLayout.JAVA_INT.withName("device_type"), ValueLayout.JAVA_INT.withName("device_id")).withName("DLDevice");
+    /** {@code DLDataType}: u8 code, u8 bits, u16 lanes (4 bytes). */
     public static final StructLayout DATA_TYPE = MemoryLayout.structLayout(ValueLayout.JAVA_BYTE.withName("code"),
             ValueLayout.JAVA_BYTE.withName("bits"), ValueLayout.JAVA_SHORT.withName("lanes")).withName("DLDataType");
+    /** {@code DLTensor} (48 bytes), laid out as in the diagram above. */
     public static final StructLayout TENSOR = MemoryLayout.structLayout(
             ValueLayout.ADDRESS.withName("data"),
             DEVICE.withName("device"),
@@ -71,6 +78,7 @@ public final class DLPack {
             ValueLayout.ADDRESS.withName("shape"),
             ValueLayout.ADDRESS.withName("strides"),
             ValueLayout.JAVA_LONG.withName("byte_offset")).withName("DLTensor");
+    /** {@code DLManagedTensorVersioned} (80 bytes), laid out as in the diagram above. */
     public static final StructLayout MANAGED_TENSOR_VERSIONED = MemoryLayout.structLayout(
             VERSION.withName("version"),
             ValueLayout.ADDRESS.withName("manager_ctx"),
@@ -114,6 +122,11 @@ public final class DLPack {
      * @param deviceId   the GPU ordinal, 0 for host memory
      * @param readOnly   sets {@link #FLAG_READ_ONLY}
      * @param what       names the tensor in a report of a release that fails
+     * @param dtype the element type; every {@link DType} has a DLPack code
+     * @param shape the dimensions, each at least 0; copied into the export
+     * @param release what to run when the consumer deletes the export
+     * @return the struct, a segment of {@link #MANAGED_TENSOR_VERSIONED}'s size; freed by its deleter, not by the
+     *     caller
      * @throws IllegalArgumentException for a negative dimension or a dtype DLPack cannot describe
      */
     public static MemorySegment export(long address, int deviceType, int deviceId, DType dtype, long[] shape,
@@ -160,7 +173,11 @@ public final class DLPack {
         }
     }
 
-    /** Exports not yet deleted by their consumers: a leak check for tests and shutdown. */
+    /**
+     * Exports not yet deleted by their consumers: a leak check for tests and shutdown.
+     *
+     * @return the number of exports whose deleter has not run
+     */
     public static int liveExports() {
         return LIVE.size();
     }

@@ -6,6 +6,12 @@ package io.cubatch.loader;
  * a file that shrank under its mapping). It ends the epoch: see {@link BatchLoader}.
  */
 public class LoaderException extends RuntimeException {
+    /**
+     * A worker's failure, as the consumer sees it.
+     *
+     * @param message the step, rank and samples, and why
+     * @param cause the worker's original failure
+     */
     public LoaderException(String message, Throwable cause) {
         super(message, cause);
     }

@@ -28,6 +28,9 @@ public record LoaderStats(long samples, long tokens, long batches, long paddedTo
      * Several ranks' stats as one (LocalRanks): counts and bytes summed; the longest elapsed and wait times,
      * so the rates are over the slowest rank's time; no single device ({@code device} -1,
      * {@code deviceMillisPerBatch} NaN); the first rank's backend.
+     *
+     * @param ranks each rank's stats
+     * @return the combined stats
      */
     public static LoaderStats combined(java.util.List<LoaderStats> ranks) {
         long samples = 0, tokens = 0, batches = 0, padded = 0, moved = 0, staging = 0, wait = 0, elapsed = 0, h2d = 0,
@@ -49,28 +52,56 @@ public record LoaderStats(long samples, long tokens, long batches, long paddedTo
                 ranks.isEmpty() ? "" : ranks.get(0).backend, -1, h2d, d2h, status, Double.NaN);
     }
 
-    /** Padding's share of the token slots: 1 - tokens / paddedTokens. */
+    /**
+     * Padding's share of the token slots: 1 - tokens / paddedTokens.
+     *
+     * @return the ratio, in [0, 1]; 0 before any batch
+     */
     public double paddingRatio() {
         return paddedTokens == 0 ? 0 : 1.0 - (double) tokens / paddedTokens;
     }
 
+    /**
+     * Elapsed time from the first request to the last batch handed out.
+     *
+     * @return the time, in seconds
+     */
     public double seconds() {
         return elapsedNanos / 1e9;
     }
 
+    /**
+     * Sample entries handed out per second of elapsed time.
+     *
+     * @return the rate; 0 before any batch
+     */
     public double samplesPerSecond() {
         return elapsedNanos == 0 ? 0 : samples / seconds();
     }
 
+    /**
+     * Real tokens handed out per second of elapsed time.
+     *
+     * @return the rate; 0 before any batch
+     */
     public double tokensPerSecond() {
         return elapsedNanos == 0 ? 0 : tokens / seconds();
     }
 
+    /**
+     * Time the consumer waited for a batch that was not ready.
+     *
+     * @return the time, in seconds
+     */
     public double waitSeconds() {
         return waitNanos / 1e9;
     }
 
-    /** Data stall: the time the consumer waited for a batch that was not ready (the same as waitSeconds). */
+    /**
+     * Data stall: the time the consumer waited for a batch that was not ready (the same as waitSeconds).
+     *
+     * @return the time, in seconds
+     */
     public double stallSeconds() {
         return waitSeconds();
     }

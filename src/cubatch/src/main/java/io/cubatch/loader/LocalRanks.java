@@ -52,21 +52,38 @@ public final class LocalRanks implements AutoCloseable {
         this.loaders = List.copyOf(made);
     }
 
+    /**
+     * A builder; store, plan, padding and devices are required.
+     *
+     * @return a new builder
+     */
     public static Builder builder() {
         return new Builder();
     }
 
-    /** The loader of each hosted rank, in rank order. */
+    /**
+     * The loader of each hosted rank, in rank order.
+     *
+     * @return an immutable list, one loader per device
+     */
     public List<BatchLoader> loaders() {
         return loaders;
     }
 
-    /** The first hosted rank. */
+    /**
+     * The first hosted rank.
+     *
+     * @return the global rank of {@code devices[0]}
+     */
     public int firstRank() {
         return firstRank;
     }
 
-    /** The GPU of each hosted rank. */
+    /**
+     * The GPU of each hosted rank.
+     *
+     * @return a copy of the device ordinals, one per hosted rank
+     */
     public int[] devices() {
         return devices.clone();
     }
@@ -75,6 +92,9 @@ public final class LocalRanks implements AutoCloseable {
      * Epoch {@code e}: each element is one step, a list with every hosted rank's batch of that step in rank
      * order (null for a rank that has no such step: only with {@code RankRemainder.PARTIAL}, where ranks
      * run different step counts). The caller closes each batch.
+     *
+     * @param e the epoch, at least 0
+     * @return the iterator of steps; each list is unmodifiable
      */
     public Iterator<List<Batch>> epoch(long e) {
         List<Iterator<Batch>> its = new ArrayList<>();
@@ -107,7 +127,11 @@ public final class LocalRanks implements AutoCloseable {
         };
     }
 
-    /** Each hosted rank's stats, in rank order. */
+    /**
+     * Each hosted rank's stats, in rank order.
+     *
+     * @return one snapshot per rank
+     */
     public List<LoaderStats> stats() {
         return loaders.stream().map(BatchLoader::stats).toList();
     }
@@ -118,6 +142,7 @@ public final class LocalRanks implements AutoCloseable {
         BatchLoader.closeAll(loaders);
     }
 
+    /** Collects the settings of the hosted ranks; {@link #build()} validates them. Not thread-safe. */
     public static final class Builder {
         private SampleStore store;
         private BatchPlan plan;
@@ -133,58 +158,114 @@ public final class LocalRanks implements AutoCloseable {
         private Builder() {
         }
 
+        /**
+         * The samples every rank loads; required. Not closed by the loaders.
+         *
+         * @param store the store
+         * @return this builder
+         */
         public Builder store(SampleStore store) {
             this.store = store;
             return this;
         }
 
+        /**
+         * The plan the hosted ranks share; required.
+         *
+         * @param plan the plan, whose world size covers every hosted rank
+         * @return this builder
+         */
         public Builder plan(BatchPlan plan) {
             this.plan = plan;
             return this;
         }
 
+        /**
+         * How batches are padded; required.
+         *
+         * @param padding the padding
+         * @return this builder
+         */
         public Builder padding(Padding padding) {
             this.padding = padding;
             return this;
         }
 
-        /** The GPUs of ranks {@code firstRank, firstRank + 1, ...}, one each (the same GPU may serve several). */
+        /**
+         * The GPUs of ranks {@code firstRank, firstRank + 1, ...}, one each (the same GPU may serve several).
+         *
+         * @param devices the CUDA device ordinals, at least one, each at least 0; copied
+         * @return this builder
+         */
         public Builder devices(int... devices) {
             this.devices = devices.clone();
             return this;
         }
 
-        /** The rank of {@code devices[0]} (default 0): a node's first global rank when nodes each run one process. */
+        /**
+         * The rank of {@code devices[0]} (default 0): a node's first global rank when nodes each run one process.
+         *
+         * @param rank the first hosted rank, at least 0
+         * @return this builder
+         */
         public Builder firstRank(int rank) {
             this.firstRank = rank;
             return this;
         }
 
-        /** Ring slots per rank (default 3). */
+        /**
+         * Ring slots per rank (default 3).
+         *
+         * @param slots the slots per rank, at least 1
+         * @return this builder
+         */
         public Builder prefetch(int slots) {
             this.prefetch = slots;
             return this;
         }
 
-        /** Worker threads per rank (default 1). */
+        /**
+         * Worker threads per rank (default 1).
+         *
+         * @param workers the threads per rank, at least 1
+         * @return this builder
+         */
         public Builder workers(int workers) {
             this.workers = workers;
             return this;
         }
 
-        /** Length bucketing per rank, as {@link BatchLoader.Builder#bucket}. */
+        /**
+         * Length bucketing per rank, as {@link BatchLoader.Builder#bucket}.
+         *
+         * @param windowBatches the window, in batches, 0 for none
+         * @return this builder
+         */
         public Builder bucket(int windowBatches) {
             this.bucket = windowBatches;
             return this;
         }
 
-        /** Each rank's GPU holds the dataset, as {@link BatchLoader.Builder#residentOnDevice}. */
+        /**
+         * Each rank's GPU holds the dataset, as {@link BatchLoader.Builder#residentOnDevice}.
+         *
+         * @param budgetBytes the most device bytes the dataset may take per GPU
+         * @return this builder
+         */
         public Builder residentOnDevice(long budgetBytes) {
             this.resident = true;
             this.residentBudget = budgetBytes;
             return this;
         }
 
+        /**
+         * Validates the settings and builds one device-mode loader (the {@code cuda} backend) per device; on a failure
+         * the loaders already built are closed.
+         *
+         * @return the ranks; close them to free every loader
+         * @throws IllegalArgumentException when a setting is missing or invalid, a rank is outside the plan's world, or
+         *     the cuda backend or a device is unavailable
+         */
         public LocalRanks build() {
             if (store == null || plan == null || padding == null || devices == null) {
                 throw new IllegalArgumentException("local ranks need a store, a plan, a padding and their devices");

@@ -14,21 +14,42 @@ import java.util.SplittableRandom;
  * [0, vocabulary). Same arguments, same corpus, on every machine.
  */
 public final class SyntheticCorpus {
+    /** Sequences in the default corpus. */
     public static final int DEFAULT_SAMPLES = 200_000;
+    /** Median sequence length of the default corpus, in tokens. */
     public static final int DEFAULT_MEDIAN_LENGTH = 300;
+    /** Longest sequence of the default corpus, in tokens. */
     public static final int DEFAULT_CAP = 2048;
+    /** Token ids of the default corpus lie in {@code [0, DEFAULT_VOCABULARY)}. */
     public static final int DEFAULT_VOCABULARY = 50_000;
+    /** Seed of the default corpus. */
     public static final long DEFAULT_SEED = 20261122L;
     static final double SIGMA = 0.6;
 
     private SyntheticCorpus() {
     }
 
-    /** The default corpus: 200,000 sequences, median 300 tokens, cap 2048, vocabulary 50,000, int32. */
+    /**
+     * The default corpus: 200,000 sequences, median 300 tokens, cap 2048, vocabulary 50,000, int32.
+     *
+     * @return a new int32 store owning its memory; the caller closes it
+     */
     public static SampleStore standard() {
         return generate(DEFAULT_SAMPLES, DEFAULT_MEDIAN_LENGTH, DEFAULT_CAP, DEFAULT_VOCABULARY, DEFAULT_SEED);
     }
 
+    /**
+     * A corpus with these parameters: lengths log-normal around {@code medianLength}, clipped to {@code [1, cap]},
+     * tokens uniform in {@code [0, vocabulary)}.
+     *
+     * @param samples the number of sequences, at least 1
+     * @param medianLength the median length, in tokens, at least 1
+     * @param cap the longest length, in tokens, at least 1
+     * @param vocabulary the number of distinct token ids, at least 1
+     * @param seed the random seed; equal arguments give an equal corpus
+     * @return a new int32 store owning its memory; the caller closes it
+     * @throws IllegalArgumentException when a count is below 1
+     */
     public static SampleStore generate(int samples, int medianLength, int cap, int vocabulary, long seed) {
         if (samples < 1 || medianLength < 1 || cap < 1 || vocabulary < 1) {
             throw new IllegalArgumentException("samples, median length, cap and vocabulary must be >= 1");

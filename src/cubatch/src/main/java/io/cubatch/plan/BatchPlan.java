@@ -279,7 +279,7 @@ public final class BatchPlan {
 
     /**
      * The real tokens of micro-batch {@code j} of step {@code step} over all ranks (see {@link #globalRealTokens(long,
-     *     java.util.function.LongUnaryOperator)}).
+     * java.util.function.LongUnaryOperator)}).
      *
      * @param step the step, from 0
      * @param j the micro-batch within the step, from 0; ranks with fewer micro-batches add nothing
@@ -559,10 +559,10 @@ public final class BatchPlan {
     /**
      * The batch of rank {@code rank} at step {@code step}.
      *
-     * @throws IndexOutOfBoundsException when the rank or step is outside the plan
      * @param rank the rank, in {@code [0, worldSize())}
      * @param step the step, in {@code [0, steps(rank))}
      * @return the batch, a new array of sample indices with its repeat and fill counts
+     * @throws IndexOutOfBoundsException when the rank or step is outside the plan
      */
     public PlannedBatch batch(int rank, long step) {
         long steps = steps(rank);
@@ -1089,9 +1089,9 @@ public final class BatchPlan {
         /**
          * Validates and builds.
          *
+         * @return the plan
          * @throws PlanException naming the value, the valid range and the fix, when the numbers do not
          *                       make a plan or a needed policy is missing
-         * @return the plan
          */
         public BatchPlan build() {
             if (samples < 1 || samples > ShuffleOrder.MAX_SAMPLES) {

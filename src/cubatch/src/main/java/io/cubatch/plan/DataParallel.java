@@ -21,11 +21,11 @@ public record DataParallel(int size, OptionalInt rank, int tensorParallel, int p
     /**
      * Derives the data-parallel group of a world.
      *
-     * @throws PlanException when a size is below 1 or the world size is not a multiple of TP x PP
      * @param world the global world size and rank
      * @param tensorParallel the tensor-parallel size, at least 1
      * @param pipelineParallel the pipeline-parallel size, at least 1
      * @return the data-parallel size {@code W / (TP x PP)} and this process's data-parallel rank, when known
+     * @throws PlanException when a size is below 1 or the world size is not a multiple of TP x PP
      */
     public static DataParallel of(WorldRank world, int tensorParallel, int pipelineParallel) {
         if (tensorParallel < 1 || pipelineParallel < 1) {

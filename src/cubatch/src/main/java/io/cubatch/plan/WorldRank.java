@@ -56,11 +56,11 @@ public record WorldRank(int worldSize, OptionalInt rank, OptionalInt localRank, 
     /**
      * Resolves the world size and rank from arguments and an environment.
      *
-     * @throws PlanException when a value is out of range, malformed, or two sources disagree
      * @param argRank the {@code --rank} argument, or empty
      * @param argWorldSize the {@code --world-size} argument, or empty (at least 1 when present)
      * @param env the environment variables to read launchers from
      * @return the launcher's numbers when one is found, else the arguments, else one rank with an unknown rank
+     * @throws PlanException when a value is out of range, malformed, or two sources disagree
      */
     public static WorldRank resolve(OptionalInt argRank, OptionalInt argWorldSize, Map<String, String> env) {
         Optional<WorldRank> launched = detect(env);

@@ -75,9 +75,7 @@ public final class ArrowReader {
      *                     sample i is then the i-th non-null row)
      */
     public record Options(String column, boolean skipNullRows) {
-        /**
-         * The default: column {@value ArrowReader#DEFAULT_COLUMN} if present, else the only one; null rows refused.
-         */
+        /** The default: column {@value ArrowReader#DEFAULT_COLUMN} if present, else the only one; null rows refused. */
         public static final Options DEFAULT = new Options(null, false);
 
         /**

@@ -9,45 +9,25 @@ import java.util.Optional;
  * ordinals are the dtype codes of the kernels ({@code cuda/cb_common.cuh}); a test keeps them in step.
  */
 public enum DType {
-    /**
-     * Boolean, one byte (0 or 1); NumPy {@code |b1}; no Megatron code.
-     */
+    /** Boolean, one byte (0 or 1); NumPy {@code |b1}; no Megatron code. */
     BOOL(1, "|b1", 0),
-    /**
-     * Signed 8-bit integer; NumPy {@code |i1}, Megatron 2.
-     */
+    /** Signed 8-bit integer; NumPy {@code |i1}, Megatron 2. */
     INT8(1, "|i1", 2),
-    /**
-     * Unsigned 8-bit integer; NumPy {@code |u1}, Megatron 1.
-     */
+    /** Unsigned 8-bit integer; NumPy {@code |u1}, Megatron 1. */
     UINT8(1, "|u1", 1),
-    /**
-     * Signed 16-bit integer; NumPy {@code <i2}, Megatron 3.
-     */
+    /** Signed 16-bit integer; NumPy {@code <i2}, Megatron 3. */
     INT16(2, "<i2", 3),
-    /**
-     * Unsigned 16-bit integer; NumPy {@code <u2}, Megatron 8.
-     */
+    /** Unsigned 16-bit integer; NumPy {@code <u2}, Megatron 8. */
     UINT16(2, "<u2", 8),
-    /**
-     * Signed 32-bit integer; NumPy {@code <i4}, Megatron 4.
-     */
+    /** Signed 32-bit integer; NumPy {@code <i4}, Megatron 4. */
     INT32(4, "<i4", 4),
-    /**
-     * Signed 64-bit integer; NumPy {@code <i8}, Megatron 5.
-     */
+    /** Signed 64-bit integer; NumPy {@code <i8}, Megatron 5. */
     INT64(8, "<i8", 5),
-    /**
-     * IEEE 754 half precision; NumPy {@code <f2}; no Megatron code.
-     */
+    /** IEEE 754 half precision; NumPy {@code <f2}; no Megatron code. */
     FLOAT16(2, "<f2", 0),
-    /**
-     * IEEE 754 single precision; NumPy {@code <f4}, Megatron 7.
-     */
+    /** IEEE 754 single precision; NumPy {@code <f4}, Megatron 7. */
     FLOAT32(4, "<f4", 7),
-    /**
-     * IEEE 754 double precision; NumPy {@code <f8}, Megatron 6.
-     */
+    /** IEEE 754 double precision; NumPy {@code <f8}, Megatron 6. */
     FLOAT64(8, "<f8", 6),
     /** Output only: NumPy has no bfloat16, so .npy files neither hold nor receive it. */
     BFLOAT16(2, null, 0);

@@ -8,13 +8,9 @@ import java.nio.file.Path;
  * line), what was found and what was expected; the CLI prints it and exits with status 2.
  */
 public class DatasetFormatException extends IOException {
-    /**
-     * The malformed file.
-     */
+    /** The malformed file. */
     private final Path file;
-    /**
-     * Where in the file: "byte N", "line N", or "".
-     */
+    /** Where in the file: "byte N", "line N", or "". */
     private final String where;
 
     /**

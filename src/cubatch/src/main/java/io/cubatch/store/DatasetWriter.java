@@ -66,12 +66,12 @@ public final class DatasetWriter {
     /**
      * Writes {@code store} to {@code output} as {@code target}; returns the files written.
      *
-     * @throws IllegalArgumentException naming the store's dtype or shape when the target cannot hold it (Megatron:
-     *                                  scalar timesteps of uint8, int8, int16, uint16, int32, int64, float32, float64)
      * @param store the store to write; read, not closed
      * @param output the {@code .npy} path, or the Megatron prefix (or its {@code .idx}/{@code .bin})
      * @param target the format to write
      * @return the files written: one {@code .npy}, a ragged pair, or the {@code .idx} and {@code .bin}
+     * @throws IllegalArgumentException naming the store's dtype or shape when the target cannot hold it (Megatron:
+     *                                  scalar timesteps of uint8, int8, int16, uint16, int32, int64, float32, float64)
      * @throws IOException when writing fails; no partial file is left under the final names
      */
     public static List<Path> write(SampleStore store, Path output, Target target) throws IOException {

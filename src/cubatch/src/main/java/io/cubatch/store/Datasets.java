@@ -66,10 +66,10 @@ public final class Datasets {
     /**
      * Opens {@code path}; the returned store owns its memory and must be closed.
      *
-     * @throws DatasetFormatException also when a file of the dataset is not a regular file (a directory, a device,
-     *                                a pipe): datasets are mapped or read whole, which only a regular file allows
      * @param path the dataset's path, or a Megatron prefix
      * @return the store, owning its mapping or allocation
+     * @throws DatasetFormatException also when a file of the dataset is not a regular file (a directory, a device,
+     *                                a pipe): datasets are mapped or read whole, which only a regular file allows
      * @throws IOException when the file cannot be read, or is not valid in its format ({@link DatasetFormatException})
      */
     public static SampleStore open(Path path) throws IOException {

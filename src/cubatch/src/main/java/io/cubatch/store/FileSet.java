@@ -66,9 +66,9 @@ public final class FileSet {
      * (the file a symbolic link points to, absolute). Callers that want to refuse before computing what to
      * write call it first; {@link #writeAll} calls it again.
      *
-     * @throws IllegalArgumentException naming the target, what it is and the fix
      * @param target the path a file of the set will be written to
      * @return the real path written: the link's target for a symbolic link, else the absolute normalised path
+     * @throws IllegalArgumentException naming the target, what it is and the fix
      * @throws IOException when the real path of an existing file cannot be resolved
      */
     public static Path checkTarget(Path target) throws IOException {
@@ -93,9 +93,9 @@ public final class FileSet {
     /**
      * Writes every entry, or none: on any failure no target has changed and no temporary is left.
      *
+     * @param entries the files to write; each target at most once
      * @throws IllegalArgumentException when a target is not a regular file, or two entries share one
      * @throws IOException              when a file cannot be written or renamed; nothing has changed then
-     * @param entries the files to write; each target at most once
      */
     public static void writeAll(List<Entry> entries) throws IOException {
         List<Path> targets = new ArrayList<>();

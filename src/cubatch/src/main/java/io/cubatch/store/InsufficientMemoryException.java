@@ -6,13 +6,9 @@ package io.cubatch.store;
  * available and the fix; the CLI prints it and exits with status 2.
  */
 public class InsufficientMemoryException extends IllegalArgumentException {
-    /**
-     * Bytes the allocation needs.
-     */
+    /** Bytes the allocation needs. */
     private final long needed;
-    /**
-     * Bytes available when it was checked.
-     */
+    /** Bytes available when it was checked. */
     private final long available;
 
     /**

@@ -23,37 +23,21 @@ package io.cubatch.store;
  * Megatron's builder writes.
  */
 public final class MegatronIndexDescriptor {
-    /**
-     * The 9 magic bytes at offset 0: {@code MMIDIDX\0\0}. Do not modify the array.
-     */
+    /** The 9 magic bytes at offset 0: {@code MMIDIDX\0\0}. Do not modify the array. */
     public static final byte[] MAGIC = {'M', 'M', 'I', 'D', 'I', 'D', 'X', 0, 0};
-    /**
-     * Byte offset of the magic.
-     */
+    /** Byte offset of the magic. */
     public static final int MAGIC_OFFSET = 0;
-    /**
-     * Byte offset of the version, a little-endian u64.
-     */
+    /** Byte offset of the version, a little-endian u64. */
     public static final int VERSION_OFFSET = 9;
-    /**
-     * Byte offset of the dtype code, a u8.
-     */
+    /** Byte offset of the dtype code, a u8. */
     public static final int DTYPE_OFFSET = 17;
-    /**
-     * Byte offset of the sequence count S, a little-endian u64.
-     */
+    /** Byte offset of the sequence count S, a little-endian u64. */
     public static final int SEQUENCE_COUNT_OFFSET = 18;
-    /**
-     * Byte offset of the document count D (the document index's entries), a little-endian u64.
-     */
+    /** Byte offset of the document count D (the document index's entries), a little-endian u64. */
     public static final int DOCUMENT_COUNT_OFFSET = 26;
-    /**
-     * Bytes of the fixed header; the lengths follow.
-     */
+    /** Bytes of the fixed header; the lengths follow. */
     public static final int HEADER_LENGTH = 34;
-    /**
-     * The only version cubatch reads and writes.
-     */
+    /** The only version cubatch reads and writes. */
     public static final long VERSION = 1;
 
     private MegatronIndexDescriptor() {

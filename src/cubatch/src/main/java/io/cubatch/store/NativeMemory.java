@@ -58,8 +58,8 @@ public final class NativeMemory {
      *
      * @param what what needs the memory, with its sizes ("a padded batch [3, 1000000000000] int32 ...")
      * @param fix  what to change so that it fits
-     * @throws InsufficientMemoryException naming the bytes needed and available, and the fix
      * @param bytes the bytes the allocation needs; below {@link #CHECK_ABOVE} nothing is checked
+     * @throws InsufficientMemoryException naming the bytes needed and available, and the fix
      */
     public static void require(long bytes, Supplier<String> what, String fix) {
         if (bytes < CHECK_ABOVE) {

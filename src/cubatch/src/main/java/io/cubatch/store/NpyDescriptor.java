@@ -16,25 +16,15 @@ package io.cubatch.store;
  * to end exactly there.
  */
 public final class NpyDescriptor {
-    /**
-     * The 6 magic bytes at offset 0: {@code \x93NUMPY}. Do not modify the array.
-     */
+    /** The 6 magic bytes at offset 0: {@code \x93NUMPY}. Do not modify the array. */
     public static final byte[] MAGIC = {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y'};
-    /**
-     * Byte offset of the magic.
-     */
+    /** Byte offset of the magic. */
     public static final int MAGIC_OFFSET = 0;
-    /**
-     * Byte offset of the major version, a u8 (1, 2 or 3).
-     */
+    /** Byte offset of the major version, a u8 (1, 2 or 3). */
     public static final int MAJOR_OFFSET = 6;
-    /**
-     * Byte offset of the minor version, a u8 (0).
-     */
+    /** Byte offset of the minor version, a u8 (0). */
     public static final int MINOR_OFFSET = 7;
-    /**
-     * Byte offset of the header length: a little-endian u16 in version 1, u32 in versions 2 and 3.
-     */
+    /** Byte offset of the header length: a little-endian u16 in version 1, u32 in versions 2 and 3. */
     public static final int HEADER_LENGTH_OFFSET = 8;
     /** Where the header dict starts in version 1.0 (after a u16 length). */
     public static final int V1_HEADER_OFFSET = 10;

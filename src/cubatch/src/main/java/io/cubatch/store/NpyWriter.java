@@ -49,10 +49,10 @@ public final class NpyWriter {
     /**
      * Writes every array, or none: on any failure no target has changed and no temporary is left.
      *
+     * @param arrays the arrays to write, each to its own target
      * @throws IllegalArgumentException when a shape does not match its data, a dtype has no NumPy equivalent,
      *                                  two arrays share a target, or a target is not a regular file
      * @throws IOException              when a file cannot be written; nothing has changed then
-     * @param arrays the arrays to write, each to its own target
      */
     public static void writeAll(List<Array> arrays) throws IOException {
         List<FileSet.Entry> entries = new ArrayList<>();

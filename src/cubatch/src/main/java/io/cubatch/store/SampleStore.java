@@ -145,11 +145,11 @@ public final class SampleStore implements AutoCloseable {
      * elements. The caller keeps ownership; closing the store does not free them.
      *
      * @param featureShape per-timestep feature shape: {@code []} for scalar timesteps, {@code [F]} for vectors
-     * @throws IllegalArgumentException naming the first inconsistent offset or the size shortfall
      * @param dtype the element type of {@code values}
      * @param values the timesteps of all samples back to back, little-endian; borrowed
      * @param offsets the {@code N + 1} int64 offsets, in timesteps; borrowed
      * @return a store that reads the segments in place and frees nothing on close
+     * @throws IllegalArgumentException naming the first inconsistent offset or the size shortfall
      */
     public static SampleStore wrapRagged(DType dtype, long[] featureShape, MemorySegment values, MemorySegment offsets) {
         checkShape(featureShape);
