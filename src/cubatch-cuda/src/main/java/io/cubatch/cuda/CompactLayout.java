@@ -36,7 +36,15 @@ public final class CompactLayout {
         this.timesteps = timesteps;
     }
 
-    /** The layout of {@code indices} under {@code shape} (from {@link Collation#shape}, which validated them). */
+    /**
+     * The layout of {@code indices} under {@code shape} (from {@link Collation#shape}, which validated them).
+     *
+     * @param store the samples
+     * @param indices the batch's sample indices, validated
+     * @param padding the padding, whose truncation side decides which timesteps are kept
+     * @param shape the batch's shape, from {@link Collation#shape} for the same arguments
+     * @return the layout
+     */
     public static CompactLayout of(SampleStore store, long[] indices, Padding padding, PaddedShape shape) {
         long[] first = new long[indices.length];
         long[] keep = new long[indices.length];
@@ -50,27 +58,50 @@ public final class CompactLayout {
         return new CompactLayout(indices.length, store.features(), store.dtype().byteSize(), first, keep, total);
     }
 
-    /** Bytes of the offsets part: 8 (B + 1). */
+    /**
+     * Bytes of the offsets part: 8 (B + 1).
+     *
+     * @return the byte count
+     */
     public long offsetBytes() {
         return 8L * (batch + 1);
     }
 
-    /** Bytes of the tokens part: kept timesteps x features x element size. */
+    /**
+     * Bytes of the tokens part: kept timesteps x features x element size.
+     *
+     * @return the byte count
+     */
     public long tokenBytes() {
         return timesteps * features * elementBytes;
     }
 
-    /** Everything that is transferred: offsets + tokens, exactly. */
+    /**
+     * Everything that is transferred: offsets + tokens, exactly.
+     *
+     * @return the byte count
+     */
     public long bytes() {
         return offsetBytes() + tokenBytes();
     }
 
-    /** Real (kept) timesteps in the batch. */
+    /**
+     * Real (kept) timesteps in the batch.
+     *
+     * @return the timestep count
+     */
     public long timesteps() {
         return timesteps;
     }
 
-    /** Writes the layout into {@code into} (at least {@link #bytes()} long) from the store's values. */
+    /**
+     * Writes the layout into {@code into} (at least {@link #bytes()} long) from the store's values.
+     *
+     * @param store the store the layout was made from (the same one)
+     * @param into the staging memory, usually pinned; written from offset 0
+     * @throws IllegalArgumentException when {@code into} is shorter than {@link #bytes()}
+     * @throws IllegalStateException when the store is closed
+     */
     public void write(SampleStore store, MemorySegment into) {
         if (into.byteSize() < bytes()) {
             throw new IllegalArgumentException("staging slot of " + into.byteSize() + " bytes cannot hold a compact"

@@ -63,7 +63,11 @@ public final class Cuda {
 
     private static volatile Availability cached;
 
-    /** The verdict, computed on first use and then remembered. */
+    /**
+     * The verdict, computed on first use and then remembered.
+     *
+     * @return whether the backend can run, why not, and the GPUs
+     */
     public static Availability availability() {
         Availability a = cached;
         if (a == null) {
@@ -158,12 +162,20 @@ public final class Cuda {
         return new Device(ordinal, new String(name, 0, n, StandardCharsets.UTF_8), total[0], major[0], minor[0]);
     }
 
-    /** Whether the jar holds the kernels ({@code cubatch.fatbin}). */
+    /**
+     * Whether the jar holds the kernels ({@code cubatch.fatbin}).
+     *
+     * @return true when the fatbin is a resource of this jar
+     */
     public static boolean kernelsPackaged() {
         return Cuda.class.getResource(FATBIN_RESOURCE) != null;
     }
 
-    /** What the build wrote when it could not compile the kernels (nvcc missing), if it did. */
+    /**
+     * What the build wrote when it could not compile the kernels (nvcc missing), if it did.
+     *
+     * @return the note, or empty
+     */
     public static Optional<String> buildNote() {
         try (InputStream in = Cuda.class.getResourceAsStream(UNAVAILABLE_RESOURCE)) {
             return in == null ? Optional.empty()

@@ -40,7 +40,11 @@ public final class CudaCollator implements Collator {
     private long lastH2dBytes;
     private final SingleUser user = new SingleUser("cuda collator");
 
-    /** A collator on {@code context}, which the caller keeps owning. */
+    /**
+     * A collator on {@code context}, which the caller keeps owning.
+     *
+     * @param context the device's context; not closed by the collator, and to be closed after it
+     */
     public CudaCollator(CudaContext context) {
         this(context, false);
     }
@@ -50,7 +54,14 @@ public final class CudaCollator implements Collator {
         this.ownsContext = ownsContext;
     }
 
-    /** A collator with its own context on device {@code device}. */
+    /**
+     * A collator with its own context on device {@code device}.
+     *
+     * @param device the CUDA device ordinal
+     * @return the collator; closing it closes its context too
+     * @throws IllegalStateException when the cuda backend is unavailable here
+     * @throws IllegalArgumentException for a device that does not exist
+     */
     public static CudaCollator open(int device) {
         return new CudaCollator(CudaContext.open(device), true);
     }
@@ -60,21 +71,38 @@ public final class CudaCollator implements Collator {
         return "cuda";
     }
 
+    /**
+     * The context this collator runs on.
+     *
+     * @return the context
+     */
     public CudaContext context() {
         return context;
     }
 
-    /** Batches built so far by {@link #pad}, {@link #stack} and {@link #fill}. */
+    /**
+     * Batches built so far by {@link #pad}, {@link #stack} and {@link #fill}.
+     *
+     * @return the batch count
+     */
     public long batches() {
         return batches;
     }
 
-    /** Bytes sent host to device by those batches. */
+    /**
+     * Bytes sent host to device by those batches.
+     *
+     * @return the byte count
+     */
     public long h2dBytes() {
         return h2dBytes;
     }
 
-    /** Bytes the last of them sent host to device. */
+    /**
+     * Bytes the last of them sent host to device.
+     *
+     * @return the byte count
+     */
     public long lastH2dBytes() {
         return lastH2dBytes;
     }

@@ -55,6 +55,8 @@ public final class CudaContext implements AutoCloseable {
     /**
      * Opens device {@code ordinal}; the caller closes it.
      *
+     * @param ordinal the CUDA device ordinal, from 0
+     * @return a new context of that device
      * @throws IllegalStateException    when the cuda backend is unavailable here, with the reason
      * @throws IllegalArgumentException for a device that does not exist, naming those that do
      */
@@ -62,10 +64,20 @@ public final class CudaContext implements AutoCloseable {
         return new CudaContext(CudaDevice.get(ordinal));
     }
 
+    /**
+     * The device this context drives: name, ordinal, compute capability and memory.
+     *
+     * @return the device's description
+     */
     public Cuda.Device device() {
         return device.info;
     }
 
+    /**
+     * The CUDA device ordinal.
+     *
+     * @return the ordinal, from 0
+     */
     public int ordinal() {
         return device.info.ordinal();
     }
@@ -76,7 +88,13 @@ public final class CudaContext implements AutoCloseable {
         device.makeCurrent();
     }
 
-    /** A new non-blocking stream; destroy it with {@link #destroyStream} (close destroys a forgotten one). */
+    /**
+     * A new non-blocking stream; destroy it with {@link #destroyStream} (close destroys a forgotten one).
+     *
+     * @return the stream, owned by this context
+     * @throws CudaException when the driver refuses
+     * @throws IllegalStateException when the context is closed
+     */
     public synchronized CUstream newStream() {
         makeCurrent();
         CUstream s = new CUstream();
@@ -85,7 +103,13 @@ public final class CudaContext implements AutoCloseable {
         return s;
     }
 
-    /** Destroys a stream made by {@link #newStream} (its queued work still completes). */
+    /**
+     * Destroys a stream made by {@link #newStream} (its queued work still completes).
+     *
+     * @param s a stream from this context's {@link #newStream}, not yet destroyed
+     * @throws IllegalArgumentException when it was not made here or is destroyed already
+     * @throws CudaException when the driver refuses
+     */
     public synchronized void destroyStream(CUstream s) {
         if (!streams.remove(s)) {
             throw new IllegalArgumentException("stream " + s + " was not made by this context, or is destroyed already");
@@ -98,7 +122,11 @@ public final class CudaContext implements AutoCloseable {
      * Allocates {@code bytes} of device memory (at least one byte is allocated, so an empty tensor still has
      * an address).
      *
+     * @param bytes the size, at least 0
+     * @return the allocation, tracked by this context; close it to free the memory
      * @throws CudaException {@code CUDA_ERROR_OUT_OF_MEMORY} ({@link CudaException#isOutOfMemory()}) and others
+     * @throws IllegalArgumentException when {@code bytes} is negative
+     * @throws IllegalStateException when the context is closed
      */
     public synchronized DeviceMemory allocate(long bytes) {
         if (bytes < 0) {
@@ -112,7 +140,13 @@ public final class CudaContext implements AutoCloseable {
         return m;
     }
 
-    /** {@link #allocate}, or empty when the device is out of memory (recognised by the error code). */
+    /**
+     * {@link #allocate}, or empty when the device is out of memory (recognised by the error code).
+     *
+     * @param bytes the size, at least 0
+     * @return the allocation, or empty when the device has not that much free
+     * @throws CudaException for any error other than out-of-memory
+     */
     public Optional<DeviceMemory> tryAllocate(long bytes) {
         try {
             return Optional.of(allocate(bytes));
@@ -128,6 +162,12 @@ public final class CudaContext implements AutoCloseable {
      * Page-locked host memory ({@code cuMemHostAlloc}, portable) of {@code bytes} bytes, any size, as a
      * segment owned by {@code arena}: closing the arena frees the block, and no slice outlives it. Async
      * copies need such memory on the host side.
+     *
+     * @param bytes the size, at least 1
+     * @param arena the arena that owns the block: closing it frees the block
+     * @return the block as a segment of {@code bytes} bytes, in {@code arena}
+     * @throws IllegalArgumentException when {@code bytes} is below 1
+     * @throws CudaException when the driver cannot pin that much
      */
     public synchronized MemorySegment allocatePinned(long bytes, Arena arena) {
         if (bytes < 1) {
@@ -158,12 +198,20 @@ public final class CudaContext implements AutoCloseable {
         live.remove(m);
     }
 
-    /** Allocations made through this context and not yet closed. */
+    /**
+     * Allocations made through this context and not yet closed.
+     *
+     * @return the number of device allocations not yet closed
+     */
     public synchronized int openAllocations() {
         return live.size();
     }
 
-    /** Device allocations, pinned blocks and streams made through this context and not yet freed. */
+    /**
+     * Device allocations, pinned blocks and streams made through this context and not yet freed.
+     *
+     * @return a one-line summary: counts and bytes
+     */
     public synchronized String openResources() {
         long bytes = live.stream().mapToLong(DeviceMemory::bytes).sum();
         long pinnedBytes = pinned.values().stream().mapToLong(Long::longValue).sum();
@@ -171,7 +219,12 @@ public final class CudaContext implements AutoCloseable {
                 + pinnedBytes + " bytes, " + streams.size() + " stream(s)";
     }
 
-    /** {@code [free, total]} device memory in bytes ({@code cuMemGetInfo}). */
+    /**
+     * {@code [free, total]} device memory in bytes ({@code cuMemGetInfo}).
+     *
+     * @return a new array {@code {free, total}}
+     * @throws CudaException when the driver refuses
+     */
     public synchronized long[] memoryInfo() {
         makeCurrent();
         long[] free = new long[1];
@@ -210,6 +263,11 @@ public final class CudaContext implements AutoCloseable {
         return new int[] {(int) x, (int) y};
     }
 
+    /**
+     * Whether {@link #close()} has run.
+     *
+     * @return true once closed
+     */
     public synchronized boolean isClosed() {
         return closed;
     }

@@ -64,6 +64,11 @@ public final class CudaSlot implements BatchSlot {
     /**
      * A slot on {@code device}; its memory is allocated by its first batch. What the constructor made is
      * freed again when a later step fails.
+     *
+     * @param device the CUDA device ordinal
+     * @throws IllegalStateException when the cuda backend is unavailable here
+     * @throws IllegalArgumentException for a device that does not exist
+     * @throws CudaException when the driver refuses a stream or an event
      */
     public CudaSlot(int device) {
         CudaContext c = CudaContext.open(device);
@@ -119,7 +124,11 @@ public final class CudaSlot implements BatchSlot {
         return context;
     }
 
-    /** The slot's stream: its copies and kernels run there. */
+    /**
+     * The slot's stream: its copies and kernels run there.
+     *
+     * @return the stream, owned by the slot
+     */
     public CUstream stream() {
         return stream;
     }
@@ -141,7 +150,11 @@ public final class CudaSlot implements BatchSlot {
         return timedBatches;
     }
 
-    /** Bytes sent host to device by this slot's batches. */
+    /**
+     * Bytes sent host to device by this slot's batches.
+     *
+     * @return the byte count, over all batches
+     */
     public synchronized long h2dBytes() {
         return h2dBytes;
     }
@@ -192,6 +205,10 @@ public final class CudaSlot implements BatchSlot {
      * kernel. Returns without waiting for the device ({@link CudaTensors#await()} waits); the previous batch
      * of this slot must no longer be in use.
      *
+     * @param store the host store
+     * @param indices the batch's sample indices, at least one
+     * @param padding the padding
+     * @return the batch's tensors in the slot's device memory; valid until the slot is refilled or closed
      * @throws IndexOutOfBoundsException naming an index outside the store
      * @throws io.cubatch.collate.CollateException for a sequence over maxlen without truncation, or a pad value
      *                                             the dtype cannot hold (a value that does not fit is reported
@@ -206,6 +223,13 @@ public final class CudaSlot implements BatchSlot {
      * the real tokens in packed order and, per sequence, its first compact timestep, its length and its output
      * start (24 bytes); {@code cb_pack_kernel} writes data, mask, positions, lengths, cu_seqlens and max_seqlen.
      * Returns without waiting for the device.
+     *
+     * @param store the host store
+     * @param indices the batch's sample indices
+     * @param padding the padding, with a fixed maxlen
+     * @param layout the layout of these indices, from {@link PackLayout#of}
+     * @return the packed batch's tensors in the slot's device memory; valid until the slot is refilled or closed
+     * @throws io.cubatch.collate.CollateException when the pad value does not fit the dtype
      */
     public synchronized CudaTensors enqueuePacked(SampleStore store, long[] indices, Padding padding, PackLayout layout) {
         checkOpen();
@@ -253,7 +277,16 @@ public final class CudaSlot implements BatchSlot {
                 e -> layout.valueDoesNotFit(store, idx, padding, e));
     }
 
-    /** {@link #enqueue(SampleStore, long[], Padding)} from a device-resident dataset: only the indices travel. */
+    /**
+     * {@link #enqueue(SampleStore, long[], Padding)} from a device-resident dataset: only the indices travel.
+     *
+     * @param store the dataset on this slot's device ({@link DeviceStore})
+     * @param indices the batch's sample indices, at least one
+     * @param padding the padding
+     * @return the batch's tensors in the slot's device memory; valid until the slot is refilled or closed
+     * @throws IndexOutOfBoundsException naming an index outside the store
+     * @throws io.cubatch.collate.CollateException as {@link #enqueue(SampleStore, long[], Padding)} does
+     */
     public CudaTensors enqueue(DeviceStore store, long[] indices, Padding padding) {
         return padResident(store, indices, padding, Collation.shape(store.host(), indices, padding));
     }

@@ -42,7 +42,13 @@ public final class CudaTensors implements DeviceTensors {
         this.valueDoesNotFit = valueDoesNotFit;
     }
 
-    /** The {@link CudaTensors} of a device batch (a {@link DeviceTensors} of the cuda backend). */
+    /**
+     * The {@link CudaTensors} of a device batch (a {@link DeviceTensors} of the cuda backend).
+     *
+     * @param tensors the device tensors of a batch of the cuda backend
+     * @return the same object, as its class
+     * @throws IllegalArgumentException when they come from another backend
+     */
     public static CudaTensors of(DeviceTensors tensors) {
         if (tensors instanceof CudaTensors c) {
             return c;
@@ -65,7 +71,11 @@ public final class CudaTensors implements DeviceTensors {
         return output.address() + at[0];
     }
 
-    /** The data as a JCuda pointer, for cuMemcpy calls. */
+    /**
+     * The data as a JCuda pointer, for cuMemcpy calls.
+     *
+     * @return a pointer into the slot's device memory; valid while the batch is open
+     */
     public CUdeviceptr dataPointer() {
         return output.at(at[0]);
     }
@@ -99,6 +109,11 @@ public final class CudaTensors implements DeviceTensors {
      * Copies {@code to.byteSize()} bytes from device address {@code from}, which must lie in this batch's
      * tensors, after waiting for the batch: for tensors {@link #copyTo} does not cover (cu_seqlens, a packed
      * batch's lengths).
+     *
+     * @param from the device address to copy from
+     * @param to the host destination; its size is the byte count
+     * @throws IndexOutOfBoundsException when the range is not inside this batch's tensors
+     * @throws io.cubatch.collate.CollateException as {@link #await()} does
      */
     public void copyToHost(long from, MemorySegment to) {
         long offset = from - output.address();
@@ -116,17 +131,29 @@ public final class CudaTensors implements DeviceTensors {
         return h2dBytes;
     }
 
-    /** Real (non-padding) timesteps in the batch, after truncation. */
+    /**
+     * Real (non-padding) timesteps in the batch, after truncation.
+     *
+     * @return the timestep count
+     */
     public long realTokens() {
         return realTokens;
     }
 
-    /** The stream the batch was built on. */
+    /**
+     * The stream the batch was built on.
+     *
+     * @return the slot's stream
+     */
     public CUstream stream() {
         return slot.stream();
     }
 
-    /** Recorded after the batch's last operation on {@link #stream()}. */
+    /**
+     * Recorded after the batch's last operation on {@link #stream()}.
+     *
+     * @return the slot's event
+     */
     public CUevent readyEvent() {
         return slot.done;
     }
@@ -154,7 +181,11 @@ public final class CudaTensors implements DeviceTensors {
         }
     }
 
-    /** The slot's next batch waits (on the device) until {@code consumer} reaches this point of its work. */
+    /**
+     * The slot's next batch waits (on the device) until {@code consumer} reaches this point of its work.
+     *
+     * @param consumer the stream that uses the tensors
+     */
     public void releaseAfter(CUstream consumer) {
         slot.releaseAfter(consumer);
     }
@@ -162,6 +193,10 @@ public final class CudaTensors implements DeviceTensors {
     /**
      * Waits for the batch ({@link #await()}, which also checks the kernel's error words), then copies it into
      * host buffers of the same shape (native memory, usually pageable: the copies are synchronous).
+     *
+     * @param out host buffers whose shape equals this batch's
+     * @throws IllegalArgumentException when the shapes differ
+     * @throws io.cubatch.collate.CollateException as {@link #await()} does
      */
     public void copyTo(PaddedBatch out) {
         if (!out.shape().equals(shape)) {

@@ -20,17 +20,34 @@ public final class DeviceMemory implements AutoCloseable {
         this.bytes = bytes;
     }
 
-    /** The device address, for kernel arguments and for other CUDA libraries (as a {@code long}). */
+    /**
+     * The device address, for kernel arguments and for other CUDA libraries (as a {@code long}).
+     *
+     * @return the address
+     * @throws IllegalStateException when the memory is freed
+     */
     public long address() {
         checkOpen();
         return pointer.address();
     }
 
+    /**
+     * The size asked for; the allocation itself holds at least one byte.
+     *
+     * @return the size in bytes, readable after close
+     */
     public long bytes() {
         return bytes;
     }
 
-    /** The JCuda pointer at {@code offset} bytes, for cuMemcpy calls. */
+    /**
+     * The JCuda pointer at {@code offset} bytes, for cuMemcpy calls.
+     *
+     * @param offset the byte offset, in {@code [0, bytes()]}
+     * @return the pointer; valid until this memory is closed
+     * @throws IndexOutOfBoundsException when the offset is outside the allocation
+     * @throws IllegalStateException when the memory is freed
+     */
     public CUdeviceptr at(long offset) {
         checkOpen();
         if (offset < 0 || offset > bytes) {
@@ -39,6 +56,11 @@ public final class DeviceMemory implements AutoCloseable {
         return offset == 0 ? pointer : pointer.withByteOffset(offset);
     }
 
+    /**
+     * Whether the memory has been freed.
+     *
+     * @return true once closed
+     */
     public boolean isClosed() {
         return closed;
     }

@@ -24,7 +24,13 @@ public final class DeviceStore implements ResidentStore {
         this.device = device;
     }
 
-    /** Device bytes the store needs: values plus, when ragged, int64 offsets. */
+    /**
+     * Device bytes the store needs: values plus, when ragged, int64 offsets.
+     *
+     * @param store the host store
+     * @return {@code values().byteSize()} plus the offsets' bytes
+     * @throws IllegalStateException when the store is closed
+     */
     public static long bytesNeeded(SampleStore store) {
         return store.values().byteSize() + store.offsets().map(MemorySegment::byteSize).orElse(0L);
     }
@@ -32,7 +38,10 @@ public final class DeviceStore implements ResidentStore {
     /**
      * Checks the budget the user set for device-resident data.
      *
-     * @throws IllegalArgumentException naming both sizes when the store does not fit the budget
+     * @param store the host store
+     * @param budgetBytes the most device bytes allowed, at least 0
+     * @throws IllegalArgumentException naming both sizes when the store does not fit the budget, or when the
+     *                                  budget is negative
      */
     public static void checkBudget(SampleStore store, long budgetBytes) {
         long need = bytesNeeded(store);

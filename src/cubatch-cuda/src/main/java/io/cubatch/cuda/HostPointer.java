@@ -13,12 +13,22 @@ public final class HostPointer extends Pointer {
         super(address);
     }
 
-    /** The host address. */
+    /**
+     * The host address.
+     *
+     * @return the address the pointer designates
+     */
     public long address() {
         return getNativePointer() + getByteOffset();
     }
 
-    /** A pointer to {@code segment}'s first byte; the segment must be native (not on the Java heap). */
+    /**
+     * A pointer to {@code segment}'s first byte; the segment must be native (not on the Java heap).
+     *
+     * @param segment a native segment; it must stay alive while the pointer is used
+     * @return the pointer
+     * @throws IllegalArgumentException for a heap segment
+     */
     public static HostPointer to(MemorySegment segment) {
         if (!segment.isNative()) {
             throw new IllegalArgumentException("a heap segment cannot be copied to or from the device: use native"

@@ -35,12 +35,30 @@ public final class MemoryProbe {
      * {@link CudaException} of an out-of-memory error to say it does not fit.
      */
     public interface Step {
+        /**
+         * What the step does, for the report: "none", or "linear 4096x4096 float32 (cublasSgemm)".
+         *
+         * @return the description
+         */
         String describe();
 
+        /**
+         * Runs the step once for a batch of this size, freeing everything it allocated before it returns.
+         *
+         * @param context the device's context, to allocate through
+         * @param batch the rows of the batch, at least 1
+         * @param length the timesteps per row, at least 1
+         * @throws CudaException with an out-of-memory code when the step does not fit; any other exception ends the
+         *     probe
+         */
         void run(CudaContext context, long batch, long length);
     }
 
-    /** No step: the probe measures the batch alone. */
+    /**
+     * No step: the probe measures the batch alone.
+     *
+     * @return a step that does nothing
+     */
     public static Step none() {
         return new Step() {
             @Override
@@ -54,7 +72,11 @@ public final class MemoryProbe {
         };
     }
 
-    /** Why the cuBLAS step cannot run here, or empty when it can. */
+    /**
+     * Why the cuBLAS step cannot run here, or empty when it can.
+     *
+     * @return the reason, or empty
+     */
     public static Optional<String> cublasUnavailable() {
         try (Arena a = Arena.ofConfined()) {
             SymbolLookup.libraryLookup("libcublas.so.12", a);
@@ -70,7 +92,14 @@ public final class MemoryProbe {
         }
     }
 
-    /** {@link #linear}, or {@link #none()} when cuBLAS cannot run here, with the reason added to {@code notes}. */
+    /**
+     * {@link #linear}, or {@link #none()} when cuBLAS cannot run here, with the reason added to {@code notes}.
+     *
+     * @param hidden the layer's input width, at least 1
+     * @param out the layer's output width, at least 1
+     * @param notes where the reason for falling back to {@link #none()} is added
+     * @return the linear step, or {@link #none()}
+     */
     public static Step linearIfAvailable(int hidden, int out, List<String> notes) {
         Optional<String> why = cublasUnavailable();
         if (why.isPresent()) {
@@ -80,7 +109,14 @@ public final class MemoryProbe {
         return linear(hidden, out);
     }
 
-    /** The linear layer step: [B·L, hidden] x [hidden, out] in float32 through cublasSgemm. */
+    /**
+     * The linear layer step: [B·L, hidden] x [hidden, out] in float32 through cublasSgemm.
+     *
+     * @param hidden the layer's input width, at least 1
+     * @param out the layer's output width, at least 1
+     * @return the step; each run allocates {@code 4 (B·L·hidden + hidden·out + B·L·out)} bytes and frees them
+     * @throws IllegalArgumentException when a width is below 1
+     */
     public static Step linear(int hidden, int out) {
         if (hidden < 1 || out < 1) {
             throw new IllegalArgumentException("linear step needs hidden >= 1 and out >= 1, got " + hidden + " x " + out);
@@ -132,6 +168,8 @@ public final class MemoryProbe {
     }
 
     /**
+     * What {@link #probe} found.
+     *
      * @param largestBatch the answer, 0 when not even a batch of 1 fits
      * @param length       the worst-case row length probed (L)
      * @param bytesAtLargest the batch tensors' bytes at the answer (without the step)
@@ -151,6 +189,15 @@ public final class MemoryProbe {
      *
      * @param margin   fraction of device memory kept free, in [0, 0.9]
      * @param maxBatch the largest batch size tried
+     * @param context the device's context; every allocation of the probe is freed before it returns
+     * @param length the row length L, in timesteps, at least 1
+     * @param features the elements per timestep, at least 1
+     * @param dtype the batch's element type
+     * @param positions whether the batch carries position ids
+     * @param step the work run with each trial batch, e.g. {@link #none()} or {@link #linear}
+     * @return the largest batch that fits, with every trial and the device's memory figures
+     * @throws IllegalArgumentException when a size, the margin or {@code maxBatch} is out of range
+     * @throws IllegalStateException when the step left an allocation open
      */
     public static Report probe(CudaContext context, long length, long features, DType dtype, boolean positions,
                                Step step, double margin, long maxBatch) {
@@ -173,7 +220,16 @@ public final class MemoryProbe {
         return new Report(r.largest(), length, at, r.trials(), info[0], info[1], marginBytes, step.describe());
     }
 
-    /** Bytes of a collated batch's tensors: data, lengths, mask and (optionally) positions. */
+    /**
+     * Bytes of a collated batch's tensors: data, lengths, mask and (optionally) positions.
+     *
+     * @param batch the rows B
+     * @param length the row length L, in timesteps
+     * @param features the elements per timestep F
+     * @param dtype the data's element type
+     * @param positions whether position ids are counted
+     * @return the bytes, or {@link Long#MAX_VALUE} when they overflow 64 bits or {@code batch} exceeds an int
+     */
     public static long batchBytes(long batch, long length, long features, DType dtype, boolean positions) {
         if (batch > Integer.MAX_VALUE) {
             return Long.MAX_VALUE;

@@ -14,17 +14,32 @@ public final class ProbeSearch {
     private ProbeSearch() {
     }
 
-    /** One trial: a batch size and whether it fitted. */
+    /**
+     * One trial: a batch size and whether it fitted.
+     *
+     * @param batch the batch size tried
+     * @param fits whether it fitted
+     */
     public record Trial(long batch, boolean fits) {
     }
 
     /**
+     * What the search found.
+     *
      * @param largest the largest batch size that fitted, 0 when not even 1 did
      * @param trials  every trial, in order
      */
     public record Result(long largest, List<Trial> trials) {
     }
 
+    /**
+     * Searches for the largest batch size in {@code [1, max]} that fits.
+     *
+     * @param max the largest batch size to try, at least 1
+     * @param fits the trial: true when a batch of that size fits
+     * @return the answer and every trial
+     * @throws IllegalArgumentException when {@code max} is below 1
+     */
     public static Result largest(long max, LongPredicate fits) {
         if (max < 1) {
             throw new IllegalArgumentException("the largest batch to try must be at least 1, got " + max);
