@@ -71,7 +71,7 @@ public interface Collator extends AutoCloseable {
      * {@code maxRows} sequences. The host backends give a {@link HostSlot}; the caller closes the slot.
      *
      * @param largest the largest batch the slot must hold
-     * @param maxRows the most sequences per batch (above the batch size when packing)
+     * @param maxRows the most sequences per batch (it sizes a packed batch's {@code cu_seqlens})
      * @param padding the padding of the batches to come
      * @return a new slot, owned by the caller
      */

@@ -34,7 +34,7 @@ public final class HostSlot implements BatchSlot {
      * {@code maxRows} sequences (for {@code cu_seqlens}), with {@code padding}'s pad value.
      *
      * @param largest the largest batch's shape
-     * @param maxRows the most sequences per batch, at least the batch size
+     * @param maxRows the most sequences per batch (it sizes {@code cu_seqlens})
      * @param padding the padding, whose value is stored converted to its dtype
      * @return the slot, owning its memory until {@link #close()}
      * @throws io.cubatch.store.InsufficientMemoryException when the buffers would not fit the native memory available

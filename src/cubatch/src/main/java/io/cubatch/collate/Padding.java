@@ -104,7 +104,8 @@ public final class Padding {
     }
 
     /**
-     * Whether batches also carry {@code position_ids} (0, 1, ... over each row's real timesteps).
+     * Whether batches also carry {@code position_ids}: int32, 0, 1, ... over each sequence's real timesteps, 0 on
+     * padding.
      *
      * @return true when positions are filled
      */

@@ -32,7 +32,7 @@ public final class Datasets {
      *
      * @param path the dataset's path, or a Megatron prefix
      * @return the format
-     * @throws java.nio.file.NoSuchFileException when nothing is at {@code path} and it is no Megatron prefix
+     * @throws java.nio.file.NoSuchFileException when {@code path} has no known extension and nothing is there
      * @throws DatasetFormatException when it is a directory or has no known extension or magic
      * @throws IOException when reading the first bytes for Arrow's magic fails
      */
