@@ -56,7 +56,7 @@ public final class CudaContext implements AutoCloseable {
      * Opens device {@code ordinal}; the caller closes it.
      *
      * @param ordinal the CUDA device ordinal, from 0
-     * @return a new context of that device
+     * @return a new owner of the device's primary context (no CUDA context is created); close it
      * @throws IllegalStateException    when the cuda backend is unavailable here, with the reason
      * @throws IllegalArgumentException for a device that does not exist, naming those that do
      */
