@@ -23,8 +23,18 @@ package io.cubatch.store;
  * Megatron's builder writes.
  */
 public final class MegatronIndexDescriptor {
-    /** The 9 magic bytes at offset 0: {@code MMIDIDX\0\0}. Do not modify the array. */
-    public static final byte[] MAGIC = {'M', 'M', 'I', 'D', 'I', 'D', 'X', 0, 0};
+    /** The 9 magic bytes at offset 0: {@code MMIDIDX\0\0} (the readers and writers of this package share the array; never modified). */
+    static final byte[] MAGIC = {'M', 'M', 'I', 'D', 'I', 'D', 'X', 0, 0};
+
+    /**
+     * The magic bytes at offset 0.
+     *
+     * @return a new copy of them, so no caller can change what the readers check
+     */
+    public static byte[] magic() {
+        return MAGIC.clone();
+    }
+
     /** Byte offset of the magic. */
     public static final int MAGIC_OFFSET = 0;
     /** Byte offset of the version, a little-endian u64. */

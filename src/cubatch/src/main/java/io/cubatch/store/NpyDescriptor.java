@@ -16,8 +16,18 @@ package io.cubatch.store;
  * to end exactly there.
  */
 public final class NpyDescriptor {
-    /** The 6 magic bytes at offset 0: {@code \x93NUMPY}. Do not modify the array. */
-    public static final byte[] MAGIC = {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y'};
+    /** The 6 magic bytes at offset 0: {@code \x93NUMPY} (the readers and writers of this package share the array; never modified). */
+    static final byte[] MAGIC = {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y'};
+
+    /**
+     * The magic bytes at offset 0.
+     *
+     * @return a new copy of them, so no caller can change what the readers check
+     */
+    public static byte[] magic() {
+        return MAGIC.clone();
+    }
+
     /** Byte offset of the magic. */
     public static final int MAGIC_OFFSET = 0;
     /** Byte offset of the major version, a u8 (1, 2 or 3). */

@@ -108,6 +108,18 @@ class NpyReaderTest {
         assertTrue(b.getMessage().contains("big-endian"), b.getMessage());
     }
 
+    /** The public magic is a copy: a caller that changes it changes nothing the readers check. */
+    @Test
+    void thePublicMagicBytesAreCopies() throws IOException {
+        NpyDescriptor.magic()[1] = 'X';
+        MegatronIndexDescriptor.magic()[0] = 'X';
+        assertEquals('N', NpyDescriptor.magic()[1]);
+        assertEquals('M', MegatronIndexDescriptor.magic()[0]);
+        try (SampleStore s = NpyReader.open(fixture("arange_int32.npy"))) {
+            assertEquals(4, s.size());
+        }
+    }
+
     @Test
     void mapsWithoutCopying() throws IOException {
         try (SampleStore s = NpyReader.open(fixture("arange_int32.npy"))) {
