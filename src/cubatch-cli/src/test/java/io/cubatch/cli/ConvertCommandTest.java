@@ -166,4 +166,23 @@ class ConvertCommandTest {
         System.arraycopy(b, 0, out, a.length, b.length);
         return out;
     }
+
+    /** A fixed dataset written over an earlier ragged pair's name: the stale offsets must not pair with it. */
+    @Test
+    void fixedOutputOverARaggedPairLeavesNoStaleOffsets() throws Exception {
+        Path jsonl = dir.resolve("r.jsonl");
+        Files.writeString(jsonl, "[1, 2, 3]\n[4]\n[5, 6]\n");
+        Path fixed = dir.resolve("fixed.npy");
+        PlanCommandTest.Result r = run("pad", "--input", jsonl.toString(), "--padding", "post", "--dtype", "int64",
+                "--format", "npy", "--output", fixed.toString());
+        assertEquals(0, r.code(), r.err());
+        JsonNode want = padJson(fixed);
+        Path out = dir.resolve("out.npy");
+        assertEquals(0, run("convert", "--input", jsonl.toString(), "--output", out.toString()).code());
+        assertTrue(Files.exists(dir.resolve("out.offsets.npy")));
+        r = run("convert", "--input", fixed.toString(), "--output", out.toString(), "--format", "json");
+        assertEquals(0, r.code(), r.err());
+        assertFalse(Files.exists(dir.resolve("out.offsets.npy")), "a stale offsets file pairs with the fixed output");
+        assertEquals(want, padJson(out));
+    }
 }
