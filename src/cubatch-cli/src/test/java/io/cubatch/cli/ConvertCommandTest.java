@@ -99,6 +99,16 @@ class ConvertCommandTest {
         r = run("convert", "--input", npy.toString(), "--output", npy.toString());
         assertEquals(2, r.code(), r.err());
         assertTrue(r.err().contains("convert would replace what it reads"), r.err());
+        // an output in a directory that does not exist names that directory, not a temporary file
+        Path missing = dir.resolve("no-such-dir").resolve("x.npy");
+        r = run("convert", "--input", jsonl.toString(), "--output", missing.toString());
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("--output " + missing + ": the directory " + missing.getParent() + " does not exist"),
+                r.err());
+        assertFalse(r.err().contains(".tmp"), r.err());
+        r = run("convert", "--input", jsonl.toString(), "--output", "");
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("--output is empty"), r.err());
         // float64 JSONL to Megatron works; bfloat16 never reaches a file
         assertEquals(0, run("convert", "--input", jsonl.toString(), "--output", dir.resolve("f").toString()).code());
     }
