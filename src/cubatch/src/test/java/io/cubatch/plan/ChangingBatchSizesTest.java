@@ -33,6 +33,26 @@ class ChangingBatchSizesTest {
         return start + steps * incr;
     }
 
+    /**
+     * A small plan with a long ramp (millions of stages, all met from the start of training) checks every stage
+     * but keeps only the few its own samples reach: before, the check held 24 bytes per stage (hundreds of MiB,
+     * an OutOfMemoryError and exit code 1 under a modest heap) for a plan of 100 samples.
+     */
+    @Test
+    void checkingALongRampKeepsOnlyThePlansOwnStages() throws Exception {
+        // the module does not read java.management; reflection reads every module
+        Object mx = Class.forName("java.lang.management.ManagementFactory").getMethod("getThreadMXBean").invoke(null);
+        java.lang.reflect.Method bytes = Class.forName("com.sun.management.ThreadMXBean")
+                .getMethod("getCurrentThreadAllocatedBytes");
+        long before = (long) bytes.invoke(mx);
+        BatchPlan plan = BatchPlan.builder().samples(100).globalBatchSize((1L << 22) + 1).rampUp(1, 1, 1L << 40)
+                .lastBatch(LastBatch.PARTIAL).build();
+        long allocated = (long) bytes.invoke(mx) - before;
+        assertEquals(1, plan.globalBatchSize(0));
+        assertEquals(100, plan.maxSteps());
+        assertTrue(allocated < (16L << 20), allocated + " bytes allocated to build a plan of 100 samples");
+    }
+
     // ---- micro-batches --------------------------------------------------------------------------------
 
     @Test
