@@ -73,6 +73,17 @@ class ChangingBatchSizesCliTest {
     }
 
     @Test
+    void aRampUpValueThatIsNotAPositiveIntegerNamesTheRange() {
+        PlanCommand.environment = Map.of();
+        for (String bad : new String[] {"abc", "99999999999999999999", "1.5"}) {
+            PlanCommandTest.Result r = cli("plan --samples 64 --global-batch-size 32 --rampup-batch-size 8 " + bad + " 100");
+            assertEquals(2, r.code(), r.err());
+            assertTrue(r.err().contains("--rampup-batch-size " + bad + ": ")
+                    && r.err().contains("expected an integer in [1, 9223372036854775807]"), r.err());
+        }
+    }
+
+    @Test
     void badCombinationsAreOneLineExitTwo() {
         PlanCommand.environment = Map.of();
         for (String line : new String[] {
