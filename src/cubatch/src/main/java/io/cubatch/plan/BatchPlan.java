@@ -106,6 +106,9 @@ public final class BatchPlan {
 
     // ---- configuration -------------------------------------------------------------------------------
 
+    /** The largest per-rank batch: a batch's samples are one {@code long[]}, and the JVM's arrays stop there. */
+    public static final int MAX_BATCH_SIZE = Integer.MAX_VALUE - 8;
+
     /** Samples in the epoch. */
     public long samples() {
         return samples;
@@ -832,6 +835,10 @@ public final class BatchPlan {
                 checkTokenOptions();
             } else {
                 resolveBatchSize();
+                if (batchSize > MAX_BATCH_SIZE) {   // a batch is one long[]: the JVM's arrays stop just short of 2^31
+                    throw new PlanException("per-rank batch size " + batchSize + " is more than the " + MAX_BATCH_SIZE
+                            + " samples one batch can hold: use a smaller batch size, or more ranks");
+                }
                 resolveMicroBatches();
             }
             if (epoch < 0) {

@@ -53,6 +53,21 @@ class ChangingBatchSizesTest {
         assertTrue(allocated < (16L << 20), allocated + " bytes allocated to build a plan of 100 samples");
     }
 
+    /** A batch is one long[]: a size the JVM cannot allocate is a PlanException, not an OutOfMemoryError. */
+    @Test
+    void aBatchLargerThanAnArrayIsRefusedWhenThePlanIsBuilt() {
+        for (BatchPlan.Builder b : List.of(
+                BatchPlan.builder().samples(1L << 40).globalBatchSize(Integer.MAX_VALUE).lastBatch(LastBatch.PARTIAL),
+                BatchPlan.builder().samples(1L << 40).batchSize(Integer.MAX_VALUE - 7).lastBatch(LastBatch.PARTIAL),
+                BatchPlan.builder().samples(1L << 40).microBatchSize(Integer.MAX_VALUE).lastBatch(LastBatch.PARTIAL))) {
+            PlanException e = assertThrows(PlanException.class, b::build);
+            assertTrue(e.getMessage().contains("samples one batch can hold"), e.getMessage());
+        }
+        BatchPlan ok = BatchPlan.builder().samples(1L << 40).batchSize(BatchPlan.MAX_BATCH_SIZE)
+                .lastBatch(LastBatch.PARTIAL).build();
+        assertEquals(BatchPlan.MAX_BATCH_SIZE, ok.batchSize());
+    }
+
     // ---- micro-batches --------------------------------------------------------------------------------
 
     @Test
