@@ -195,4 +195,21 @@ class ConvertCommandTest {
         assertFalse(Files.exists(dir.resolve("out.offsets.npy")), "a stale offsets file pairs with the fixed output");
         assertEquals(want, padJson(out));
     }
+
+    /** plan reads --input as every command does: --column and --skip-null-rows, which its own error names. */
+    @Test
+    void planTakesTheArrowInputOptions() throws Exception {
+        Path tokens = ArrowJsFixtures.dir().resolve("tokens.stream.arrow");
+        PlanCommandTest.Result r = run("plan", "--input", tokens.toString(), "--column", "labels", "--max-tokens", "30",
+                "--format", "json");
+        assertEquals(0, r.code(), r.err());
+        assertEquals(9, JSON.readTree(r.out()).get("samples").asLong());
+        Path nulls = ArrowJsFixtures.dir().resolve("nulls.stream.arrow");
+        r = run("plan", "--input", nulls.toString(), "--batch-size", "1", "--format", "json");
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("--skip-null-rows"), r.err());
+        r = run("plan", "--input", nulls.toString(), "--batch-size", "1", "--skip-null-rows", "--format", "json");
+        assertEquals(0, r.code(), r.err());
+        assertEquals(2, JSON.readTree(r.out()).get("samples").asLong());
+    }
 }
