@@ -820,8 +820,9 @@ public final class BatchPlan {
             if (samples < 1 || samples > ShuffleOrder.MAX_SAMPLES) {
                 throw new PlanException(samples == -1
                         ? "the number of samples is required: set samples(n) (CLI: --samples N)"
-                        : "samples must be in [1, 2^62], got " + samples
-                                + ": a plan needs at least one sample");
+                        : "samples must be in [1, 2^62], got " + samples + (samples < 1
+                                ? ": a plan needs at least one sample (is the dataset empty?)"
+                                : ": the shuffle's domain holds at most 2^62 samples; split the dataset into epochs or shards"));
             }
             if (worldSize < 1) {
                 throw new PlanException("world size must be at least 1, got " + worldSize
