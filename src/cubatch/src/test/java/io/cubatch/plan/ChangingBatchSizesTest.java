@@ -68,6 +68,17 @@ class ChangingBatchSizesTest {
         assertEquals(BatchPlan.MAX_BATCH_SIZE, ok.batchSize());
     }
 
+    /** A token plan left with no batches by --remainder drop is told about its budget, not about --last-batch. */
+    @Test
+    void anEmptyTokenPlanPointsAtTheBudget() {
+        BatchPlan p = BatchPlan.builder().samples(3).worldSize(5).maxTokens(6, new long[] {3, 3, 1})
+                .rankRemainder(RankRemainder.DROP).build();
+        assertEquals(0, p.maxSteps());
+        String w = String.join("\n", p.explain().warnings());
+        assertTrue(w.contains("the plan has no batches") && w.contains("--max-tokens"), w);
+        assertTrue(!w.contains("--last-batch") && !w.contains("batch size"), w);
+    }
+
     // ---- micro-batches --------------------------------------------------------------------------------
 
     @Test
