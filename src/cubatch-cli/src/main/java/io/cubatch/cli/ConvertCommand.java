@@ -48,6 +48,15 @@ final class ConvertCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (output.toString().isEmpty()) {
+            throw new IllegalArgumentException("--output is empty: name the file to write (NAME.npy, or a Megatron"
+                    + " prefix NAME for NAME.idx + NAME.bin)");
+        }
+        Path parent = output.toAbsolutePath().getParent();
+        if (parent != null && !java.nio.file.Files.isDirectory(parent)) {
+            throw new IllegalArgumentException("--output " + output + ": the directory " + parent + " does not exist:"
+                    + " create it, or write the dataset elsewhere");
+        }
         DatasetWriter.Target target = target();
         if (target == DatasetWriter.Target.NPY && !output.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".npy")) {
             throw new IllegalArgumentException("--output " + output + " with --to npy: name a .npy file (e.g. "

@@ -149,6 +149,16 @@ final class PadCommand implements Callable<Integer> {
             inputs.add(input);
             inputs.add(io.cubatch.store.DatasetWriter.offsetsOf(input));   // a ragged .npy pair's offsets
         }
+        if (format == Format.npy) {
+            Path offsets = io.cubatch.store.DatasetWriter.offsetsOf(output);
+            for (Path in : inputs) {
+                if (Files.exists(offsets) && Files.exists(in) && Files.isSameFile(offsets, in)) {
+                    throw new IllegalArgumentException("--output " + output + ": its sibling " + offsets + " is the input"
+                            + " dataset " + in + " (the same file), which writing " + output + " would unpair from it;"
+                            + " name another path");
+                }
+            }
+        }
         for (Path t : targets) {
             // "--output X is ..." or "--output X: its sibling Y is ...": the messages below start with the path
             String which = t.equals(output) ? "--output " : "--output " + output + ": its sibling ";
@@ -181,6 +191,12 @@ final class PadCommand implements Callable<Integer> {
             set.add(new NpyWriter.Array(t.get(3), DType.INT32, new long[] {s.batch(), s.length()}, out.positions()));
         }
         NpyWriter.writeAll(set);   // all the files or none
+        // NAME.offsets.npy beside NAME.npy makes the two a ragged pair for every reader: an earlier ragged dataset's
+        // would pair with this fixed batch (checkOutputs refused it when it is a file of the input)
+        Path stale = io.cubatch.store.DatasetWriter.offsetsOf(t.get(0));
+        if (Files.isRegularFile(stale, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            Files.delete(stale);
+        }
     }
 
     /**

@@ -26,7 +26,7 @@ final class PlanCommand implements Callable<Integer> {
     Long samples;
 
     @Option(names = "--input", paramLabel = "PATH",
-            description = "Dataset (.npy, .jsonl, Megatron prefix): its sample count, and the lengths --max-tokens needs.")
+            description = "Dataset: " + InputOptions.FORMATS + ": its sample count, and the lengths --max-tokens needs.")
     java.nio.file.Path input;
 
     @Option(names = "--maxlen", paramLabel = "L", converter = Ranges.Maxlen.class,
@@ -36,6 +36,9 @@ final class PlanCommand implements Callable<Integer> {
     @Option(names = "--pad-to-multiple-of", paramLabel = "M", converter = Ranges.Multiple.class,
             description = "With --max-tokens: row lengths round up to a multiple of M, as run does.")
     Integer multiple;
+
+    @CommandLine.Mixin
+    InputOptions read;
 
     @CommandLine.Mixin
     PlanOptions options;
@@ -73,7 +76,7 @@ final class PlanCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--max-tokens " + options.maxTokens + " cuts batches by the samples'"
                     + " lengths: pass the dataset with --input PATH instead of --samples");
         }
-        try (io.cubatch.store.SampleStore store = input == null ? null : io.cubatch.store.Datasets.open(input)) {
+        try (io.cubatch.store.SampleStore store = input == null ? null : read.open(input)) {
             long n = store == null ? samples : store.size();
             BatchPlan.Builder b = options.builder(n, dp).epoch(epoch).resumeAt(resumeAt).evaluation(evaluation);
             if (store != null) {

@@ -50,7 +50,7 @@ final class PlanOptions {
             description = "Micro-batches per rank per step (gradient accumulation).")
     Integer gradAccumulation;
 
-    @Option(names = "--rampup-batch-size", arity = "3", paramLabel = "N",
+    @Option(names = "--rampup-batch-size", arity = "3", paramLabel = "N", converter = Ranges.PositiveLong.class,
             description = "START INCREMENT SAMPLES: grow the global batch size from START by INCREMENT over the first"
                     + " SAMPLES consumed samples, with Megatron's formula; --global-batch-size is the final size.")
     long[] rampUp;

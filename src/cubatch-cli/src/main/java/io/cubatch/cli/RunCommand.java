@@ -135,17 +135,6 @@ final class RunCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--pack sends the batch's tokens in packed order, so it cannot use a"
                     + " device-resident dataset: drop --resident or --pack");
         }
-        if (deviceMode) {
-            io.cubatch.collate.Backends.Backend cuda = io.cubatch.collate.Backends.all().stream()
-                    .filter(b -> b.name().equals("cuda")).findFirst().orElse(null);
-            if (cuda == null || !cuda.available()) {
-                PrintWriter err = spec.commandLine().getErr();
-                err.println("run: device mode needs a usable GPU: "
-                        + (cuda == null ? "the cuda backend is not on the class path" : cuda.reason()));
-                err.flush();
-                return Main.EXIT_UNAVAILABLE;
-            }
-        }
         WorldRank world = options.world();
         if (devices != null && devices.length > 1 && options.worldSize == null && world.worldSize() == 1) {
             world = new WorldRank(devices.length, world.rank(), world.localRank(), "--devices");
@@ -161,6 +150,21 @@ final class RunCommand implements Callable<Integer> {
                     + " --max-tokens: run one process per GPU (under a launcher) instead");
         }
         int globalRank = world.rank().orElse(0);
+        if (emitSamples != null && input != null) {
+            checkNotInput(Path.of(emitSamples.replace("{rank}", Integer.toString(globalRank))));
+        }
+        // after the argument checks: an option --devices does not take is exit 2 with or without a GPU
+        if (deviceMode) {
+            io.cubatch.collate.Backends.Backend cuda = io.cubatch.collate.Backends.all().stream()
+                    .filter(b -> b.name().equals("cuda")).findFirst().orElse(null);
+            if (cuda == null || !cuda.available()) {
+                PrintWriter err = spec.commandLine().getErr();
+                err.println("run: device mode needs a usable GPU: "
+                        + (cuda == null ? "the cuda backend is not on the class path" : cuda.reason()));
+                err.flush();
+                return Main.EXIT_UNAVAILABLE;
+            }
+        }
         int myRank = dp.rank().orElse(0);   // the data-parallel rank: what the plan and the loader know
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
@@ -237,6 +241,31 @@ final class RunCommand implements Callable<Integer> {
         }
         out.flush();
         return Main.EXIT_OK;
+    }
+
+    /**
+     * Refuses an --emit-samples file that is a file of the input dataset (by identity): opening the log
+     * truncates it, which destroyed a JSONL input and cut a mapped .npy, Arrow or Megatron file under the loader.
+     */
+    private void checkNotInput(Path log) throws java.io.IOException {
+        if (!java.nio.file.Files.exists(log)) {
+            return;
+        }
+        java.util.List<Path> inputs = new java.util.ArrayList<>();
+        if (io.cubatch.store.Datasets.formatOf(input) == io.cubatch.store.Datasets.Format.MEGATRON) {
+            Path prefix = io.cubatch.store.MegatronReader.prefixOf(input);
+            inputs.add(prefix.resolveSibling(prefix.getFileName() + ".idx"));
+            inputs.add(prefix.resolveSibling(prefix.getFileName() + ".bin"));
+        } else {
+            inputs.add(input);
+            inputs.add(io.cubatch.store.DatasetWriter.offsetsOf(input));   // a ragged .npy pair's offsets
+        }
+        for (Path in : inputs) {
+            if (java.nio.file.Files.exists(in) && java.nio.file.Files.isSameFile(log, in)) {
+                throw new IllegalArgumentException("--emit-samples " + log + ": it is the input dataset's file " + in
+                        + " (the same file): writing the log would destroy it; name another path");
+            }
+        }
     }
 
     /** --devices: ranks myRank.. on the listed GPUs, stepped together; stats per rank and summed. */

@@ -73,6 +73,17 @@ class ChangingBatchSizesCliTest {
     }
 
     @Test
+    void aRampUpValueThatIsNotAPositiveIntegerNamesTheRange() {
+        PlanCommand.environment = Map.of();
+        for (String bad : new String[] {"abc", "99999999999999999999", "1.5"}) {
+            PlanCommandTest.Result r = cli("plan --samples 64 --global-batch-size 32 --rampup-batch-size 8 " + bad + " 100");
+            assertEquals(2, r.code(), r.err());
+            assertTrue(r.err().contains("--rampup-batch-size " + bad + ": ")
+                    && r.err().contains("expected an integer in [1, 9223372036854775807]"), r.err());
+        }
+    }
+
+    @Test
     void badCombinationsAreOneLineExitTwo() {
         PlanCommand.environment = Map.of();
         for (String line : new String[] {
@@ -200,5 +211,41 @@ class ChangingBatchSizesCliTest {
         }
         assertEquals(300, seen.size());
         assertTrue(seen.values().stream().allMatch(v -> v == 1), "a sample seen twice");
+    }
+
+    @Test
+    void emitSamplesNeverOverwritesTheInputDataset() throws Exception {
+        PlanCommand.environment = Map.of();
+        Path data = jsonl(40, 7);
+        String before = Files.readString(data);
+        PlanCommandTest.Result r = cli("run --input " + data + " --batch-size 8 --format json --emit-samples " + data);
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("--emit-samples " + data) && r.err().contains("input dataset"), r.err());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+        assertEquals("", r.out());
+        assertEquals(before, Files.readString(data), "the input was overwritten");
+        // a ragged .npy pair is mapped: its offsets file is the input's too, and {rank} expands to it
+        Path npy = dir.resolve("c.npy");
+        assertEquals(0, cli("convert --input " + data + " --output " + npy).code());
+        Path offsets = dir.resolve("c.offsets.npy");
+        byte[] off = Files.readAllBytes(offsets);
+        r = cli("run --input " + npy + " --batch-size 8 --format json --emit-samples " + dir.resolve("c.offsets.npy"));
+        assertEquals(2, r.code(), r.err());
+        assertTrue(java.util.Arrays.equals(off, Files.readAllBytes(offsets)), "the offsets were overwritten");
+    }
+
+    @Test
+    void devicesWithOptionsItDoesNotTakeIsExitTwoWithOrWithoutAGpu() {
+        PlanCommand.environment = Map.of();
+        for (String line : new String[] {
+                "run --batch-size 8 --devices 0,1 --micro-batch-size 4",
+                "run --batch-size 8 --devices 0,1 --grad-accumulation 2",
+                "run --devices 0,1 --max-tokens 4096",
+                "run --batch-size 8 --devices 0,1 --emit-samples " + dir.resolve("x.jsonl"),
+                "run --batch-size 8 --world-size 4 --devices 0,1 --tensor-parallel 2"}) {
+            PlanCommandTest.Result r = cli(line);
+            assertEquals(2, r.code(), line + ": " + r.err());
+            assertTrue(r.err().contains("--devices"), r.err());
+        }
     }
 }

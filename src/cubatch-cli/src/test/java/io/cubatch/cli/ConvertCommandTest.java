@@ -99,6 +99,16 @@ class ConvertCommandTest {
         r = run("convert", "--input", npy.toString(), "--output", npy.toString());
         assertEquals(2, r.code(), r.err());
         assertTrue(r.err().contains("convert would replace what it reads"), r.err());
+        // an output in a directory that does not exist names that directory, not a temporary file
+        Path missing = dir.resolve("no-such-dir").resolve("x.npy");
+        r = run("convert", "--input", jsonl.toString(), "--output", missing.toString());
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("--output " + missing + ": the directory " + missing.getParent() + " does not exist"),
+                r.err());
+        assertFalse(r.err().contains(".tmp"), r.err());
+        r = run("convert", "--input", jsonl.toString(), "--output", "");
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("--output is empty"), r.err());
         // float64 JSONL to Megatron works; bfloat16 never reaches a file
         assertEquals(0, run("convert", "--input", jsonl.toString(), "--output", dir.resolve("f").toString()).code());
     }
@@ -165,5 +175,41 @@ class ConvertCommandTest {
         String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);
         return out;
+    }
+
+    /** A fixed dataset written over an earlier ragged pair's name: the stale offsets must not pair with it. */
+    @Test
+    void fixedOutputOverARaggedPairLeavesNoStaleOffsets() throws Exception {
+        Path jsonl = dir.resolve("r.jsonl");
+        Files.writeString(jsonl, "[1, 2, 3]\n[4]\n[5, 6]\n");
+        Path fixed = dir.resolve("fixed.npy");
+        PlanCommandTest.Result r = run("pad", "--input", jsonl.toString(), "--padding", "post", "--dtype", "int64",
+                "--format", "npy", "--output", fixed.toString());
+        assertEquals(0, r.code(), r.err());
+        JsonNode want = padJson(fixed);
+        Path out = dir.resolve("out.npy");
+        assertEquals(0, run("convert", "--input", jsonl.toString(), "--output", out.toString()).code());
+        assertTrue(Files.exists(dir.resolve("out.offsets.npy")));
+        r = run("convert", "--input", fixed.toString(), "--output", out.toString(), "--format", "json");
+        assertEquals(0, r.code(), r.err());
+        assertFalse(Files.exists(dir.resolve("out.offsets.npy")), "a stale offsets file pairs with the fixed output");
+        assertEquals(want, padJson(out));
+    }
+
+    /** plan reads --input as every command does: --column and --skip-null-rows, which its own error names. */
+    @Test
+    void planTakesTheArrowInputOptions() throws Exception {
+        Path tokens = ArrowJsFixtures.dir().resolve("tokens.stream.arrow");
+        PlanCommandTest.Result r = run("plan", "--input", tokens.toString(), "--column", "labels", "--max-tokens", "30",
+                "--format", "json");
+        assertEquals(0, r.code(), r.err());
+        assertEquals(9, JSON.readTree(r.out()).get("samples").asLong());
+        Path nulls = ArrowJsFixtures.dir().resolve("nulls.stream.arrow");
+        r = run("plan", "--input", nulls.toString(), "--batch-size", "1", "--format", "json");
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("--skip-null-rows"), r.err());
+        r = run("plan", "--input", nulls.toString(), "--batch-size", "1", "--skip-null-rows", "--format", "json");
+        assertEquals(0, r.code(), r.err());
+        assertEquals(2, JSON.readTree(r.out()).get("samples").asLong());
     }
 }

@@ -202,4 +202,25 @@ class OutputFilesTest {
             assertOneLineExitTwo(run("bench", "--output", "/dev/full"), "not a directory");
         }
     }
+
+    /** A stale NAME.offsets.npy beside the batch would make NAME.npy a (broken) ragged pair for every reader. */
+    @Test
+    void npyOutputOverARaggedPairsNameLeavesNoStaleOffsets() throws IOException {
+        Path in = jsonl();
+        Path out = dir.resolve("b.npy");
+        assertEquals(0, run("convert", "--input", in.toString(), "--output", out.toString()).code());
+        Files.writeString(dir.resolve("more.jsonl"), "[1, 2, 3, 4, 5]\n");
+        PlanCommandTest.Result r = pad(dir.resolve("more.jsonl"), "--format", "npy", "--output", out.toString());
+        assertEquals(0, r.code(), r.err());
+        assertFalse(Files.exists(dir.resolve("b.offsets.npy")), "stale offsets beside the padded batch");
+        r = run("info", "--input", out.toString(), "--format", "json");
+        assertEquals(0, r.code(), r.err());
+        // the offsets of the input itself are never removed
+        Path npy = dir.resolve("c.npy");
+        assertEquals(0, run("convert", "--input", in.toString(), "--output", npy.toString()).code());
+        Path link = dir.resolve("d.offsets.npy");
+        Files.createLink(link, dir.resolve("c.offsets.npy"));
+        assertOneLineExitTwo(pad(npy, "--format", "npy", "--output", dir.resolve("d.npy").toString()), "d.offsets.npy");
+        assertTrue(Files.exists(dir.resolve("c.offsets.npy")));
+    }
 }

@@ -111,6 +111,9 @@ public final class BatchPlan {
 
     // ---- configuration -------------------------------------------------------------------------------
 
+    /** The largest per-rank batch: a batch's samples are one {@code long[]}, and the JVM's arrays stop there. */
+    public static final int MAX_BATCH_SIZE = Integer.MAX_VALUE - 8;
+
     /**
      * Samples in the epoch.
      *
@@ -1097,8 +1100,9 @@ public final class BatchPlan {
             if (samples < 1 || samples > ShuffleOrder.MAX_SAMPLES) {
                 throw new PlanException(samples == -1
                         ? "the number of samples is required: set samples(n) (CLI: --samples N)"
-                        : "samples must be in [1, 2^62], got " + samples
-                                + ": a plan needs at least one sample");
+                        : "samples must be in [1, 2^62], got " + samples + (samples < 1
+                                ? ": a plan needs at least one sample (is the dataset empty?)"
+                                : ": the shuffle's domain holds at most 2^62 samples; split the dataset into epochs or shards"));
             }
             if (worldSize < 1) {
                 throw new PlanException("world size must be at least 1, got " + worldSize
@@ -1112,6 +1116,10 @@ public final class BatchPlan {
                 checkTokenOptions();
             } else {
                 resolveBatchSize();
+                if (batchSize > MAX_BATCH_SIZE) {   // a batch is one long[]: the JVM's arrays stop just short of 2^31
+                    throw new PlanException("per-rank batch size " + batchSize + " is more than the " + MAX_BATCH_SIZE
+                            + " samples one batch can hold: use a smaller batch size, or more ranks");
+                }
                 resolveMicroBatches();
             }
             if (epoch < 0) {

@@ -99,6 +99,14 @@ public record PlanExplanation(List<RankSummary> ranks, List<String> warnings) {
     private static List<String> warnings(BatchPlan plan, List<RankSummary> ranks) {
         List<String> out = new ArrayList<>();
         int w = plan.worldSize();
+        if (plan.maxSteps() == 0 && plan.maxTokens().isPresent() && plan.remaining() > 0) {
+            // token batches are never partial (--last-batch is refused with a budget): only the rank policy or a
+            // smaller budget (more batches) gives the ranks one
+            out.add("the plan has no batches: the " + plan.remaining() + " samples make fewer token batches than the "
+                    + w + " ranks, and --remainder drop drops them all; use --remainder pad or partial, or a smaller"
+                    + " --max-tokens (more, smaller batches)");
+            return out;
+        }
         if (plan.maxSteps() == 0) {
             out.add("the plan has no batches: " + (plan.remaining() == 0
                     ? "all " + plan.samples() + " samples were consumed before the resume point; start the next epoch"

@@ -34,11 +34,14 @@ final class StepSchedule {
      * does not divide fails now, naming its step, and not in a later epoch.
      */
     static StepSchedule ramp(RampUp ramp, long global, long base, int world, long micro, long slots) {
-        walk(ramp, global, 0, world, micro, Long.MAX_VALUE);   // every step of the ramp from the start of training
-        return walk(ramp, global, base, world, micro, slots);
+        // every step of the ramp from the start of training, checked without being kept: up to 2^24 stages of
+        // 24 bytes each would otherwise be held (and copied as the arrays grow) for a plan that needs a few
+        walk(ramp, global, 0, world, micro, Long.MAX_VALUE, false);
+        return walk(ramp, global, base, world, micro, slots, true);
     }
 
-    private static StepSchedule walk(RampUp ramp, long global, long base, int world, long micro, long slots) {
+    private static StepSchedule walk(RampUp ramp, long global, long base, int world, long micro, long slots,
+                                     boolean keep) {
         long[] fs = new long[16];
         long[] fl = new long[16];
         long[] sz = new long[16];
@@ -60,15 +63,17 @@ final class StepSchedule {
                         + (below > 0 ? " (e.g. " + below + " or " + (below + unit) + " here)" : " (e.g. " + unit + ")")
                         + ", or another micro batch or world size");
             }
-            if (n == fs.length) {
-                fs = Arrays.copyOf(fs, 2 * n);
-                fl = Arrays.copyOf(fl, 2 * n);
-                sz = Arrays.copyOf(sz, 2 * n);
+            if (keep) {
+                if (n == fs.length) {
+                    fs = Arrays.copyOf(fs, 2 * n);
+                    fl = Arrays.copyOf(fl, 2 * n);
+                    sz = Arrays.copyOf(sz, 2 * n);
+                }
+                fs[n] = step;
+                fl[n] = q / world;
+                sz[n] = g / world;
+                n++;
             }
-            fs[n] = step;
-            fl[n] = q / world;
-            sz[n] = g / world;
-            n++;
             if (last) {
                 break;
             }
@@ -88,7 +93,7 @@ final class StepSchedule {
             q += steps * g;
             step += steps;
         }
-        return new StepSchedule(Arrays.copyOf(fs, n), Arrays.copyOf(fl, n), Arrays.copyOf(sz, n));
+        return keep ? new StepSchedule(Arrays.copyOf(fs, n), Arrays.copyOf(fl, n), Arrays.copyOf(sz, n)) : null;
     }
 
     private int segmentOfStep(long step) {

@@ -7,6 +7,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -88,6 +89,12 @@ public final class DatasetWriter {
             System.arraycopy(fs, 0, shape, 2, fs.length);
             long bytes = SampleStore.product(shape) * store.dtype().byteSize();
             NpyWriter.write(output, store.dtype(), shape, store.values().asSlice(0, bytes));
+            // NAME.offsets.npy beside NAME.npy makes a ragged pair of it: one left by an earlier ragged write
+            // would pair with this fixed array (read as broken or, worse, as other samples), so it goes
+            Path staleOffsets = offsetsOf(output);
+            if (Files.isRegularFile(staleOffsets, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                Files.delete(staleOffsets);
+            }
             return List.of(output);
         }
         long[] valuesShape = new long[1 + fs.length];

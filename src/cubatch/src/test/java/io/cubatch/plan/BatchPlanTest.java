@@ -210,6 +210,9 @@ class BatchPlanTest {
         assertTrue(e.getMessage().contains("got 0"), e.getMessage());
         e = assertThrows(PlanException.class, () -> BatchPlan.builder().samples(0).batchSize(1).build());
         assertTrue(e.getMessage().contains("got 0"), e.getMessage());
+        e = assertThrows(PlanException.class, () -> BatchPlan.builder().samples(Long.MAX_VALUE).batchSize(1).build());
+        assertTrue(e.getMessage().contains("got " + Long.MAX_VALUE) && e.getMessage().contains("at most 2^62")
+                && !e.getMessage().contains("at least one sample"), e.getMessage());
         e = assertThrows(PlanException.class,
                 () -> BatchPlan.builder().samples(10).batchSize(1).worldSize(0).build());
         assertTrue(e.getMessage().contains("got 0"), e.getMessage());

@@ -33,6 +33,52 @@ class ChangingBatchSizesTest {
         return start + steps * incr;
     }
 
+    /**
+     * A small plan with a long ramp (millions of stages, all met from the start of training) checks every stage
+     * but keeps only the few its own samples reach: before, the check held 24 bytes per stage (hundreds of MiB,
+     * an OutOfMemoryError and exit code 1 under a modest heap) for a plan of 100 samples.
+     */
+    @Test
+    void checkingALongRampKeepsOnlyThePlansOwnStages() throws Exception {
+        // the module does not read java.management; reflection reads every module
+        Object mx = Class.forName("java.lang.management.ManagementFactory").getMethod("getThreadMXBean").invoke(null);
+        java.lang.reflect.Method bytes = Class.forName("com.sun.management.ThreadMXBean")
+                .getMethod("getCurrentThreadAllocatedBytes");
+        long before = (long) bytes.invoke(mx);
+        BatchPlan plan = BatchPlan.builder().samples(100).globalBatchSize((1L << 22) + 1).rampUp(1, 1, 1L << 40)
+                .lastBatch(LastBatch.PARTIAL).build();
+        long allocated = (long) bytes.invoke(mx) - before;
+        assertEquals(1, plan.globalBatchSize(0));
+        assertEquals(100, plan.maxSteps());
+        assertTrue(allocated < (16L << 20), allocated + " bytes allocated to build a plan of 100 samples");
+    }
+
+    /** A batch is one long[]: a size the JVM cannot allocate is a PlanException, not an OutOfMemoryError. */
+    @Test
+    void aBatchLargerThanAnArrayIsRefusedWhenThePlanIsBuilt() {
+        for (BatchPlan.Builder b : List.of(
+                BatchPlan.builder().samples(1L << 40).globalBatchSize(Integer.MAX_VALUE).lastBatch(LastBatch.PARTIAL),
+                BatchPlan.builder().samples(1L << 40).batchSize(Integer.MAX_VALUE - 7).lastBatch(LastBatch.PARTIAL),
+                BatchPlan.builder().samples(1L << 40).microBatchSize(Integer.MAX_VALUE).lastBatch(LastBatch.PARTIAL))) {
+            PlanException e = assertThrows(PlanException.class, b::build);
+            assertTrue(e.getMessage().contains("samples one batch can hold"), e.getMessage());
+        }
+        BatchPlan ok = BatchPlan.builder().samples(1L << 40).batchSize(BatchPlan.MAX_BATCH_SIZE)
+                .lastBatch(LastBatch.PARTIAL).build();
+        assertEquals(BatchPlan.MAX_BATCH_SIZE, ok.batchSize());
+    }
+
+    /** A token plan left with no batches by --remainder drop is told about its budget, not about --last-batch. */
+    @Test
+    void anEmptyTokenPlanPointsAtTheBudget() {
+        BatchPlan p = BatchPlan.builder().samples(3).worldSize(5).maxTokens(6, new long[] {3, 3, 1})
+                .rankRemainder(RankRemainder.DROP).build();
+        assertEquals(0, p.maxSteps());
+        String w = String.join("\n", p.explain().warnings());
+        assertTrue(w.contains("the plan has no batches") && w.contains("--max-tokens"), w);
+        assertTrue(!w.contains("--last-batch") && !w.contains("batch size"), w);
+    }
+
     // ---- micro-batches --------------------------------------------------------------------------------
 
     @Test
