@@ -55,6 +55,12 @@ public final class Main implements Runnable {
                 err.println(Stdout.message(commandName(cli), e.getMessage()));
                 err.flush();
                 return EXIT_INTERNAL;
+            } catch (OutOfMemoryError e) {
+                // sizes too large for this heap (a plan's batch of 10^9 samples is an 8 GB array): the user's
+                // sizes or the heap, not a bug; picocli hands only Exceptions to the handler below
+                err.println(commandName(cli) + ": " + outOfHeap(e));
+                err.flush();
+                return EXIT_USAGE;
             }
         });
         cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
@@ -115,6 +121,15 @@ public final class Main implements Runnable {
     }
 
     /** "cubatch CMD" for the command that ran, or "cubatch" before one was parsed. */
+    /** The one-line message for an {@link OutOfMemoryError}: the heap there is, and the two ways out. */
+    static String outOfHeap(OutOfMemoryError e) {
+        long max = Runtime.getRuntime().maxMemory();
+        return "out of Java heap (" + e.getMessage() + "; this JVM may use " + (max == Long.MAX_VALUE ? "no set limit"
+                : (max >> 20) + " MiB") + "): the sizes given need more memory than that (a batch's sample indices take"
+                + " 8 bytes each): use smaller sizes (--batch-size, --samples, --max-tokens), or more heap, e.g."
+                + " JAVA_TOOL_OPTIONS=-Xmx16g";
+    }
+
     private static String commandName(CommandLine cli) {
         CommandLine.ParseResult r = cli.getParseResult();
         while (r != null && r.subcommand() != null) {

@@ -38,6 +38,16 @@ class PlanCommandTest {
         PlanCommand.environment = System.getenv();
     }
 
+    /** Sizes beyond the heap are exit 2 with one line naming the heap and the fixes, not a stack trace. */
+    @Test
+    void aBatchLargerThanTheHeapIsExitTwoNamingTheHeap() {
+        Result r = plan("--samples 2000000000 --batch-size 1000000000 --format json");
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().startsWith("cubatch plan: out of Java heap ("), r.err());
+        assertTrue(r.err().contains("JAVA_TOOL_OPTIONS=-Xmx"), r.err());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+    }
+
     private static final ObjectMapper JSON = new ObjectMapper();
 
     @Test
