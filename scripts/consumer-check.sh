@@ -7,7 +7,7 @@
 #      plan, pads a batch through the native backend and iterates a loader, on the class path and on the module
 #      path, without a native-access warning;
 #   3. `java -jar cubatch.jar` copied alone into an empty directory runs every command (--version, info, plan,
-#      pad, run, probe, bench) and info lists the fatbin's architectures;
+#      pad, convert and pad of its output, run, probe, bench) and info lists the fatbin's architectures;
 #   4. the aarch64 library is packaged and passes the C tests under qemu (or the build said why it could not).
 # Prints one line per check ("check: ok ..." or "check: FAILED ..."), then "checks: N passed, N failed"; exits 1
 # when one failed.
@@ -93,7 +93,7 @@ expect() {   # expect CODE TEXT -- ARGS: runs the command, checks its exit code 
   fi
 }
 expect 0 "cubatch $version (commit " -- --version
-if unzip -l "$cudajar" | grep -q 'io/cubatch/cuda/cubatch-fatbin.properties'; then
+if unzip -l "$cudajar" | grep -F -c 'io/cubatch/cuda/cubatch-fatbin.properties' >/dev/null; then   # grep -q would stop reading: SIGPIPE under pipefail
   expect 0 "kernels: cubatch.fatbin packaged: SASS sm_75, " -- info
 else
   expect 0 "kernels: not built: " -- info
@@ -101,6 +101,8 @@ fi
 expect 0 '"global_batch_size":32' -- plan --samples 103 --global-batch-size 32 --world-size 4 --remainder pad --last-batch partial --format json
 printf '[1, 2, 3]\n[4]\n' > "$tmp/in.jsonl"
 expect 0 '"data":[[1,2,3],[4,0,0]]' -- pad --input in.jsonl --padding post --dtype int32 --format json
+expect 0 '"files": ["out.npy", "out.offsets.npy"]' -- convert --input in.jsonl --output out.npy --format json
+expect 0 '"data":[[1,2,3],[4,0,0]]' -- pad --input out.npy --padding post --dtype int32 --format json
 expect 0 '"batches"' -- run --epochs 1 --format json
 info=$(cli info 2>/dev/null)
 if [[ $info =~ (^|$'\n')gpu:\ *none\ usable ]]; then
@@ -119,7 +121,7 @@ fi
 expect 0 "Quick by default" -- bench --help
 
 # 4. the aarch64 library
-if unzip -l "$lib" | grep -q 'io/cubatch/native/linux-aarch64/libcubatch.so'; then
+if unzip -l "$lib" | grep -F -c 'io/cubatch/native/linux-aarch64/libcubatch.so' >/dev/null; then
   if out=$(scripts/native-cross.sh test ../src/cubatch/target/classes/io/cubatch/native/linux-aarch64 \
              ../src/cubatch/target/native-build-aarch64 2>&1) && [[ $out == *"test_cubatch-aarch64: all checks passed"* ]]; then
     ok "the jar carries linux-x86_64 and linux-aarch64 libcubatch; $(echo "$out" | tail -n 1) (qemu-aarch64)"
