@@ -118,17 +118,17 @@ public record WorldRank(int worldSize, OptionalInt rank, OptionalInt localRank, 
     }
 
     private static int parse(String var, String value, int min) {
-        int v;
-        try {
-            v = Integer.parseInt(value.trim());
-        } catch (NumberFormatException e) {
+        String t = value.trim();
+        if (!t.matches("[+-]?[0-9]+")) {
             throw new PlanException("environment variable " + var + "=\"" + value + "\" is not an integer;"
                     + " fix or unset it");
         }
-        if (v < min) {
-            throw new PlanException("environment variable " + var + "=" + v + " must be >= " + min);
+        java.math.BigInteger v = new java.math.BigInteger(t);
+        if (v.compareTo(java.math.BigInteger.valueOf(min)) < 0 || v.bitLength() > 31) {
+            throw new PlanException("environment variable " + var + "=" + v + " is outside [" + min + ", "
+                    + Integer.MAX_VALUE + "]; fix or unset it");
         }
-        return v;
+        return v.intValueExact();
     }
 
     private static void checkRank(OptionalInt rank, int world, String source) {

@@ -86,4 +86,16 @@ class WorldRankTest {
         assertTrue(e.getMessage().contains("not WORLD_SIZE"), e.getMessage());
         assertThrows(PlanException.class, () -> WorldRank.resolve(NONE, NONE, Map.of("WORLD_SIZE", "0")));
     }
+
+    /** An integer too large for a rank is out of range, said so with the range, not "not an integer". */
+    @Test
+    void anIntegerBeyondTheRangeIsNamedAsSuch() {
+        PlanException e = assertThrows(PlanException.class,
+                () -> WorldRank.resolve(NONE, NONE, Map.of("RANK", "0", "WORLD_SIZE", "99999999999")));
+        assertTrue(e.getMessage().contains("WORLD_SIZE=99999999999 is outside [1, 2147483647]"), e.getMessage());
+        e = assertThrows(PlanException.class, () -> WorldRank.resolve(NONE, NONE, Map.of("WORLD_SIZE", "0")));
+        assertTrue(e.getMessage().contains("WORLD_SIZE=0 is outside [1, "), e.getMessage());
+        WorldRank w = WorldRank.resolve(NONE, NONE, Map.of("RANK", " 2 ", "WORLD_SIZE", "+4"));
+        assertEquals(4, w.worldSize());
+    }
 }
