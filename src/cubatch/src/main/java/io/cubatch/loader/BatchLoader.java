@@ -679,15 +679,7 @@ public final class BatchLoader implements AutoCloseable {
         }
         boolean exported = exports.live() > 0;
         if (stopped && !exported) {
-            try {
-                closeCollators();
-            } finally {
-                try {
-                    closeAll(everything());
-                } finally {
-                    freed.countDown();
-                }
-            }
+            free(everything());
             return;
         }
         List<AutoCloseable> rest = exported ? everything() : closeSlotsUnlessHeld();
@@ -700,15 +692,7 @@ public final class BatchLoader implements AutoCloseable {
             } catch (InterruptedException e) {
                 return;   // only this thread's owner could interrupt it, and no one does
             }
-            try {
-                closeCollators();   // a failure here goes to the thread's uncaught-exception handler (stderr)
-            } finally {
-                try {
-                    closeAll(rest);
-                } finally {
-                    freed.countDown();
-                }
-            }
+            free(rest);   // a failure here goes to the thread's uncaught-exception handler (stderr)
         }, "cubatch-loader-closer");
         closer.setDaemon(true);
         closer.start();
@@ -719,14 +703,31 @@ public final class BatchLoader implements AutoCloseable {
         return freed.await(millis, TimeUnit.MILLISECONDS);
     }
 
+    /** Closes the workers' collators, then {@code owned}, all of them even when one fails; then counts freed down. */
+    private void free(List<AutoCloseable> owned) {
+        try {
+            closeCollators();
+        } finally {
+            try {
+                closeAll(owned);
+            } finally {
+                freed.countDown();
+            }
+        }
+    }
+
     /** The ring, the resident dataset and the main collator: what close() frees after the workers' collators. */
     private List<AutoCloseable> everything() {
-        List<AutoCloseable> all = new ArrayList<>(ring);
+        return withSharedOwners(new ArrayList<>(ring));
+    }
+
+    /** Adds what the slots' users share (the resident dataset, the main collator) after the given slots. */
+    private List<AutoCloseable> withSharedOwners(List<AutoCloseable> slots) {
         if (resident != null) {
-            all.add(resident);
+            slots.add(resident);
         }
-        all.add(main);
-        return all;
+        slots.add(main);
+        return slots;
     }
 
     /** Counts the DLPack exports whose deleter has not run; the deleter may run on any thread. */
@@ -771,11 +772,7 @@ public final class BatchLoader implements AutoCloseable {
             }
             rest.add(s);
         }
-        if (resident != null) {
-            rest.add(resident);
-        }
-        rest.add(main);
-        return rest;
+        return withSharedOwners(rest);
     }
 
     /** Closes each, all of them even when one fails; then throws the first failure. */
