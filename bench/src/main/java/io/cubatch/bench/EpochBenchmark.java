@@ -1,6 +1,5 @@
 package io.cubatch.bench;
 
-import io.cubatch.collate.Backends;
 import io.cubatch.collate.Collator;
 import io.cubatch.collate.PaddedBatch;
 import io.cubatch.store.DType;
@@ -41,15 +40,8 @@ public class EpochBenchmark {
 
     @Setup(Level.Trial)
     public void setup() {
-        way = switch (variant) {
-            case "javaBackend" -> 0;
-            case "nativeBackend" -> 1;
-            case "ceilingJava" -> 2;
-            case "ceilingC" -> 3;
-            default -> throw new IllegalArgumentException("variant " + variant
-                    + ": javaBackend, nativeBackend, ceilingJava or ceilingC");
-        };
-        collator = Backends.create(way == 1 ? "native" : "java");
+        way = HonestCase.way(variant);
+        collator = HonestCase.collatorFor(way);
         c = new HonestCase("epoch", batchSize, DType.INT32, DType.fromName(dtype).orElseThrow(), collator);
     }
 
@@ -57,11 +49,7 @@ public class EpochBenchmark {
     public PaddedBatch epoch() throws Throwable {
         PaddedBatch last = null;
         for (int k = 0; k < c.batches.length; k++) {
-            last = switch (way) {
-                case 0, 1 -> c.pad(collator, k);
-                case 2 -> c.ceilingJava(k);
-                default -> c.ceilingC(k);
-            };
+            last = c.run(way, collator, k);
         }
         return last;
     }

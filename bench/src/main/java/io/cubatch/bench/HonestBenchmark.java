@@ -1,6 +1,5 @@
 package io.cubatch.bench;
 
-import io.cubatch.collate.Backends;
 import io.cubatch.collate.Collator;
 import io.cubatch.collate.PaddedBatch;
 import io.cubatch.store.DType;
@@ -54,15 +53,8 @@ public class HonestBenchmark {
 
     @Setup(Level.Trial)
     public void setup() {
-        way = switch (variant) {
-            case "javaBackend" -> 0;
-            case "nativeBackend" -> 1;
-            case "ceilingJava" -> 2;
-            case "ceilingC" -> 3;
-            default -> throw new IllegalArgumentException("variant " + variant
-                    + ": javaBackend, nativeBackend, ceilingJava or ceilingC");
-        };
-        collator = Backends.create(way == 1 ? "native" : "java");
+        way = HonestCase.way(variant);
+        collator = HonestCase.collatorFor(way);
         c = new HonestCase(regime, batchSize, DType.fromName(src).orElseThrow(), DType.fromName(dtype).orElseThrow(),
                 collator);
     }
@@ -75,11 +67,7 @@ public class HonestBenchmark {
 
     @Benchmark
     public PaddedBatch pad() throws Throwable {
-        return switch (way) {
-            case 0, 1 -> c.pad(collator, next());
-            case 2 -> c.ceilingJava(next());
-            default -> c.ceilingC(next());
-        };
+        return c.run(way, collator, next());
     }
 
     @TearDown(Level.Trial)

@@ -173,6 +173,32 @@ public final class HonestCase implements AutoCloseable {
         }
     }
 
+    /** A variant's number, for {@link #run}: javaBackend 0, nativeBackend 1, ceilingJava 2, ceilingC 3. */
+    static int way(String variant) {
+        return switch (variant) {
+            case "javaBackend" -> 0;
+            case "nativeBackend" -> 1;
+            case "ceilingJava" -> 2;
+            case "ceilingC" -> 3;
+            default -> throw new IllegalArgumentException("variant " + variant
+                    + ": javaBackend, nativeBackend, ceilingJava or ceilingC");
+        };
+    }
+
+    /** The collator a variant pads with (the ceilings get java's, which they never call). */
+    static Collator collatorFor(int way) {
+        return io.cubatch.collate.Backends.create(way == 1 ? "native" : "java");
+    }
+
+    /** Batch {@code k} padded the variant's way: through {@code collator}, or by one of the ceilings. */
+    PaddedBatch run(int way, Collator collator, int k) throws Throwable {
+        return switch (way) {
+            case 0, 1 -> pad(collator, k);
+            case 2 -> ceilingJava(k);
+            default -> ceilingC(k);
+        };
+    }
+
     /** Pads batch k with a backend into the slot. */
     public PaddedBatch pad(Collator c, int k) {
         c.pad(store, batches[k], padding, outputs[k]);
