@@ -120,6 +120,169 @@ inline void load_floats(const cb_pad_args* a, int64_t src, int64_t n, float* f, 
     }
 }
 
+#ifdef CB_X86
+// ---- One fused pass per dtype pair with AVX2 and F16C: 8 elements per step, loaded, range-checked,
+// converted and stored without leaving registers. A step whose quick check does not pass (an integer past
+// float16's or float's exact range, a float16 result that is infinite or NaN, a bfloat16 one with an
+// all-ones exponent) is redone by cb_convert_run, the defining routine, which also names the first element
+// that does not fit. A run's last count % 8 elements go through the same step on a zero-padded copy, of which
+// only the real lanes are stored. So the bytes and the failing index are cb_convert_run's (test_cubatch).
+
+// 8 source elements from p (n of them real, the rest zero) as int32 lanes, and whether all are in
+// [-lim, lim]. int64 lanes are narrowed after the check, so a value past int32 fails it.
+template <int S>
+__attribute__((target("avx2,f16c"))) inline __m256i load8_ints(const unsigned char* p, int64_t n, int32_t lim,
+                                                                  bool* ok) {
+    __m256i v;
+    if (S == CB_INT32) {
+        if (n == 8) {
+            v = _mm256_loadu_si256((const __m256i*) p);
+        } else {
+            alignas(32) int32_t t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            memcpy(t, p, (size_t) n * 4);
+            v = _mm256_load_si256((const __m256i*) t);
+        }
+        const __m256i hi = _mm256_set1_epi32(lim), lo = _mm256_set1_epi32(-lim);
+        const __m256i out = _mm256_or_si256(_mm256_cmpgt_epi32(v, hi), _mm256_cmpgt_epi32(lo, v));
+        *ok = _mm256_testz_si256(out, out);
+        return v;
+    }
+    __m256i x0, x1;
+    if (n == 8) {
+        x0 = _mm256_loadu_si256((const __m256i*) p);
+        x1 = _mm256_loadu_si256((const __m256i*) (p + 32));
+    } else {
+        alignas(32) int64_t t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        memcpy(t, p, (size_t) n * 8);
+        x0 = _mm256_load_si256((const __m256i*) t);
+        x1 = _mm256_load_si256((const __m256i*) (t + 4));
+    }
+    const __m256i hi = _mm256_set1_epi64x(lim), lo = _mm256_set1_epi64x(-(int64_t) lim);
+    const __m256i out = _mm256_or_si256(_mm256_or_si256(_mm256_cmpgt_epi64(x0, hi), _mm256_cmpgt_epi64(lo, x0)),
+                                        _mm256_or_si256(_mm256_cmpgt_epi64(x1, hi), _mm256_cmpgt_epi64(lo, x1)));
+    *ok = _mm256_testz_si256(out, out);
+    // the low int32 of each int64: lanes 0, 2, 4, 6 of each half, then the halves side by side
+    const __m256i pick = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+    const __m256i a = _mm256_permutevar8x32_epi32(x0, pick), b = _mm256_permutevar8x32_epi32(x1, pick);
+    return _mm256_permute2x128_si256(a, b, 0x20);
+}
+
+// 8 float bits to bfloat16, round to nearest even (the scalar formula of FastConvert, lane-wise), packed to
+// 16-bit lanes; *ok false when any result has an all-ones exponent (NaN, infinity or overflow: the
+// defining routine settles those).
+__attribute__((target("avx2,f16c"))) inline __m128i bf16x8(__m256i x, bool* ok) {
+    const __m256i one = _mm256_set1_epi32(1);
+    __m256i r = _mm256_add_epi32(x, _mm256_set1_epi32(0x7fff));
+    r = _mm256_add_epi32(r, _mm256_and_si256(_mm256_srli_epi32(x, 16), one));
+    r = _mm256_srli_epi32(r, 16);
+    const __m256i e = _mm256_set1_epi32(0x7f80);
+    const __m256i special = _mm256_cmpeq_epi32(_mm256_and_si256(r, e), e);
+    *ok = _mm256_testz_si256(special, special);
+    const __m256i packed = _mm256_packus_epi32(r, r);   // r <= 0xffff: no saturation
+    return _mm256_castsi256_si128(_mm256_permute4x64_epi64(packed, 0x08));
+}
+
+// The fused pass for src dtype S into dst dtype D (float32, float16 or bfloat16): returns -1 or the flat output index
+// of the first element that does not fit.
+template <int S, int D>
+__attribute__((target("avx2,f16c"))) int64_t convert_avx2(const cb_pad_args* a, int64_t src, int64_t out,
+                                                          int64_t count) {
+    const int ss = S == CB_INT64 ? 8 : 4;
+    const unsigned char* sp = (const unsigned char*) a->values + src * ss;
+    uint16_t* op = (uint16_t*) a->out + out;
+    float* fp = (float*) a->out + out;
+    // integers: float16 takes |v| <= 65504 without overflow; bfloat16 and float32 from int64 every |v| < 2^24,
+    // exact as a float; float32 from int32 every value (one rounding, as the C cast)
+    const int32_t lim = D == CB_FLOAT16 ? 65504 : D == CB_FLOAT32 && S == CB_INT32 ? INT32_MAX : (1 << 24) - 1;
+    for (int64_t i = 0; i < count; i += 8) {
+        const int64_t n = std::min<int64_t>(8, count - i);
+        bool ok;
+        __m256 f;
+        if (S == CB_FLOAT32) {
+            if (n == 8) {
+                f = _mm256_loadu_ps((const float*) (sp + i * 4));
+            } else {
+                alignas(32) float t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+                memcpy(t, sp + i * 4, (size_t) n * 4);
+                f = _mm256_load_ps(t);
+            }
+            ok = true;
+        } else {
+            f = _mm256_cvtepi32_ps(load8_ints<S>(sp + i * ss, n, lim, &ok));
+        }
+        if (D == CB_FLOAT32) {
+            if (!ok) {
+                const int64_t bad = cb_convert_run(a, src + i, out + i, n);
+                if (bad >= 0) return bad;
+            } else if (n == 8) {
+                _mm256_storeu_ps(fp + i, f);
+            } else {
+                alignas(32) float t[8];
+                _mm256_store_ps(t, f);
+                memcpy(fp + i, t, (size_t) n * 4);
+            }
+            continue;
+        }
+        __m128i h = _mm_setzero_si128();
+        if (ok) {
+            if (D == CB_FLOAT16) {
+                h = _mm256_cvtps_ph(f, _MM_FROUND_TO_NEAREST_INT);
+                const __m128i e = _mm_set1_epi16(0x7c00);
+                const __m128i special = _mm_cmpeq_epi16(_mm_and_si128(h, e), e);
+                ok = _mm_testz_si128(special, special);
+            } else {
+                h = bf16x8(_mm256_castps_si256(f), &ok);
+            }
+        }
+        if (!ok) {
+            const int64_t bad = cb_convert_run(a, src + i, out + i, n);
+            if (bad >= 0) return bad;
+            continue;
+        }
+        if (n == 8) {
+            _mm_storeu_si128((__m128i*) (op + i), h);
+        } else {
+            alignas(16) uint16_t t[8];
+            _mm_store_si128((__m128i*) t, h);
+            memcpy(op + i, t, (size_t) n * 2);
+        }
+    }
+    return -1;
+}
+
+const bool kHaveAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+
+// The fused pass for (s, d) when the CPU has AVX2 and F16C; false when there is none for the pair.
+inline bool convert_vector(const cb_pad_args* a, int64_t src, int64_t out, int64_t count, int64_t* result) {
+    if (!kHaveAvx2) return false;
+    const int s = a->src_dtype, d = a->dst_dtype;
+    if (d == CB_FLOAT16) {
+        if (s == CB_INT32) *result = convert_avx2<CB_INT32, CB_FLOAT16>(a, src, out, count);
+        else if (s == CB_INT64) *result = convert_avx2<CB_INT64, CB_FLOAT16>(a, src, out, count);
+        else if (s == CB_FLOAT32) *result = convert_avx2<CB_FLOAT32, CB_FLOAT16>(a, src, out, count);
+        else return false;
+        return true;
+    }
+    if (d == CB_FLOAT32) {
+        if (s == CB_INT32) *result = convert_avx2<CB_INT32, CB_FLOAT32>(a, src, out, count);
+        else if (s == CB_INT64) *result = convert_avx2<CB_INT64, CB_FLOAT32>(a, src, out, count);
+        else return false;
+        return true;
+    }
+    if (d == CB_BFLOAT16) {
+        if (s == CB_INT32) *result = convert_avx2<CB_INT32, CB_BFLOAT16>(a, src, out, count);
+        else if (s == CB_INT64) *result = convert_avx2<CB_INT64, CB_BFLOAT16>(a, src, out, count);
+        else if (s == CB_FLOAT32) *result = convert_avx2<CB_FLOAT32, CB_BFLOAT16>(a, src, out, count);
+        else return false;
+        return true;
+    }
+    return false;
+}
+#endif
+
+// Whether FastConvert may use the fused vector passes (test_cubatch turns them off to test the other path).
+bool g_vector_convert = true;
+
 struct FastConvert {
     int64_t operator()(const cb_pad_args* a, int64_t src, int64_t out, int64_t count) const {
         const int s = a->src_dtype, d = a->dst_dtype;
@@ -127,6 +290,10 @@ struct FastConvert {
             (d != CB_FLOAT32 && d != CB_FLOAT16 && d != CB_BFLOAT16)) {   // same dtype: a bit copy, never here
             return cb_convert_run(a, src, out, count);
         }
+#ifdef CB_X86
+        int64_t result;
+        if (g_vector_convert && convert_vector(a, src, out, count, &result)) return result;
+#endif
         unsigned char* o = (unsigned char*) a->out;
         const bool int_source = s != CB_FLOAT32;
         for (int64_t at = 0; at < count; at += kChunk) {
@@ -226,14 +393,18 @@ bool valid_dtype(int32_t d) { return d >= 0 && d < CB_DTYPE_COUNT; }
 extern "C" int32_t cb_abi_version(void) { return CB_ABI_VERSION; }
 
 // For test_cubatch: the fast converting copy of `count` elements, as cb_pad uses it.
+// vector: 0 to test the chunked path where the fused vector passes would otherwise run.
 extern "C" int64_t cb_test_fast_convert(const void* values, int32_t src_dtype, void* out, int32_t dst_dtype,
-                                        int64_t count) {
+                                        int64_t count, int32_t vector) {
+    g_vector_convert = vector != 0;
     cb_pad_args a = {};
     a.values = values;
     a.src_dtype = src_dtype;
     a.out = out;
     a.dst_dtype = dst_dtype;
-    return FastConvert()(&a, 0, 0, count);
+    int64_t r = FastConvert()(&a, 0, 0, count);
+    g_vector_convert = true;
+    return r;
 }
 
 extern "C" int32_t cb_pad(const void* values, int32_t src_dtype, const int64_t* offsets, int64_t fixed_len,
@@ -325,6 +496,31 @@ namespace {
 // backend reads them all before padding, to find the batch's longest: independent loads, which overlap),
 // then the rows, split over threads exactly as cb_pad splits them (for_rows), so the two compare like for
 // like.
+// The plain integer cast of n elements, vectorised by the compiler for AVX2 where the CPU has it (as the
+// backend's conversions are), else for the baseline ISA: a ceiling slower than the backend would be no ceiling.
+template <typename S, typename D>
+void ceiling_cast_base(const S* s, D* d, int64_t n) {
+    for (int64_t i = 0; i < n; i++) d[i] = (D) s[i];
+}
+
+#ifdef CB_X86
+template <typename S, typename D>
+__attribute__((target("avx2"))) void ceiling_cast_avx2(const S* s, D* d, int64_t n) {
+    for (int64_t i = 0; i < n; i++) d[i] = (D) s[i];
+}
+#endif
+
+template <typename S, typename D>
+void ceiling_cast(const S* s, D* d, int64_t n) {
+#ifdef CB_X86
+    if (kHaveAvx2) {
+        ceiling_cast_avx2(s, d, n);
+        return;
+    }
+#endif
+    ceiling_cast_base(s, d, n);
+}
+
 template <typename S, typename D>
 int32_t ceiling_rows(const void* values, const int64_t* offsets, const int64_t* indices, int64_t batch, int64_t L,
                      void* out, int32_t* lengths, uint8_t* mask, int32_t threads) {
@@ -342,7 +538,7 @@ int32_t ceiling_rows(const void* values, const int64_t* offsets, const int64_t* 
         if (sizeof(S) == sizeof(D)) {
             memcpy(row, v + begin[b], (size_t) n * sizeof(D));
         } else {
-            for (int64_t i = 0; i < n; i++) row[i] = (D) v[begin[b] + i];
+            ceiling_cast(v + begin[b], row, n);
         }
         memset(row + n, 0, (size_t) (L - n) * sizeof(D));
         lengths[b] = (int32_t) n;

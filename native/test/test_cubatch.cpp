@@ -431,7 +431,7 @@ static void test_bool_bytes_normalise() {
 }
 
 extern "C" int64_t cb_test_fast_convert(const void* values, int32_t src_dtype, void* out, int32_t dst_dtype,
-                                        int64_t count);
+                                        int64_t count, int32_t vector);
 
 // The native backend's fast converting copies (cubatch.cpp FastConvert: F16C or a bit-level float16,
 // bfloat16 by bits, integer casts) write the bytes of cb_convert_run and fail at the same first element:
@@ -472,10 +472,15 @@ static void test_fast_conversions() {
                 a.out = ref.data();
                 a.dst_dtype = dd;
                 int64_t want = cb_convert_run(&a, 0, 0, (int64_t) len);
-                int64_t got = cb_test_fast_convert(s0, sd, fast.data(), dd, (int64_t) len);
-                CHECK(got == want, "%s -> dtype %d: first bad %lld, want %lld", what, dd, (long long) got, (long long) want);
-                if (want < 0) {   // on a failure the output is unspecified (the batch is an error): only where
-                    CHECK(fast == ref, "%s -> dtype %d: bytes differ (run of %zu from %zu)", what, dd, len, from);
+                for (int32_t vector : {1, 0}) {   // the fused vector passes (where the CPU has them), the chunks
+                    std::fill(fast.begin(), fast.end(), 0x5a);
+                    int64_t got = cb_test_fast_convert(s0, sd, fast.data(), dd, (int64_t) len, vector);
+                    CHECK(got == want, "%s -> dtype %d (vector %d): first bad %lld, want %lld", what, dd, vector,
+                          (long long) got, (long long) want);
+                    if (want < 0) {   // on a failure the output is unspecified (the batch is an error): only where
+                        CHECK(fast == ref, "%s -> dtype %d (vector %d): bytes differ (run of %zu from %zu)", what, dd,
+                              vector, len, from);
+                    }
                 }
             }
         }

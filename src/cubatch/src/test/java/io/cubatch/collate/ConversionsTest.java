@@ -95,7 +95,8 @@ class ConversionsTest {
     /**
      * The specialised runs (convertRun: int32/int64/float32 into float32/float16/bfloat16) write the bytes of
      * convert element by element and fail at the same first element: random float bits (a third of them near
-     * float16's range), NaNs, infinities, every float16 value, integers around 2^24 and the float16 edge.
+     * float16's range), NaNs, infinities, every float16 value, integers around 2^24 and the float16 edge; in runs
+     * within one of convertRun's chunks and across several.
      */
     @Test
     void convertRunsWriteTheBytesOfElementByElementConversion() {
@@ -126,7 +127,8 @@ class ConversionsTest {
                 }
                 for (int trial = 0; trial < 400; trial++) {
                     int at = rng.nextInt(n);
-                    int len = Math.min(n - at, 1 + rng.nextInt(300));
+                    // a quarter of the runs span several of convertRun's 1024-element chunks
+                    int len = Math.min(n - at, 1 + rng.nextInt(trial % 4 == 0 ? 3000 : 300));
                     MemorySegment fast = MemorySegment.ofArray(new byte[len * to.byteSize()]);
                     MemorySegment ref = MemorySegment.ofArray(new byte[len * to.byteSize()]);
                     long want = -1;

@@ -222,6 +222,170 @@ public final class Conversions {
      */
     public static long convertRun(MemorySegment src, DType from, long si, MemorySegment dst, DType to, long di,
                                   long count) {
+        return convertRun(src, from, si, dst, to, di, count, SCRATCH.get());
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    /**
+     * Heap arrays for the chunked conversions of {@link #convertRun}: one chunk of each element type, and
+     * segments over the float and bits arrays for reinterpreting floats as their bits by a bulk copy. Owned
+     * by one thread at a time (a collator holds one), reused for every batch: nothing is allocated per row.
+     */
+    public static final class Scratch {
+        static final int CHUNK = 1024;
+        final int[] ints = new int[CHUNK];
+        final long[] longs = new long[CHUNK];
+        final float[] floats = new float[CHUNK];
+        final int[] bits = new int[CHUNK];
+        final short[] halves = new short[CHUNK];
+        final int[] rounded = new int[CHUNK];
+        final MemorySegment floatSegment = MemorySegment.ofArray(floats);
+        final MemorySegment bitsSegment = MemorySegment.ofArray(bits);
+
+        /** Empty chunks, for one thread at a time. */
+        public Scratch() {
+        }
+    }
+
+    /**
+     * {@link #convertRun(MemorySegment, DType, long, MemorySegment, DType, long, long)} with the caller's
+     * scratch arrays. For int32/int64/float32 into float16/bfloat16 (and int32 into float32) it works in chunks
+     * of {@link Scratch#CHUNK}: a bulk copy in, branch-free loops the JIT vectorises (int to float,
+     * {@code Float.floatToFloat16} or bfloat16 rounding by the bits, with a max-reduction over the results'
+     * exponents, and over the integers' range where float would round twice), a bulk copy out. A chunk whose
+     * reductions show a special value (an infinity or NaN result, an integer past 2^24 for bfloat16) is
+     * redone by the element loops, which settle it as cb_convert.cuh does and name the first element that
+     * does not fit.
+     *
+     * @param src the source elements
+     * @param from their dtype
+     * @param si the first source element
+     * @param dst the output
+     * @param to its dtype
+     * @param di the first output element
+     * @param count how many
+     * @param scratch the caller's chunk arrays
+     * @return -1, or the index (in {@code dst}) of the first element that does not fit
+     */
+    public static long convertRun(MemorySegment src, DType from, long si, MemorySegment dst, DType to, long di,
+                                  long count, Scratch scratch) {
+        boolean fastFrom = from == DType.INT32 || from == DType.INT64 || from == DType.FLOAT32;
+        if (from != to && fastFrom && (to == DType.FLOAT16 || to == DType.BFLOAT16
+                || to == DType.FLOAT32 && from == DType.INT32)) {
+            for (long at = 0; at < count; at += Scratch.CHUNK) {
+                int n = (int) Math.min(Scratch.CHUNK, count - at);
+                if (!chunk(src, from, si + at, dst, to, di + at, n, scratch)) {
+                    long bad = elementRun(src, from, si + at, dst, to, di + at, n);
+                    if (bad >= 0) {
+                        return bad;
+                    }
+                }
+            }
+            return -1;
+        }
+        return elementRun(src, from, si, dst, to, di, count);
+    }
+
+    /** Float bits from which float16 rounds to infinity (65520), or is NaN. */
+    private static final int HALF_SPECIAL = 0x477ff000;
+    /** Float bits from which bfloat16 rounds to infinity (0x7f7f8000, a tie that rounds up), or is NaN. */
+    private static final int BFLOAT16_SPECIAL = 0x7f7f8000;
+
+    /**
+     * One chunk of n elements through the scratch arrays; false (having written nothing) when the chunk holds
+     * a value the fast loops do not settle, which the element loops then must: an integer outside float16's
+     * finite range, or past 2^24 (inexact as a float, where bfloat16 would round twice), a float that rounds
+     * to infinity or is NaN. Each loop is a plain counted loop over heap arrays of one element type, with at
+     * most an integer min/max/or reduction, which C2 vectorises (a reduction mixed into a narrowing loop, or
+     * a float max, would keep it scalar).
+     */
+    private static boolean chunk(MemorySegment src, DType from, long si, MemorySegment dst, DType to, long di, int n,
+                                 Scratch s) {
+        float[] f = s.floats;
+        int[] v = s.ints;
+        if (from == DType.FLOAT32) {
+            MemorySegment.copy(src, I32, si * 4, v, 0, n);   // the floats' bits
+            int top = 0;
+            for (int i = 0; i < n; i++) {
+                top = Math.max(top, v[i] & 0x7fffffff);
+            }
+            if (top >= (to == DType.FLOAT16 ? HALF_SPECIAL : BFLOAT16_SPECIAL)) {
+                return false;
+            }
+            if (to == DType.FLOAT16) {
+                MemorySegment.copy(src, F32, si * 4, f, 0, n);
+                halves(f, s.halves, n);
+            } else {
+                bfloat16s(v, s, n);
+            }
+            MemorySegment.copy(s.halves, 0, dst, I16, di * 2, n);
+            return true;
+        }
+        if (from == DType.INT32) {
+            MemorySegment.copy(src, I32, si * 4, v, 0, n);
+        } else {
+            long[] w = s.longs;
+            MemorySegment.copy(src, I64, si * 8, w, 0, n);
+            long any = 0;
+            for (int i = 0; i < n; i++) {
+                v[i] = (int) w[i];
+                any |= w[i] + (1L << 24);   // in [0, 2^25) exactly when w[i] is in [-2^24, 2^24)
+            }
+            if (any >>> 25 != 0) {
+                return false;
+            }
+        }
+        int lo = 0;
+        int hi = 0;
+        for (int i = 0; i < n; i++) {
+            f[i] = v[i];
+            lo = Math.min(lo, v[i]);
+            hi = Math.max(hi, v[i]);
+        }
+        if (to == DType.FLOAT32) {   // int32 only: one rounding, as the C cast
+            MemorySegment.copy(f, 0, dst, F32, di * 4, n);
+            return true;
+        }
+        int limit = to == DType.FLOAT16 ? 65504 : (1 << 24) - 1;   // exact as floats, and finite in the output
+        if (lo < -limit || hi > limit) {
+            return false;
+        }
+        if (to == DType.FLOAT16) {
+            halves(f, s.halves, n);
+        } else {
+            MemorySegment.copy(s.floatSegment, 0, s.bitsSegment, 0, 4L * n);
+            bfloat16s(s.bits, s, n);
+        }
+        MemorySegment.copy(s.halves, 0, dst, I16, di * 2, n);
+        return true;
+    }
+
+    /** float16 of n finite floats below 65520 in magnitude (Float.floatToFloat16: F16C, vectorised). */
+    private static void halves(float[] f, short[] h, int n) {
+        for (int i = 0; i < n; i++) {
+            h[i] = Float.floatToFloat16(f[i]);
+        }
+    }
+
+    /**
+     * bfloat16 of n float bits below BFLOAT16_SPECIAL in magnitude, round to nearest even, into s.halves: the
+     * rounding in one int loop, the narrowing in another (a shift feeding a short store keeps C2 scalar).
+     */
+    private static void bfloat16s(int[] x, Scratch s, int n) {
+        int[] r = s.rounded;
+        for (int i = 0; i < n; i++) {
+            r[i] = (x[i] + 0x7fff + ((x[i] >>> 16) & 1)) >>> 16;
+        }
+        short[] h = s.halves;
+        for (int i = 0; i < n; i++) {
+            h[i] = (short) r[i];
+        }
+    }
+
+    /** The element loops of {@link #convertRun}: per element, specialised per dtype pair. */
+    private static long elementRun(MemorySegment src, DType from, long si, MemorySegment dst, DType to, long di,
+                                   long count) {
         boolean fastFrom = from == DType.INT32 || from == DType.INT64 || from == DType.FLOAT32;
         if (from != to && fastFrom) {
             switch (to) {

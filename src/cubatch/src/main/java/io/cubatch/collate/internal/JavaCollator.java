@@ -35,6 +35,8 @@ public final class JavaCollator implements Collator {
     private MemorySegment zeros = MemorySegment.NULL;
     private MemorySegment ones = MemorySegment.NULL;
     private final SingleUser user = new SingleUser("java collator");
+    /** Chunk arrays for converting copies, reused by every batch (this collator runs one pad at a time). */
+    private final Conversions.Scratch scratch = new Conversions.Scratch();
 
     @Override
     public String name() {
@@ -78,7 +80,8 @@ public final class JavaCollator implements Collator {
             if (Conversions.isBitCopy(src, dst)) {
                 MemorySegment.copy(values, first * f * size, out.data(), rowStart + start * f * size, keep * f * size);
             } else {
-                long bad = Conversions.convertRun(values, src, first * f, out.data(), dst, (b * l + start) * f, keep * f);
+                long bad = Conversions.convertRun(values, src, first * f, out.data(), dst, (b * l + start) * f, keep * f,
+                        scratch);
                 if (bad >= 0) {
                     throw Collation.valueDoesNotFit(store, indices, padding, shape, bad);
                 }
