@@ -353,6 +353,17 @@ constexpr int64_t kBytesPerThread = 4 << 20;
 template <typename Row>
 int32_t for_rows(int64_t batch, int64_t out_bytes, int32_t threads, int64_t* error_out, Row row) {
     int64_t workers = std::max<int64_t>(1, std::min<int64_t>({(int64_t) threads, batch, 1 + out_bytes / kBytesPerThread}));
+    if (workers == 1) {   // the common small batch: no thread and no heap allocation
+        for (int64_t b = 0; b < batch; b++) {
+            int64_t bad = 0;
+            int32_t s = row(b, &bad);
+            if (s != CB_OK) {
+                *error_out = bad;
+                return s;
+            }
+        }
+        return CB_OK;
+    }
     std::vector<int64_t> fail_row(workers, -1), fail_at(workers, 0);
     std::vector<int32_t> fail_status(workers, CB_OK);
     auto work = [&](int64_t w) {
@@ -368,15 +379,11 @@ int32_t for_rows(int64_t batch, int64_t out_bytes, int32_t threads, int64_t* err
             }
         }
     };
-    if (workers == 1) {
-        work(0);
-    } else {
-        std::vector<std::thread> pool;
-        pool.reserve(workers - 1);
-        for (int64_t w = 1; w < workers; w++) pool.emplace_back(work, w);
-        work(0);
-        for (auto& t : pool) t.join();
-    }
+    std::vector<std::thread> pool;
+    pool.reserve(workers - 1);
+    for (int64_t w = 1; w < workers; w++) pool.emplace_back(work, w);
+    work(0);
+    for (auto& t : pool) t.join();
     for (int64_t w = 0; w < workers; w++) {   // workers own ascending row ranges: the first failure wins
         if (fail_status[w] != CB_OK) {
             *error_out = fail_at[w];
