@@ -60,7 +60,7 @@ __attribute__((target("avx,f16c"))) void halves_f16c(const float* f, uint16_t* h
     }
     for (; i < n; i++) h[i] = half_soft(f[i]);
 }
-const bool kHaveF16c = __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
+const bool kHaveF16c = (__builtin_cpu_init(), __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c"));
 #endif
 
 inline void halves(const float* f, uint16_t* h, int64_t n) {
@@ -168,16 +168,17 @@ __attribute__((target("avx2,f16c"))) inline __m256i load8_ints(const unsigned ch
 }
 
 // 8 float bits to bfloat16, round to nearest even (the scalar formula of FastConvert, lane-wise), packed to
-// 16-bit lanes; *ok false when any result has an all-ones exponent (NaN, infinity or overflow: the
-// defining routine settles those).
+// 16-bit lanes; *ok false when any input is NaN or rounds to infinity: magnitude bits from 0x7f7f8000 (the
+// defining routine settles those). The check is on the input: a negative NaN from 0xffff8001 wraps around
+// 2^32 in the rounding sum and would look like zero in the result (found by the reader fuzzer).
 __attribute__((target("avx2,f16c"))) inline __m128i bf16x8(__m256i x, bool* ok) {
     const __m256i one = _mm256_set1_epi32(1);
+    const __m256i magnitude = _mm256_and_si256(x, _mm256_set1_epi32(0x7fffffff));
+    const __m256i special = _mm256_cmpgt_epi32(magnitude, _mm256_set1_epi32(0x7f7f7fff));
+    *ok = _mm256_testz_si256(special, special);
     __m256i r = _mm256_add_epi32(x, _mm256_set1_epi32(0x7fff));
     r = _mm256_add_epi32(r, _mm256_and_si256(_mm256_srli_epi32(x, 16), one));
     r = _mm256_srli_epi32(r, 16);
-    const __m256i e = _mm256_set1_epi32(0x7f80);
-    const __m256i special = _mm256_cmpeq_epi32(_mm256_and_si256(r, e), e);
-    *ok = _mm256_testz_si256(special, special);
     const __m256i packed = _mm256_packus_epi32(r, r);   // r <= 0xffff: no saturation
     return _mm256_castsi256_si128(_mm256_permute4x64_epi64(packed, 0x08));
 }
@@ -250,7 +251,8 @@ __attribute__((target("avx2,f16c"))) int64_t convert_avx2(const cb_pad_args* a, 
     return -1;
 }
 
-const bool kHaveAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+// __builtin_cpu_init first: in a shared library's static initialisers the CPU model may not be set up yet
+const bool kHaveAvx2 = (__builtin_cpu_init(), __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c"));
 
 // The fused pass for (s, d) when the CPU has AVX2 and F16C; false when there is none for the pair.
 inline bool convert_vector(const cb_pad_args* a, int64_t src, int64_t out, int64_t count, int64_t* result) {

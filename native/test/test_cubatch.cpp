@@ -450,6 +450,17 @@ static void test_fast_conversions() {
     }
     for (float f : {65504.0f, 65519.99f, 65520.0f, -65520.0f, 3.4e38f, 5.96e-8f, 2.98e-8f, 2.99e-8f, 0.0f, -0.0f})
         floats.push_back(f);
+    // NaNs of both signs and every payload size (a negative NaN from 0xffff8001 wraps the bfloat16 rounding sum
+    // around 2^32), infinities and the bfloat16 overflow edge, spread through the array so that runs meet them
+    for (int rep = 0; rep < 64; rep++) {
+        for (uint32_t bits : {0xffffffffu, 0xffff8001u, 0xffff8000u, 0xfffff000u, 0xff800001u, 0xffc00000u, 0x7fffffffu,
+                              0x7fff8001u, 0x7f800001u, 0x7fc00000u, 0x7f800000u, 0xff800000u, 0x7f7f8000u, 0x7f7f7fffu,
+                              0xff7f8000u, 0xff7f7fffu}) {
+            float f;
+            memcpy(&f, &bits, 4);
+            floats.insert(floats.begin() + (std::ptrdiff_t) (rng() % floats.size()), f);
+        }
+    }
     std::vector<int64_t> ints;
     for (int64_t edge : {0LL, 1LL, 65504LL, 65519LL, 65520LL, 16777215LL, 16777216LL, 16777217LL, 2147483647LL,
                          (long long) INT64_MAX, 33554435LL}) {
