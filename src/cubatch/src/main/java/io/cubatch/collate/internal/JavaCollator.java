@@ -67,30 +67,43 @@ public final class JavaCollator implements Collator {
         }
         DType src = store.dtype();
         MemorySegment values = store.values();
+        MemorySegment data = out.data();
+        MemorySegment mask = out.attentionMask();
+        MemorySegment lengths = out.lengths();
+        boolean bitCopy = Conversions.isBitCopy(src, dst);
+        long step = f * size;   // bytes per timestep
         for (int b = 0; b < indices.length; b++) {
             // Collation.geometry, as primitives: this loop runs per batch and must not allocate
             long n = store.length(indices[b]);
             long keep = Collation.keep(n, shape.limit());
             long first = store.offset(indices[b]) + Collation.skip(n, shape.limit(), padding);
             long start = Collation.start(keep, l, padding);
-            long rowStart = b * rowBytes;
-            MemorySegment.copy(padRow, 0, out.data(), rowStart, start * f * size);
             long end = start + keep;
-            MemorySegment.copy(padRow, 0, out.data(), rowStart + end * f * size, (l - end) * f * size);
-            if (Conversions.isBitCopy(src, dst)) {
-                MemorySegment.copy(values, first * f * size, out.data(), rowStart + start * f * size, keep * f * size);
-            } else {
-                long bad = Conversions.convertRun(values, src, first * f, out.data(), dst, (b * l + start) * f, keep * f,
-                        scratch);
-                if (bad >= 0) {
-                    throw Collation.valueDoesNotFit(store, indices, padding, shape, bad);
-                }
-            }
-            out.lengths().setAtIndex(ValueLayout.JAVA_INT_UNALIGNED, b, (int) keep);
+            long rowStart = b * rowBytes;
             long maskRow = b * l;
-            MemorySegment.copy(zeros, 0, out.attentionMask(), maskRow, start);
-            MemorySegment.copy(ones, 0, out.attentionMask(), maskRow + start, keep);
-            MemorySegment.copy(zeros, 0, out.attentionMask(), maskRow + end, l - end);
+            // each run only when it is not empty: a copy's checks cost about as much as a short row's bytes, and
+            // one of the two pad runs is always empty
+            if (start > 0) {
+                MemorySegment.copy(padRow, 0, data, rowStart, start * step);
+                MemorySegment.copy(zeros, 0, mask, maskRow, start);
+            }
+            if (end < l) {
+                MemorySegment.copy(padRow, 0, data, rowStart + end * step, (l - end) * step);
+                MemorySegment.copy(zeros, 0, mask, maskRow + end, l - end);
+            }
+            if (keep > 0) {
+                if (bitCopy) {
+                    MemorySegment.copy(values, first * step, data, rowStart + start * step, keep * step);
+                } else {
+                    long bad = Conversions.convertRun(values, src, first * f, data, dst, (b * l + start) * f, keep * f,
+                            scratch);
+                    if (bad >= 0) {
+                        throw Collation.valueDoesNotFit(store, indices, padding, shape, bad);
+                    }
+                }
+                MemorySegment.copy(ones, 0, mask, maskRow + start, keep);
+            }
+            lengths.setAtIndex(ValueLayout.JAVA_INT_UNALIGNED, b, (int) keep);
             if (shape.positions()) {
                 for (long t = 0; t < l; t++) {
                     boolean real = t >= start && t < end;
