@@ -7,7 +7,7 @@ import java.util.Optional;
 
 /**
  * A host-memory slot: tensors for the largest batch the loader can produce, int32 {@code cu_seqlens} for
- * packing, and the pad value, allocated once in the slot's own Arena and reused for every batch. For packed
+ * packing, the pad value and a row of ones (a packed mask's source), allocated once in the slot's own Arena and reused for every batch. For packed
  * batches it also owns their layout and result ({@link #placePacked}), reused from batch to batch, so that a
  * host backend packs without allocating: a packed {@link FilledBatch} of this slot is valid until the slot is
  * filled again or closed.
@@ -17,11 +17,12 @@ public final class HostSlot implements BatchSlot {
     private final PaddedBatch buffers;
     private final MemorySegment cuSeqlens;
     private final MemorySegment padValue;
+    private final MemorySegment ones;
     private final long bytes;
     private boolean closed;
     // the packed batch in the slot, reused: its layout, its views by row count, its cu_seqlens, the result
     private final PackLayout packLayout = PackLayout.reusable();
-    @SuppressWarnings("unchecked")
+    @SuppressWarnings({"unchecked", "rawtypes"})   // an array of Optional<PaddedBatch>
     private Optional<PaddedBatch>[] packedViews = new Optional[0];
     private Optional<FilledBatch.Packing> packing = Optional.empty();
     private FilledBatch packed;
@@ -32,12 +33,13 @@ public final class HostSlot implements BatchSlot {
             this.cuSeqlens = arena.allocate(4L * (maxRows + 1), 4);
             this.padValue = arena.allocate(8, 8);
             Collation.padValue(padding, padValue);
+            this.ones = arena.allocate(Math.max(1, largest.length()), 8).fill((byte) 1);
         } catch (RuntimeException | Error e) {
             arena.close();
             throw e;
         }
         this.bytes = largest.dataBytes() + largest.lengthsBytes() + largest.maskBytes() + largest.positionsBytes()
-                + cuSeqlens.byteSize() + padValue.byteSize();
+                + cuSeqlens.byteSize() + padValue.byteSize() + ones.byteSize();
     }
 
     /**
@@ -123,6 +125,16 @@ public final class HostSlot implements BatchSlot {
             packed.reuse(layout.shape(), view, layout.realTokens(), packing);
         }
         return packed;
+    }
+
+    /**
+     * A row of uint8 ones, as long as the largest batch's rows: the source a packed batch's attention mask is
+     * copied from, one run per sequence, without a slice per sequence.
+     *
+     * @return the segment of {@code max(1, largest.length())} bytes, each 1
+     */
+    public MemorySegment ones() {
+        return ones;
     }
 
     @Override

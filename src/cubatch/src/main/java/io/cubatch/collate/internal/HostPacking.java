@@ -41,7 +41,7 @@ public final class HostPacking {
             zero &= pad.get(ValueLayout.JAVA_BYTE, i) == 0;
         }
         if (zero || size == 1) {   // one bulk fill, as cb_pack's gaps write it (the same bytes)
-            view.data().asSlice(0, cells * f * size).fill(pad.get(ValueLayout.JAVA_BYTE, 0));
+            view.data().fill(pad.get(ValueLayout.JAVA_BYTE, 0));   // the view holds exactly the rows' cells
         } else {
             for (long e = 0; e < cells * f; e++) {
                 MemorySegment.copy(pad, 0, view.data(), e * size, size);
@@ -66,7 +66,11 @@ public final class HostPacking {
                     throw layout.valueDoesNotFit(store, indices, padding, bad);
                 }
             }
-            view.attentionMask().asSlice(at, keep).fill((byte) 1);
+            if (keep <= slot.ones().byteSize()) {   // no slice per sequence
+                MemorySegment.copy(slot.ones(), 0, view.attentionMask(), at, keep);
+            } else {   // rows longer than the slot's (its buffers hold fewer, longer rows): not a loader's slot
+                view.attentionMask().asSlice(at, keep).fill((byte) 1);
+            }
             if (shape.positions()) {
                 for (long t = 0; t < keep; t++) {
                     view.positions().setAtIndex(ValueLayout.JAVA_INT, at + t, (int) t);
