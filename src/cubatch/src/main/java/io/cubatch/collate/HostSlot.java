@@ -7,10 +7,10 @@ import java.util.Optional;
 
 /**
  * A host-memory slot: tensors for the largest batch the loader can produce, int32 {@code cu_seqlens} for
- * packing, the pad value and a row of ones (a packed mask's source), allocated once in the slot's own Arena and reused for every batch. For packed
- * batches it also owns their layout and result ({@link #placePacked}), reused from batch to batch, so that a
- * host backend packs without allocating: a packed {@link FilledBatch} of this slot is valid until the slot is
- * filled again or closed.
+ * packing, the pad value and a row of ones (a packed mask's source), allocated once in the slot's own Arena
+ * and reused for every batch. For packed batches it also owns their layout and result ({@link #placePacked}),
+ * reused from batch to batch, so that a host backend packs without allocating: a packed {@link FilledBatch}
+ * of this slot is valid until the slot is filled again or closed.
  */
 public final class HostSlot implements BatchSlot {
     private final Arena arena = Arena.ofShared();

@@ -93,6 +93,8 @@ public final class PackLayout {
     private PackLayout compute(SampleStore store, long[] indices, Padding padding) {
         sequences = 0;
         rows = 0;
+        this.maxlen = 0;
+        features = 0;
         realTokens = 0;
         maxSeqlen = 0;
         shape = null;
@@ -149,6 +151,10 @@ public final class PackLayout {
         this.realTokens = kept;
         this.maxSeqlen = longest;
         this.shape = shapeOf(rows, padding);
+        if (!reusable) {   // an independent layout keeps only its answers
+            keepByRow = firstByRow = fill = NO_LONGS;
+            rowOf = NO_INTS;
+        }
         return this;
     }
 
@@ -189,6 +195,7 @@ public final class PackLayout {
      * [rows, maxlen(, F)] of the data, mask and positions.
      *
      * @return the packed shape
+     * @throws IllegalStateException on a reusable layout that holds no batch
      */
     public PaddedShape shape() {
         if (shape == null) {
@@ -238,6 +245,7 @@ public final class PackLayout {
      *
      * @param k the packed sequence, in {@code [0, sequences())}
      * @return its row in the index list
+     * @throws IndexOutOfBoundsException when {@code k} is outside {@code [0, sequences())}
      */
     public int batchRow(int k) {
         return batchRow[java.util.Objects.checkIndex(k, sequences)];
@@ -248,6 +256,7 @@ public final class PackLayout {
      *
      * @param k the packed sequence, in {@code [0, sequences())}
      * @return the timestep, absolute in the store's values
+     * @throws IndexOutOfBoundsException when {@code k} is outside {@code [0, sequences())}
      */
     public long first(int k) {
         return first[java.util.Objects.checkIndex(k, sequences)];
@@ -258,6 +267,7 @@ public final class PackLayout {
      *
      * @param k the packed sequence, in {@code [0, sequences())}
      * @return its length after truncation, in timesteps
+     * @throws IndexOutOfBoundsException when {@code k} is outside {@code [0, sequences())}
      */
     public long keep(int k) {
         return keep[java.util.Objects.checkIndex(k, sequences)];
@@ -268,6 +278,7 @@ public final class PackLayout {
      *
      * @param k the packed sequence, in {@code [0, sequences())}
      * @return the flat output timestep
+     * @throws IndexOutOfBoundsException when {@code k} is outside {@code [0, sequences())}
      */
     public long start(int k) {
         return start[java.util.Objects.checkIndex(k, sequences)];
