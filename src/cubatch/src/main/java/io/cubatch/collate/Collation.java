@@ -45,6 +45,25 @@ public final class Collation {
         return shape;
     }
 
+    /**
+     * {@link #shape}'s checks without the shape: validates the batch and that its padded byte total fits 64 bits,
+     * allocating nothing (for per-batch code that needs another shape, as packing does); returns the longest
+     * sequence.
+     */
+    static long validateShape(SampleStore store, long[] indices, Padding padding) {
+        long longest = validate(store, indices, padding);
+        try {
+            long cells = Math.multiplyExact((long) indices.length, outputLength(padding, longest));
+            long data = Math.multiplyExact(Math.multiplyExact(cells, store.features()), padding.dtype().byteSize());
+            Math.addExact(Math.addExact(Math.addExact(data, 4L * indices.length), cells),
+                    padding.positions() ? Math.multiplyExact(4L, cells) : 0);
+        } catch (ArithmeticException e) {
+            shape(store, indices, padding);   // throws the CollateException that names the shape
+            throw new IllegalStateException("a batch whose size overflows was not refused", e);
+        }
+        return longest;
+    }
+
     /** {@code padding.outputLength(longest)}, or a CollateException when rounding it up overflows. */
     private static long outputLength(Padding padding, long longest) {
         try {

@@ -115,7 +115,9 @@ public interface Collator extends AutoCloseable {
      * @param store the samples
      * @param indices the batch's sample indices
      * @param padding the padding, with a fixed maxlen (the row length)
-     * @return the packed batch with its layout, a view of the slot's memory
+     * @return the packed batch with its layout, a view of the slot's memory; valid until the slot is filled again
+     *     or closed. The host backends return the slot's own object ({@link HostSlot#placePacked}), reused for its
+     *     next packed batch, so that packing allocates nothing per batch
      * @throws CollateException naming the sample and value that does not fit, as the other backends do
      * @throws IllegalArgumentException when the slot is not this backend's kind or the padding has no maxlen
      */
@@ -123,11 +125,9 @@ public interface Collator extends AutoCloseable {
         if (!(slot instanceof HostSlot h)) {
             throw new IllegalArgumentException("backend " + name() + " packs into host slots, not " + slot.getClass().getName());
         }
-        PackLayout layout = PackLayout.of(store, indices, padding);
-        PaddedBatch view = io.cubatch.collate.internal.HostPacking.pack(store, indices, padding, layout, h);
-        return new FilledBatch(layout.shape(), java.util.Optional.of(view), java.util.Optional.empty(),
-                layout.realTokens(), java.util.Optional.of(new FilledBatch.Packing(layout,
-                        java.util.Optional.of(h.cuSeqlens().asSlice(0, 4L * (indices.length + 1))))));
+        FilledBatch f = h.placePacked(store, indices, padding);
+        io.cubatch.collate.internal.HostPacking.pack(store, indices, padding, f, h);
+        return f;
     }
 
     /**

@@ -8,37 +8,39 @@ import io.cubatch.store.SampleStore;
  * timesteps; no sequence crosses a row and padding sits only at row ends. Sequences are listed in packed
  * order (row by row, then batch order), which is the order of {@code lengths} and {@code cu_seqlens}.
  * Computed on the host by every backend, so all of them place the same sequences in the same places.
+ *
+ * <p>Two kinds, the same answers: {@link #of} returns an independent layout that never changes;
+ * {@link #reusable()} returns one that its owner {@linkplain #place places} batch after batch into the same
+ * arrays, so that a steady stream of batches allocates nothing (a {@link HostSlot} owns one: the layout of its
+ * packed {@link FilledBatch}, which is therefore valid only until the slot is filled again). Not thread-safe.
  */
 public final class PackLayout {
-    private final int rows;
-    private final long maxlen;
-    private final long features;
-    private final int[] batchRow;   // packed order -> row of the batch (index into indices)
-    private final long[] first;     // store timestep of the first kept timestep
-    private final long[] keep;
-    private final long[] start;     // output timestep: row * maxlen + column
-    private final long realTokens;
-    private final int maxSeqlen;
-    private final PaddedShape shape;
+    private static final int[] NO_INTS = new int[0];
+    private static final long[] NO_LONGS = new long[0];
 
-    private PackLayout(int rows, long maxlen, long features, int[] batchRow, long[] first, long[] keep, long[] start,
-                       PaddedShape shape) {
-        this.rows = rows;
-        this.maxlen = maxlen;
-        this.features = features;
-        this.batchRow = batchRow;
-        this.first = first;
-        this.keep = keep;
-        this.start = start;
-        long total = 0;
-        int longest = 0;
-        for (long k : keep) {
-            total += k;
-            longest = (int) Math.max(longest, k);
-        }
-        this.realTokens = total;
-        this.maxSeqlen = longest;
-        this.shape = shape;
+    private final boolean reusable;
+    private int rows;
+    private long maxlen;
+    private long features;
+    private int sequences;
+    // packed order: sequences entries used (a reusable layout's arrays may be longer)
+    private int[] batchRow = NO_INTS;   // packed order -> row of the batch (index into indices)
+    private long[] first = NO_LONGS;    // store timestep of the first kept timestep
+    private long[] keep = NO_LONGS;
+    private long[] start = NO_LONGS;    // output timestep: row * maxlen + column
+    // batch order, scratch of place()
+    private long[] keepByRow = NO_LONGS;
+    private long[] firstByRow = NO_LONGS;
+    private int[] rowOf = NO_INTS;
+    private long[] fill = NO_LONGS;
+    private long realTokens;
+    private int maxSeqlen;
+    private PaddedShape shape;
+    /** A reusable layout's shapes, by row count: one PaddedShape per (rows, maxlen, F, dtype, positions) seen. */
+    private PaddedShape[] shapes = new PaddedShape[0];
+
+    private PackLayout(boolean reusable) {
+        this.reusable = reusable;
     }
 
     /**
@@ -47,25 +49,70 @@ public final class PackLayout {
      * @param store the samples
      * @param indices the batch's sample indices, at least one
      * @param padding the padding, with a fixed maxlen (the row length)
-     * @return the layout
+     * @return a new, independent layout, which never changes
      * @throws IllegalArgumentException when the padding has no maxlen (the row length)
      * @throws CollateException as {@link Collation#shape} does, or when the kept timesteps exceed 2^31 - 1
      */
     public static PackLayout of(SampleStore store, long[] indices, Padding padding) {
-        long maxlen = padding.maxlen().orElseThrow(() -> new IllegalArgumentException(
-                "packing needs a fixed maxlen: the row length"));
-        PaddedShape full = Collation.shape(store, indices, padding);   // validates indices and lengths
+        return new PackLayout(false).compute(store, indices, padding);
+    }
+
+    /**
+     * An empty layout for {@link #place} to fill, batch after batch, reusing its arrays (grown by doubling to
+     * the largest batch placed): what per-batch code that must not allocate uses. Until the first place it has
+     * no sequences and no {@link #shape()}.
+     *
+     * @return a new reusable layout, owned by the caller
+     */
+    public static PackLayout reusable() {
+        return new PackLayout(true);
+    }
+
+    /**
+     * Places {@code indices} into this reusable layout, replacing what it held: afterwards it answers as
+     * {@link #of} would for the same arguments. Once its arrays have grown to the batch size and it has seen the
+     * batch's row count, it allocates nothing. Anything read from the layout before (its {@link #shape()} aside,
+     * which is a value) is stale; when it throws, the layout is left empty, as {@link #reusable()} made it.
+     *
+     * @param store the samples
+     * @param indices the batch's sample indices, at least one
+     * @param padding the padding, with a fixed maxlen (the row length)
+     * @return this layout
+     * @throws IllegalStateException on a layout from {@link #of}, which never changes
+     * @throws IllegalArgumentException when the padding has no maxlen (the row length)
+     * @throws CollateException as {@link #of} does
+     */
+    public PackLayout place(SampleStore store, long[] indices, Padding padding) {
+        if (!reusable) {
+            throw new IllegalStateException("a layout from PackLayout.of is independent and never changes: place"
+                    + " batches into one from PackLayout.reusable()");
+        }
+        return compute(store, indices, padding);
+    }
+
+    private PackLayout compute(SampleStore store, long[] indices, Padding padding) {
+        sequences = 0;
+        rows = 0;
+        this.maxlen = 0;
+        features = 0;
+        realTokens = 0;
+        maxSeqlen = 0;
+        shape = null;
+        long maxlen = padding.maxlenOrNegative();
+        if (maxlen < 0) {
+            throw new IllegalArgumentException("packing needs a fixed maxlen: the row length");
+        }
+        Collation.validateShape(store, indices, padding);   // validates indices and lengths
         int b = indices.length;
-        long[] keepByRow = new long[b];
-        long[] firstByRow = new long[b];
-        int[] rowOf = new int[b];
-        long[] fill = new long[b];
+        grow(b);
+        java.util.Arrays.fill(fill, 0, b, 0);
         int rows = 0;
+        long kept = 0;
         for (int k = 0; k < b; k++) {
             long n = store.length(indices[k]);
-            keepByRow[k] = Math.min(n, maxlen);
-            long skip = n > maxlen && padding.truncation().orElseThrow() == PadSide.PRE ? n - maxlen : 0;
-            firstByRow[k] = store.offset(indices[k]) + skip;
+            keepByRow[k] = Collation.keep(n, maxlen);
+            firstByRow[k] = store.offset(indices[k]) + Collation.skip(n, maxlen, padding);
+            kept += keepByRow[k];
             int r = 0;
             while (r < rows && fill[r] + keepByRow[k] > maxlen) {
                 r++;
@@ -76,17 +123,13 @@ public final class PackLayout {
             rowOf[k] = r;
             fill[r] += keepByRow[k];
         }
-        long kept = java.util.Arrays.stream(keepByRow).sum();
         if (kept > Integer.MAX_VALUE) {
             throw new CollateException("a packed batch of " + b + " sequences holds " + kept + " real timesteps, more"
                     + " than 2147483647, the largest offset int32 cu_seqlens can hold: pack fewer sequences per batch"
                     + " or lower maxlen");
         }
-        int[] batchRow = new int[b];
-        long[] first = new long[b];
-        long[] keep = new long[b];
-        long[] start = new long[b];
         int seq = 0;
+        int longest = 0;
         for (int r = 0; r < rows; r++) {
             long col = 0;
             for (int k = 0; k < b; k++) {
@@ -96,27 +139,75 @@ public final class PackLayout {
                     keep[seq] = keepByRow[k];
                     start[seq] = (long) r * maxlen + col;
                     col += keepByRow[k];
+                    longest = (int) Math.max(longest, keepByRow[k]);
                     seq++;
                 }
             }
         }
-        PaddedShape shape = new PaddedShape(rows, maxlen, full.features(), maxlen, padding.dtype(), padding.positions());
-        return new PackLayout(rows, maxlen, full.features(), batchRow, first, keep, start, shape);
+        this.maxlen = maxlen;
+        this.features = store.features();
+        this.rows = rows;
+        this.sequences = b;
+        this.realTokens = kept;
+        this.maxSeqlen = longest;
+        this.shape = shapeOf(rows, padding);
+        if (!reusable) {   // an independent layout keeps only its answers
+            keepByRow = firstByRow = fill = NO_LONGS;
+            rowOf = NO_INTS;
+        }
+        return this;
+    }
+
+    /** Room for {@code b} sequences: exactly for a layout of {@link #of}, at least doubling for a reusable one. */
+    private void grow(int b) {
+        if (batchRow.length >= b) {
+            return;
+        }
+        int n = reusable ? Math.max(b, 2 * batchRow.length) : b;
+        batchRow = new int[n];
+        first = new long[n];
+        keep = new long[n];
+        start = new long[n];
+        keepByRow = new long[n];
+        firstByRow = new long[n];
+        rowOf = new int[n];
+        fill = new long[n];
+    }
+
+    /** The packed shape; a reusable layout keeps one per row count, remade only when the padding or features change. */
+    private PaddedShape shapeOf(int rows, Padding padding) {
+        if (!reusable) {
+            return new PaddedShape(rows, maxlen, features, maxlen, padding.dtype(), padding.positions());
+        }
+        if (shapes.length <= rows) {
+            shapes = java.util.Arrays.copyOf(shapes, Math.max(rows + 1, 2 * shapes.length));
+        }
+        PaddedShape s = shapes[rows];
+        if (s == null || s.length() != maxlen || s.features() != features || s.dtype() != padding.dtype()
+                || s.positions() != padding.positions()) {
+            s = new PaddedShape(rows, maxlen, features, maxlen, padding.dtype(), padding.positions());
+            shapes[rows] = s;
+        }
+        return s;
     }
 
     /**
      * [rows, maxlen(, F)] of the data, mask and positions.
      *
      * @return the packed shape
+     * @throws IllegalStateException on a reusable layout that holds no batch
      */
     public PaddedShape shape() {
+        if (shape == null) {
+            throw new IllegalStateException("this reusable layout holds no batch: place one first");
+        }
         return shape;
     }
 
     /**
      * Rows of the packed batch, at most the number of sequences.
      *
-     * @return the row count, at least 1
+     * @return the row count, at least 1 (0 for a reusable layout that holds no batch)
      */
     public int rows() {
         return rows;
@@ -146,7 +237,7 @@ public final class PackLayout {
      * @return the number of sequences
      */
     public int sequences() {
-        return batchRow.length;
+        return sequences;
     }
 
     /**
@@ -154,9 +245,10 @@ public final class PackLayout {
      *
      * @param k the packed sequence, in {@code [0, sequences())}
      * @return its row in the index list
+     * @throws IndexOutOfBoundsException when {@code k} is outside {@code [0, sequences())}
      */
     public int batchRow(int k) {
-        return batchRow[k];
+        return batchRow[java.util.Objects.checkIndex(k, sequences)];
     }
 
     /**
@@ -164,9 +256,10 @@ public final class PackLayout {
      *
      * @param k the packed sequence, in {@code [0, sequences())}
      * @return the timestep, absolute in the store's values
+     * @throws IndexOutOfBoundsException when {@code k} is outside {@code [0, sequences())}
      */
     public long first(int k) {
-        return first[k];
+        return first[java.util.Objects.checkIndex(k, sequences)];
     }
 
     /**
@@ -174,9 +267,10 @@ public final class PackLayout {
      *
      * @param k the packed sequence, in {@code [0, sequences())}
      * @return its length after truncation, in timesteps
+     * @throws IndexOutOfBoundsException when {@code k} is outside {@code [0, sequences())}
      */
     public long keep(int k) {
-        return keep[k];
+        return keep[java.util.Objects.checkIndex(k, sequences)];
     }
 
     /**
@@ -184,9 +278,10 @@ public final class PackLayout {
      *
      * @param k the packed sequence, in {@code [0, sequences())}
      * @return the flat output timestep
+     * @throws IndexOutOfBoundsException when {@code k} is outside {@code [0, sequences())}
      */
     public long start(int k) {
-        return start[k];
+        return start[java.util.Objects.checkIndex(k, sequences)];
     }
 
     /**
@@ -220,7 +315,7 @@ public final class PackLayout {
     public CollateException valueDoesNotFit(SampleStore store, long[] indices, Padding padding, long e) {
         long t = e / features;
         int k = 0;
-        while (k + 1 < start.length && start[k + 1] <= t) {
+        while (k + 1 < sequences && start[k + 1] <= t) {
             k++;
         }
         long src = (first[k] + (t - start[k])) * features + e % features;

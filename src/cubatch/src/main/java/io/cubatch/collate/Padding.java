@@ -76,6 +76,11 @@ public final class Padding {
         return maxlen < 0 ? OptionalLong.empty() : OptionalLong.of(maxlen);
     }
 
+    /** The fixed maxlen, or -1 for the batch's longest: {@link #maxlen()} without an OptionalLong, for per-batch code. */
+    long maxlenOrNegative() {
+        return maxlen;
+    }
+
     /**
      * The multiple L is rounded up to, or 0 for none.
      *

@@ -1,5 +1,6 @@
 package io.cubatch.collate.internal;
 
+import io.cubatch.collate.FilledBatch;
 import io.cubatch.collate.HostSlot;
 import io.cubatch.collate.PackLayout;
 import io.cubatch.collate.PaddedBatch;
@@ -18,13 +19,16 @@ public final class HostPacking {
     private HostPacking() {
     }
 
-    /** Packs {@code indices} as {@code layout} places them; returns the batch view (lengths holds S entries). */
-    public static PaddedBatch pack(SampleStore store, long[] indices, Padding padding, PackLayout layout, HostSlot slot) {
+    /**
+     * Writes the tensors of {@code batch}, which {@link HostSlot#placePacked} made for {@code indices} in
+     * {@code slot}: as its layout places them, into its host views (lengths holds S entries) and cu_seqlens.
+     */
+    public static void pack(SampleStore store, long[] indices, Padding padding, FilledBatch batch, HostSlot slot) {
+        FilledBatch.Packing packing = batch.packing().orElseThrow();
+        PackLayout layout = packing.layout();
         PaddedShape shape = layout.shape();
         int s = layout.sequences();
-        PaddedBatch rowsView = slot.buffers().withShape(shape);
-        PaddedBatch view = new PaddedBatch(shape, rowsView.data(), slot.buffers().lengths().asSlice(0, 4L * s),
-                rowsView.attentionMask(), rowsView.positions());
+        PaddedBatch view = batch.host().orElseThrow();
         DType src = store.dtype();
         DType dst = padding.dtype();
         int size = dst.byteSize();
@@ -37,7 +41,7 @@ public final class HostPacking {
             zero &= pad.get(ValueLayout.JAVA_BYTE, i) == 0;
         }
         if (zero || size == 1) {   // one bulk fill, as cb_pack's gaps write it (the same bytes)
-            view.data().asSlice(0, cells * f * size).fill(pad.get(ValueLayout.JAVA_BYTE, 0));
+            view.data().fill(pad.get(ValueLayout.JAVA_BYTE, 0));   // the view holds exactly the rows' cells
         } else {
             for (long e = 0; e < cells * f; e++) {
                 MemorySegment.copy(pad, 0, view.data(), e * size, size);
@@ -47,7 +51,7 @@ public final class HostPacking {
         if (shape.positions()) {
             view.positions().fill((byte) 0);
         }
-        MemorySegment cu = slot.cuSeqlens();
+        MemorySegment cu = packing.hostCuSeqlens().orElseThrow();
         cu.setAtIndex(ValueLayout.JAVA_INT, 0, 0);
         long total = 0;
         for (int k = 0; k < s; k++) {
@@ -62,7 +66,11 @@ public final class HostPacking {
                     throw layout.valueDoesNotFit(store, indices, padding, bad);
                 }
             }
-            view.attentionMask().asSlice(at, keep).fill((byte) 1);
+            if (keep <= slot.ones().byteSize()) {   // no slice per sequence
+                MemorySegment.copy(slot.ones(), 0, view.attentionMask(), at, keep);
+            } else {   // rows longer than the slot's (its buffers hold fewer, longer rows): not a loader's slot
+                view.attentionMask().asSlice(at, keep).fill((byte) 1);
+            }
             if (shape.positions()) {
                 for (long t = 0; t < keep; t++) {
                     view.positions().setAtIndex(ValueLayout.JAVA_INT, at + t, (int) t);
@@ -72,6 +80,5 @@ public final class HostPacking {
             total += keep;
             cu.setAtIndex(ValueLayout.JAVA_INT, k + 1, (int) total);
         }
-        return view;
     }
 }

@@ -21,7 +21,7 @@ import java.lang.foreign.ValueLayout;
  * The {@code native} backend: libcubatch's CPU twin of the CUDA kernels through java.lang.foreign, rows
  * spread over the machine's cores. Every argument is validated here first (indices, sizes, truncation),
  * so the library only sees checked input. Owns a small native scratch area (indices, pad value, error
- * word), reused across batches and freed by {@link #close()}.
+ * word, packing tables), reused across batches and freed by {@link #close()}.
  *
  * <p>One thread at a time ({@link SingleUser}): the indices the library reads are the ones validated
  * for this call, because a second thread calling in is refused with an IllegalStateException instead
@@ -36,6 +36,11 @@ public final class NativeCollator implements Collator {
     private long[] pairRows = new long[0];
     private final MemorySegment padValue;
     private final MemorySegment error;
+    // cb_pack's per-sequence tables (int64 first, keep, start) and its int32 max_seqlen, reused across batches
+    private MemorySegment packFirst = MemorySegment.NULL;
+    private MemorySegment packKeep = MemorySegment.NULL;
+    private MemorySegment packStart = MemorySegment.NULL;
+    private final MemorySegment packMax;
     private Padding padValueFor;
     private final SingleUser user = new SingleUser("native collator");
 
@@ -45,6 +50,7 @@ public final class NativeCollator implements Collator {
         Arena fixed = scratchArena;
         this.padValue = fixed.allocate(8, 8);
         this.error = fixed.allocate(8, 8);
+        this.packMax = fixed.allocate(8, 8);
     }
 
     @Override
@@ -191,37 +197,50 @@ public final class NativeCollator implements Collator {
         if (!(slot instanceof HostSlot h)) {
             throw new IllegalArgumentException("the native backend packs into host slots, not " + slot.getClass().getName());
         }
-        PackLayout layout = PackLayout.of(store, indices, padding);
-        PaddedShape shape = layout.shape();
-        int seqs = layout.sequences();
-        PaddedBatch rows = h.buffers().withShape(shape);
-        PaddedBatch view = new PaddedBatch(shape, rows.data(), h.buffers().lengths().asSlice(0, 4L * seqs),
-                rows.attentionMask(), rows.positions());
-        MemorySegment cu = h.cuSeqlens().asSlice(0, 4L * (seqs + 1));
+        FilledBatch f = h.placePacked(store, indices, padding);
         requireNative("the store's values", store.values());
+        FilledBatch.Packing packing = f.packing().orElseThrow();
+        PackLayout layout = packing.layout();
+        PaddedShape shape = layout.shape();
+        PaddedBatch view = f.host().orElseThrow();
+        int seqs = layout.sequences();
+        growPackTables(seqs);
+        for (int k = 0; k < seqs; k++) {
+            packFirst.setAtIndex(ValueLayout.JAVA_LONG, k, layout.first(k));
+            packKeep.setAtIndex(ValueLayout.JAVA_LONG, k, layout.keep(k));
+            packStart.setAtIndex(ValueLayout.JAVA_LONG, k, layout.start(k));
+        }
+        MemorySegment positions = shape.positions() ? view.positions() : MemorySegment.NULL;
         int status;
-        try (Arena table = Arena.ofConfined()) {
-            MemorySegment first = table.allocate(ValueLayout.JAVA_LONG, Math.max(1, seqs));
-            MemorySegment keep = table.allocate(ValueLayout.JAVA_LONG, Math.max(1, seqs));
-            MemorySegment start = table.allocate(ValueLayout.JAVA_LONG, Math.max(1, seqs));
-            MemorySegment max = table.allocate(ValueLayout.JAVA_INT);
-            for (int k = 0; k < seqs; k++) {
-                first.setAtIndex(ValueLayout.JAVA_LONG, k, layout.first(k));
-                keep.setAtIndex(ValueLayout.JAVA_LONG, k, layout.keep(k));
-                start.setAtIndex(ValueLayout.JAVA_LONG, k, layout.start(k));
-            }
-            MemorySegment positions = shape.positions() ? view.positions() : MemorySegment.NULL;
-            status = (int) lib.pack.invokeExact(store.values(), store.dtype().ordinal(), layout.features(), first, keep,
-                    start, (long) seqs, (long) layout.rows(), layout.maxlen(), padding.dtype().ordinal(), h.padValue(),
-                    view.data(), view.attentionMask(), positions, view.lengths(), cu, max, error);
+        try {
+            status = (int) lib.pack.invokeExact(store.values(), store.dtype().ordinal(), layout.features(), packFirst,
+                    packKeep, packStart, (long) seqs, (long) layout.rows(), layout.maxlen(), padding.dtype().ordinal(),
+                    h.padValue(), view.data(), view.attentionMask(), positions, view.lengths(),
+                    packing.hostCuSeqlens().orElseThrow(), packMax, error);
         } catch (RuntimeException | Error e) {
             throw e;
         } catch (Throwable t) {
             throw new IllegalStateException("cb_pack downcall failed: " + t, t);
         }
-        check(status, () -> layout.valueDoesNotFit(store, indices, padding, error.get(ValueLayout.JAVA_LONG, 0)));
-        return new FilledBatch(shape, java.util.Optional.of(view), java.util.Optional.empty(), layout.realTokens(),
-                java.util.Optional.of(new FilledBatch.Packing(layout, java.util.Optional.of(cu))));
+        if (status != 0) {   // the capturing lambda only on a failure: a batch allocates nothing
+            check(status, () -> layout.valueDoesNotFit(store, indices, padding, error.get(ValueLayout.JAVA_LONG, 0)));
+        }
+        return f;
+    }
+
+    /**
+     * Room for {@code seqs} sequences in cb_pack's int64 tables (first, keep, start), in the scratch arena, grown
+     * by doubling as {@link #indices(long[])} is: the arena frees every generation at {@link #close()}, and the
+     * doubling bounds them to twice the largest.
+     */
+    private void growPackTables(int seqs) {
+        long bytes = 8L * Math.max(1, seqs);
+        if (packFirst.byteSize() < bytes) {
+            long n = Math.max(bytes, 2 * packFirst.byteSize());
+            packFirst = scratchArena.allocate(n, 8);
+            packKeep = scratchArena.allocate(n, 8);
+            packStart = scratchArena.allocate(n, 8);
+        }
     }
 
     private static void check(int status, java.util.function.Supplier<RuntimeException> valueError) {
