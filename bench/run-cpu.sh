@@ -43,6 +43,11 @@ jmh pack 'PackBenchmark'
 # two threads, each its own slot and collator (a loader's workers): compare with threads=1 in jmh-int32
 jmh threads 'HonestBenchmark' -p variant=ceilingC,javaBackend,nativeBackend -t 2 -p regime=steady -p batchSize=256 \
     -p src=int32 -p dtype=int32
+# one batch split over threads: batch 1024 (over 4 MB of output, so libcubatch splits its rows) with the JVM
+# told it has one processor (the native backend and the C ceiling take their thread count from
+# availableProcessors), against the same rows of jmh-int32 on every processor
+jmh split 'HonestBenchmark' -p variant=ceilingC,nativeBackend -p regime=steady,streaming -p batchSize=1024 \
+    -p src=int32 -p dtype=int32 -jvmArgsAppend -XX:ActiveProcessorCount=1
 echo "load after: $(uptime)" >> "$dir/machine.txt"
 python3 bench/honest_summary.py "$dir" > /dev/null
 echo "run-cpu: wrote $dir (summary.md, summary.json, jmh-*.json, jmh.log, machine.txt)"

@@ -233,9 +233,22 @@ CB_HD int cb_pad_row_with(const cb_pad_args* a, int64_t b, int64_t* bad, Convert
     int dsize = cb_dtype_size(a->dst_dtype);
     int64_t F = a->features;
     unsigned char* row = (unsigned char*) a->out + b * a->out_len * F * dsize;
-    // padding before and after the real timesteps
+    // the row in address order (padding before, the real timesteps, padding after), as a plain copy and fill
+    // would write it: the tail first and the head after cost 3 % at batch 64 and 256 (cubatch.cpp's ceiling)
     int64_t pads[2][2] = {{0, g.start}, {g.start + g.keep, a->out_len}};
     for (int k = 0; k < 2; k++) {
+        if (k == 1) {
+            if (cb_bit_copy(a->src_dtype, a->dst_dtype)) {
+                memcpy(row + g.start * F * dsize, (const unsigned char*) a->values + g.first * F * dsize,
+                       (size_t) (g.keep * F * dsize));
+            } else {
+                int64_t o = convert(a, g.first * F, (b * a->out_len + g.start) * F, g.keep * F);
+                if (o >= 0) {
+                    *bad = o;
+                    return CB_ERR_VALUE_DOES_NOT_FIT;
+                }
+            }
+        }
         int64_t from = pads[k][0] * F, to = pads[k][1] * F;
         if (to <= from) continue;
         int zero = 1;
@@ -246,24 +259,14 @@ CB_HD int cb_pad_row_with(const cb_pad_args* a, int64_t b, int64_t* bad, Convert
             for (int64_t e = from; e < to; e++) memcpy(row + e * dsize, a->pad_value, dsize);
         }
     }
-    if (cb_bit_copy(a->src_dtype, a->dst_dtype)) {
-        memcpy(row + g.start * F * dsize, (const unsigned char*) a->values + g.first * F * dsize,
-               (size_t) (g.keep * F * dsize));
-    } else {
-        int64_t o = convert(a, g.first * F, (b * a->out_len + g.start) * F, g.keep * F);
-        if (o >= 0) {
-            *bad = o;
-            return CB_ERR_VALUE_DOES_NOT_FIT;
-        }
-    }
     // mask and positions as cb_pad_masks_part defines them, written as runs: through local pointers the
     // compiler need not reload the arguments after every byte store (a uint8_t store may alias anything)
     const int64_t L = a->out_len, start = g.start, end = g.start + g.keep;
-    if (a->mask) {
+    if (a->mask) {   // padding sits on one side only: at most two runs, and no call for an empty one
         uint8_t* m = a->mask + b * L;
-        memset(m, 0, (size_t) start);
-        memset(m + start, 1, (size_t) (end - start));
-        memset(m + end, 0, (size_t) (L - end));
+        if (start > 0) memset(m, 0, (size_t) start);
+        if (end > start) memset(m + start, 1, (size_t) (end - start));
+        if (L > end) memset(m + end, 0, (size_t) (L - end));
     }
     if (a->positions) {
         int32_t* p = a->positions + b * L;

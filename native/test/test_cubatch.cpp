@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "cubatch.h"
@@ -288,6 +289,47 @@ static void test_threads() {
     }
 }
 
+// The worker pool under several callers at once (a loader's workers, each with its own collator): four
+// threads pad batches big enough to split, 60 times each; one of them at a time gets the pool, the others run
+// inline. Every result must equal the single-threaded one, and a failing row must still be the first.
+static void test_pool_shared_by_callers() {
+    const int64_t B = 48, L = 30000;
+    std::vector<int32_t> values(B * L);
+    for (int64_t i = 0; i < B * L; i++) values[i] = (int32_t) (i % 30011);
+    std::vector<int64_t> offsets(B + 1), indices(B);
+    for (int64_t i = 0; i <= B; i++) offsets[i] = i * L;
+    for (int64_t i = 0; i < B; i++) indices[i] = (i * 7) % B;
+    int32_t pad = -1;
+    std::vector<int32_t> want(B * L);
+    std::vector<uint8_t> want_mask(B * L);
+    int64_t err = -1;
+    CHECK(cb_pad(values.data(), CB_INT32, offsets.data(), 0, 1, indices.data(), B, L, L, CB_SIDE_POST, CB_SIDE_NONE,
+                 CB_INT32, &pad, want.data(), nullptr, want_mask.data(), nullptr, 1, &err) == CB_OK, "pool: reference");
+    std::vector<int> bad(4, 0);
+    std::vector<std::thread> callers;
+    for (int t = 0; t < 4; t++) {
+        callers.emplace_back([&, t] {
+            std::vector<int32_t> out(B * L);
+            std::vector<uint8_t> mask(B * L);
+            std::vector<int16_t> narrow(B * L);
+            for (int rep = 0; rep < 60; rep++) {
+                int64_t e = -1;
+                if (cb_pad(values.data(), CB_INT32, offsets.data(), 0, 1, indices.data(), B, L, L, CB_SIDE_POST,
+                           CB_SIDE_NONE, CB_INT32, &pad, out.data(), nullptr, mask.data(), nullptr, 8, &e) != CB_OK ||
+                    out != want || mask != want_mask) {
+                    bad[t]++;
+                }
+                int16_t pad16 = 0;   // values up to 30010 fit int16 but for none: the first failure is row 0
+                int32_t st = cb_pad(values.data(), CB_INT32, offsets.data(), 0, 1, indices.data(), B, L, L, CB_SIDE_POST,
+                                    CB_SIDE_NONE, CB_INT8, &pad16, narrow.data(), nullptr, nullptr, nullptr, 8, &e);
+                if (st != CB_ERR_VALUE_DOES_NOT_FIT || e != 128) bad[t]++;
+            }
+        });
+    }
+    for (auto& c : callers) c.join();
+    for (int t = 0; t < 4; t++) CHECK(bad[t] == 0, "pool: caller %d got %d wrong results of 120", t, bad[t]);
+}
+
 // The kernels' row functions (cb_pad_wide_part: 16-byte chunks; cb_pad_bits_part: typed elements;
 // cb_pad_convert_part; cb_pad_masks_part), run on the CPU as a grid of `lanes` threads would run them (each
 // lane its share i, i + lanes, ...), write the same bytes as cb_pad_row.
@@ -516,6 +558,7 @@ int main() {
     test_padding();
     test_conversion_in_pad_reports_first_bad_element();
     test_threads();
+    test_pool_shared_by_callers();
     test_kernel_row_parts();
     test_null_indices();
     if (failures) {

@@ -30,7 +30,7 @@ import java.util.SplittableRandom;
  * tokens at their places in the store in the batch's order, write them into the row (a copy, or when the
  * element sizes differ a plain integer cast, the cheapest move of those bytes; in C built for AVX2 where the
  * CPU has it, as the backends' conversions are), fill the padding with the pad
- * value (0), write the row's length and its mask. {@link #ceilingJava} with {@code MemorySegment.copy}/{@code fill},
+ * value (0), write the row's length and its mask. {@link #ceilingJava} with {@code MemorySegment.copy} (from constant rows for the padding and mask),
  * {@link #ceilingC} with C memcpy/memset (libcubatch's cb_ceiling_pad). The summary takes the faster of the two
  * in the same run as the ceiling.
  */
@@ -54,6 +54,8 @@ public final class HonestCase implements AutoCloseable {
     private final Arena arena = Arena.ofShared();
     private final MemorySegment offsets;
     private final MemorySegment indexScratch;
+    private final MemorySegment zeros;   // CAP elements of the widest dtype: the pad value 0
+    private final MemorySegment ones;    // CAP mask bytes of 1
     private final long[] rowBegin;
     private final long[] rowLength;
 
@@ -152,6 +154,8 @@ public final class HonestCase implements AutoCloseable {
             outputs[k] = slot.withShape(shapes[k]);
         }
         indexScratch = arena.allocate(8L * batchSize, 64);
+        zeros = arena.allocate(8L * CAP, 64);   // Arena memory starts zeroed
+        ones = arena.allocate(CAP, 64).fill((byte) 1);
         rowBegin = new long[batchSize];
         rowLength = new long[batchSize];
     }
@@ -206,7 +210,7 @@ public final class HonestCase implements AutoCloseable {
         return outputs[k];
     }
 
-    /** The ceiling in Java: MemorySegment.copy of each row's tokens, fill of its padding and mask. */
+    /** The ceiling in Java: MemorySegment.copy of each row's tokens, of its padding and of its mask. */
     public PaddedBatch ceilingJava(int k) {
         PaddedBatch out = outputs[k];
         long[] idx = batches[k];
@@ -230,10 +234,12 @@ public final class HonestCase implements AutoCloseable {
             } else {
                 castRow(values, begin, data, row, n, ss, ds);
             }
-            data.asSlice((row + n) * ds, (l - n) * ds).fill((byte) 0);
+            // copies from constant rows, not fills of slices: a slice per fill was not always scalar-replaced
+            // (up to 5 KB per batch in the streaming regime)
+            MemorySegment.copy(zeros, 0, data, (row + n) * ds, (l - n) * ds);
             out.lengths().setAtIndex(ValueLayout.JAVA_INT, b, (int) n);
-            mask.asSlice(row, n).fill((byte) 1);
-            mask.asSlice(row + n, l - n).fill((byte) 0);
+            MemorySegment.copy(ones, 0, mask, row, n);
+            MemorySegment.copy(zeros, 0, mask, row + n, l - n);
         }
         return out;
     }

@@ -12,12 +12,15 @@ import io.cubatch.store.SampleStore;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.concurrent.RecursiveAction;
 
 /**
  * The {@code java} backend: pure Java over {@link MemorySegment}s, the same row algorithm as
  * {@code cb_pad_row} in {@code cuda/cb_pad.cuh} (bulk copies for same-dtype data but bool, checked
  * conversion otherwise). Runs anywhere; the oracle the other backends are compared with. Allocates nothing per
- * batch once warm. Owns a little off-heap memory (pad and mask rows), freed by {@link #close()}. One
+ * batch once warm. A batch of 4 MB of output or more, where the machine has several processors and no segment
+ * of the store or the output is confined to the calling thread, is split in two as libcubatch splits it: the
+ * upper rows on the common {@link java.util.concurrent.ForkJoinPool}, the lower ones on the calling thread. Owns a little off-heap memory (pad and mask rows), freed by {@link #close()}. One
  * thread at a time ({@link SingleUser}): a second thread calling in is refused, since the pad rows are
  * shared; {@link #close()} during a pad on another thread waits for it, then frees.
  */
@@ -32,8 +35,11 @@ public final class JavaCollator implements Collator {
      */
     private final Arena rows = Arena.ofShared();
     private MemorySegment padRow = MemorySegment.NULL;
-    private MemorySegment zeros = MemorySegment.NULL;
-    private MemorySegment ones = MemorySegment.NULL;
+    /**
+     * n ones, n zeros, n ones (n at least the longest row seen): a row's whole mask is one copy of l bytes from
+     * it, ones then zeros under POST padding, zeros then ones under PRE, since padding sits on one side only.
+     */
+    private MemorySegment masks = MemorySegment.NULL;
     private final SingleUser user = new SingleUser("java collator");
     /** Chunk arrays for converting copies, reused by every batch (this collator runs one pad at a time). */
     private final Conversions.Scratch scratch = new Conversions.Scratch();
@@ -60,19 +66,125 @@ public final class JavaCollator implements Collator {
         long f = shape.features();
         long l = shape.length();
         long rowBytes = l * f * size;
-        if (padding != padValueFor || padRow.byteSize() < rowBytes || zeros.byteSize() < l) {
+        if (padding != padValueFor || padRow.byteSize() < rowBytes || masks.byteSize() < 3 * l) {
             Collation.padValue(padding, padValue);
             padValueFor = padding;
             growRows(rowBytes, l, size);
         }
+        int batch = indices.length;
+        long bad;
+        if (PROCESSORS > 1 && batch > 1 && rowBytes * batch >= BYTES_PER_THREAD && sharable(store, out)) {
+            // a large batch: the upper half of the rows on the common pool, the lower half here
+            int mid = batch / 2;
+            helper.set(store, indices, padding, out, shape, mid, batch);
+            helper.reinitialize();
+            helper.fork();
+            long lower;
+            long upper;
+            Throwable failed;
+            try {
+                lower = rows(store, indices, padding, out, shape, 0, mid, scratch);
+            } finally {
+                helper.quietlyJoin();   // never return while the helper still writes
+                upper = helper.bad;
+                failed = helper.getException();
+                helper.clear();
+            }
+            if (failed != null) {
+                throw failed instanceof RuntimeException r ? r : new IllegalStateException(failed);
+            }
+            bad = lower >= 0 ? lower : upper;   // the lowest failing row, as on one thread
+        } else {
+            bad = rows(store, indices, padding, out, shape, 0, batch, scratch);
+        }
+        if (bad >= 0) {
+            throw Collation.valueDoesNotFit(store, indices, padding, shape, bad);
+        }
+    }
+
+    /** A thread that never runs: a segment it may access is one any thread may (not of a confined arena). */
+    private static final Thread ANOTHER_THREAD = new Thread(() -> { });
+
+    /**
+     * Whether another thread may read the store and write the output: not when a segment belongs to a confined
+     * arena (its owner alone may touch it), nor for a chunked store, whose record batches are not checked here.
+     */
+    private static boolean sharable(SampleStore store, PaddedBatch out) {
+        return store.isContiguous() && store.values().isAccessibleBy(ANOTHER_THREAD)
+                && (!store.isRagged() || store.offsets().get().isAccessibleBy(ANOTHER_THREAD))
+                && out.data().isAccessibleBy(ANOTHER_THREAD) && out.lengths().isAccessibleBy(ANOTHER_THREAD)
+                && out.attentionMask().isAccessibleBy(ANOTHER_THREAD)
+                && (!out.shape().positions() || out.positions().isAccessibleBy(ANOTHER_THREAD));
+    }
+
+    /** Below this much output a batch is padded on one thread (libcubatch's kBytesPerThread). */
+    private static final long BYTES_PER_THREAD = 4L << 20;
+    private static final int PROCESSORS = Runtime.getRuntime().availableProcessors();
+
+    /**
+     * The upper rows of a large batch, padded on the common pool while the calling thread pads the lower ones:
+     * one task reused for every batch (reinitialized, never allocated per batch), with its own conversion
+     * scratch. The fork and the join order its writes before the caller's return.
+     */
+    private final class Helper extends RecursiveAction {
+        private final Conversions.Scratch helperScratch = new Conversions.Scratch();
+        private SampleStore store;
+        private long[] indices;
+        private Padding padding;
+        private PaddedBatch out;
+        private PaddedShape shape;
+        private int from;
+        private int to;
+        long bad;
+
+        void set(SampleStore store, long[] indices, Padding padding, PaddedBatch out, PaddedShape shape, int from,
+                 int to) {
+            this.store = store;
+            this.indices = indices;
+            this.padding = padding;
+            this.out = out;
+            this.shape = shape;
+            this.from = from;
+            this.to = to;
+            this.bad = -1;
+        }
+
+        /** Drops the references to the batch, so that the collator holds none between calls. */
+        void clear() {
+            set(null, null, null, null, null, 0, 0);
+        }
+
+        @Override
+        protected void compute() {
+            bad = rows(store, indices, padding, out, shape, from, to, helperScratch);
+        }
+    }
+
+    private final Helper helper = new Helper();
+
+    /**
+     * Pads rows {@code [from, to)} of the batch (pad runs, real timesteps, mask, length, positions); returns -1,
+     * or the flat output index of the first element of these rows whose value does not fit (the rows after it
+     * are then not written). Reads only what {@link #padEntered} prepared, so two threads may run it on
+     * disjoint row ranges, each with its own scratch.
+     */
+    private long rows(SampleStore store, long[] indices, Padding padding, PaddedBatch out, PaddedShape shape, int from,
+                      int to, Conversions.Scratch scratch) {
+        DType dst = shape.dtype();
+        int size = dst.byteSize();
+        long f = shape.features();
+        long l = shape.length();
+        long rowBytes = l * f * size;
         DType src = store.dtype();
         MemorySegment values = store.values();
         MemorySegment data = out.data();
         MemorySegment mask = out.attentionMask();
         MemorySegment lengths = out.lengths();
+        MemorySegment padRow = this.padRow;
+        MemorySegment masks = this.masks;
         boolean bitCopy = Conversions.isBitCopy(src, dst);
         long step = f * size;   // bytes per timestep
-        for (int b = 0; b < indices.length; b++) {
+        for (int b = from; b < to; b++) {
             // Collation.geometry, as primitives: this loop runs per batch and must not allocate
             long n = store.length(indices[b]);
             long keep = Collation.keep(n, shape.limit());
@@ -85,12 +197,13 @@ public final class JavaCollator implements Collator {
             // one of the two pad runs is always empty
             if (start > 0) {
                 MemorySegment.copy(padRow, 0, data, rowStart, start * step);
-                MemorySegment.copy(zeros, 0, mask, maskRow, start);
             }
             if (end < l) {
                 MemorySegment.copy(padRow, 0, data, rowStart + end * step, (l - end) * step);
-                MemorySegment.copy(zeros, 0, mask, maskRow + end, l - end);
             }
+            // the whole mask row in one copy: ones then zeros (POST), or zeros then ones (PRE), cut from masks
+            long n3 = masks.byteSize() / 3;
+            MemorySegment.copy(masks, start == 0 ? n3 - keep : 2 * n3 - start, mask, maskRow, l);
             if (keep > 0) {
                 if (bitCopy) {
                     MemorySegment.copy(values, first * step, data, rowStart + start * step, keep * step);
@@ -98,10 +211,9 @@ public final class JavaCollator implements Collator {
                     long bad = Conversions.convertRun(values, src, first * f, data, dst, (b * l + start) * f, keep * f,
                             scratch);
                     if (bad >= 0) {
-                        throw Collation.valueDoesNotFit(store, indices, padding, shape, bad);
+                        return bad;
                     }
                 }
-                MemorySegment.copy(ones, 0, mask, maskRow + start, keep);
             }
             lengths.setAtIndex(ValueLayout.JAVA_INT_UNALIGNED, b, (int) keep);
             if (shape.positions()) {
@@ -111,6 +223,7 @@ public final class JavaCollator implements Collator {
                 }
             }
         }
+        return -1;
     }
 
     /**
@@ -119,21 +232,22 @@ public final class JavaCollator implements Collator {
      */
     private void growRows(long rowBytes, long length, int size) {
         long bytes = Math.max(64, rowBytes > padRow.byteSize() ? Math.max(rowBytes, 2 * padRow.byteSize()) : padRow.byteSize());
-        long masks = zeros.byteSize() < length ? 2 * Math.max(length, 2 * zeros.byteSize()) : 0;
-        NativeMemory.require((bytes > padRow.byteSize() ? bytes : 0) + masks, () -> "the java backend's copy sources"
-                + " for rows of " + length + " timesteps (" + rowBytes + " bytes of pad values, a row of zeros and"
-                + " one of ones)", "lower maxlen, or use the native backend, which needs none");
+        long n = masks.byteSize() / 3;
+        long maskBytes = n < length ? 3 * Math.max(length, 2 * n) : 0;
+        NativeMemory.require((bytes > padRow.byteSize() ? bytes : 0) + maskBytes, () -> "the java backend's copy sources"
+                + " for rows of " + length + " timesteps (" + rowBytes + " bytes of pad values, and ones, zeros and ones"
+                + " of " + length + " bytes each for the mask)", "lower maxlen, or use the native backend, which needs none");
         if (bytes > padRow.byteSize()) {
             padRow = rows.allocate(bytes, 16);
         }
         for (long i = 0; i + size <= padRow.byteSize(); i += size) {
             MemorySegment.copy(padValue, 0, padRow, i, size);
         }
-        if (zeros.byteSize() < length) {
-            long n = Math.max(length, 2 * zeros.byteSize());
-            zeros = rows.allocate(n, 16);   // Arena memory starts zeroed
-            ones = rows.allocate(n, 16);
-            ones.fill((byte) 1);
+        if (maskBytes > 0) {
+            masks = rows.allocate(maskBytes, 16);   // Arena memory starts zeroed
+            long third = maskBytes / 3;
+            masks.asSlice(0, third).fill((byte) 1);
+            masks.asSlice(2 * third, third).fill((byte) 1);
         }
     }
 
