@@ -55,7 +55,7 @@ public final class HonestCase implements AutoCloseable {
     private final MemorySegment offsets;
     private final MemorySegment indexScratch;
     private final MemorySegment zeros;   // CAP elements of the widest dtype: the pad value 0
-    private final MemorySegment ones;    // CAP mask bytes of 1
+    private final MemorySegment onesZeros;   // CAP mask bytes of 1, then CAP of 0
     private final long[] rowBegin;
     private final long[] rowLength;
 
@@ -155,7 +155,8 @@ public final class HonestCase implements AutoCloseable {
         }
         indexScratch = arena.allocate(8L * batchSize, 64);
         zeros = arena.allocate(8L * CAP, 64);   // Arena memory starts zeroed
-        ones = arena.allocate(CAP, 64).fill((byte) 1);
+        onesZeros = arena.allocate(2L * CAP, 64);
+        onesZeros.asSlice(0, CAP).fill((byte) 1);
         rowBegin = new long[batchSize];
         rowLength = new long[batchSize];
     }
@@ -235,11 +236,11 @@ public final class HonestCase implements AutoCloseable {
                 castRow(values, begin, data, row, n, ss, ds);
             }
             // copies from constant rows, not fills of slices: a slice per fill was not always scalar-replaced
-            // (up to 5 KB per batch in the streaming regime)
+            // (up to 5 KB per batch in the streaming regime); the mask row in one copy from CAP ones then CAP
+            // zeros (two copies made this ceiling slower than the java backend, which copies one)
             MemorySegment.copy(zeros, 0, data, (row + n) * ds, (l - n) * ds);
             out.lengths().setAtIndex(ValueLayout.JAVA_INT, b, (int) n);
-            MemorySegment.copy(ones, 0, mask, row, n);
-            MemorySegment.copy(zeros, 0, mask, row + n, l - n);
+            MemorySegment.copy(onesZeros, CAP - n, mask, row, l);
         }
         return out;
     }
