@@ -27,7 +27,7 @@ profile() {   # profile NAME JMH-ARGS...
         echo "# $name: $*"
         grep -E '^HonestBenchmark|^Benchmark' "$dir/$name.jmh.log" || true
         for e in jdk.ExecutionSample jdk.NativeMethodSample; do
-            echo "$e: $("$JAVA_HOME/bin/jfr" summary --events "$e" "$dir/$name.jfr" 2>/dev/null | awk -v e="$e" '$1 == e {print $2}')"
+            echo "$e: $("$JAVA_HOME/bin/jfr" summary "$dir/$name.jfr" 2>/dev/null | awk -v e="$e" '$1 == e {print $2}')"
         done
         "$JAVA_HOME/bin/jfr" view --width 160 hot-methods "$dir/$name.jfr" 2>&1 | head -30
         echo "## native samples, top frames"

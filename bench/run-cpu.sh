@@ -45,8 +45,9 @@ jmh threads 'HonestBenchmark' -p variant=ceilingC,javaBackend,nativeBackend -t 2
     -p src=int32 -p dtype=int32
 # one batch split over threads: batch 1024 (over 4 MB of output, so libcubatch splits its rows) with the JVM
 # told it has one processor (the native backend and the C ceiling take their thread count from
-# availableProcessors), against the same rows of jmh-int32 on every processor
-jmh split 'HonestBenchmark' -p variant=ceilingC,nativeBackend -p regime=steady,streaming -p batchSize=1024 \
+# availableProcessors; java splits only where the JVM counts more than one),
+# against the same rows of jmh-int32 on every processor
+jmh split 'HonestBenchmark' -p variant=ceilingC,javaBackend,nativeBackend -p regime=steady,streaming -p batchSize=1024 \
     -p src=int32 -p dtype=int32 -jvmArgsAppend -XX:ActiveProcessorCount=1
 echo "load after: $(uptime)" >> "$dir/machine.txt"
 python3 bench/honest_summary.py "$dir" > /dev/null
