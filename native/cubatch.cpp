@@ -8,8 +8,11 @@
 #include <condition_variable>
 #include <cstddef>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 #include "cb_collate.cuh"
 #include "cb_pad.cuh"
@@ -287,7 +290,7 @@ inline bool convert_vector(const cb_pad_args* a, int64_t src, int64_t out, int64
 #endif
 
 // Whether FastConvert may use the fused vector passes (test_cubatch turns them off to test the other path).
-bool g_vector_convert = true;
+std::atomic<bool> g_vector_convert{true};
 
 struct FastConvert {
     int64_t operator()(const cb_pad_args* a, int64_t src, int64_t out, int64_t count) const {
@@ -298,7 +301,7 @@ struct FastConvert {
         }
 #ifdef CB_X86
         int64_t result;
-        if (g_vector_convert && convert_vector(a, src, out, count, &result)) return result;
+        if (g_vector_convert.load(std::memory_order_relaxed) && convert_vector(a, src, out, count, &result)) return result;
 #endif
         unsigned char* o = (unsigned char*) a->out;
         const bool int_source = s != CB_FLOAT32;
@@ -372,8 +375,15 @@ public:
     bool run(int64_t workers, void (*fn)(void*, int64_t), void* ctx) {
         std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
         if (!busy.owns_lock()) return false;
+        if (getpid() != pid_) return false;   // a forked child has the pool's fields but none of its threads
         while ((int64_t) started_ < workers - 1) {
-            std::thread(&Pool::loop, this, (int64_t) started_ + 1).detach();
+            // a new worker starts from the current generation: it must not take the last job for a new one
+            uint64_t now = generation_.load(std::memory_order_relaxed);
+            try {
+                std::thread(&Pool::loop, this, (int64_t) started_ + 1, now).detach();
+            } catch (const std::system_error&) {   // no thread to be had (a process limit): rows run inline
+                return false;
+            }
             started_++;
         }
         fn_ = fn;
@@ -411,8 +421,7 @@ private:
         }
     }
 
-    void loop(int64_t id) {
-        uint64_t seen = 0;
+    void loop(int64_t id, uint64_t seen) {
         for (;;) {
             if (!spin([&] { return generation_.load(std::memory_order_acquire) != seen; })) {
                 std::unique_lock<std::mutex> lk(m_);
@@ -427,6 +436,7 @@ private:
         }
     }
 
+    const pid_t pid_ = getpid();
     std::mutex busy_;
     std::mutex m_;
     std::condition_variable cv_;

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <random>
 #include <thread>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <vector>
 
 #include "cubatch.h"
@@ -330,6 +332,45 @@ static void test_pool_shared_by_callers() {
     for (int t = 0; t < 4; t++) CHECK(bad[t] == 0, "pool: caller %d got %d wrong results of 120", t, bad[t]);
 }
 
+// The pool as its worker count grows between jobs (a new worker must start from the current job, not take the
+// last one for a new one), and in a forked child, which has the pool's fields but none of its threads: the
+// child's split batch runs inline instead of waiting forever (alarm fails the test if it hangs).
+static void test_pool_growth_and_fork() {
+    const int64_t L = 200000;
+    for (int64_t B : {8, 30, 8, 30, 16}) {   // int32 rows of 800 KB: 6.4 MB (2 workers), 24 MB (6), 12.8 MB (4)
+        std::vector<int32_t> values(B * L);
+        for (int64_t i = 0; i < B * L; i++) values[i] = (int32_t) (i % 1000003);
+        std::vector<int64_t> offsets(B + 1), indices(B);
+        for (int64_t i = 0; i <= B; i++) offsets[i] = i * L;
+        for (int64_t i = 0; i < B; i++) indices[i] = B - 1 - i;
+        std::vector<int32_t> out(B * L, -1);
+        int32_t pad = 0;
+        int64_t err = -1;
+        CHECK(cb_pad(values.data(), CB_INT32, offsets.data(), 0, 1, indices.data(), B, L, L, CB_SIDE_POST, CB_SIDE_NONE,
+                     CB_INT32, &pad, out.data(), nullptr, nullptr, nullptr, 8, &err) == CB_OK, "pool growth: status");
+        bool same = true;
+        for (int64_t b = 0; b < B && same; b++) same = memcmp(&out[b * L], &values[(B - 1 - b) * L], L * 4) == 0;
+        CHECK(same, "pool growth: batch of %lld rows differs", (long long) B);
+    }
+    pid_t child = fork();
+    if (child == 0) {
+        alarm(60);
+        const int64_t B = 16;
+        std::vector<int32_t> values(B * L, 3), out(B * L, 0);
+        std::vector<int64_t> offsets(B + 1), indices(B);
+        for (int64_t i = 0; i <= B; i++) offsets[i] = i * L;
+        for (int64_t i = 0; i < B; i++) indices[i] = i;
+        int32_t pad = 0;
+        int64_t err = -1;
+        int32_t st = cb_pad(values.data(), CB_INT32, offsets.data(), 0, 1, indices.data(), B, L, L, CB_SIDE_POST,
+                            CB_SIDE_NONE, CB_INT32, &pad, out.data(), nullptr, nullptr, nullptr, 8, &err);
+        _exit(st == CB_OK && out == values ? 0 : 1);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "pool after fork: the child's split batch (status %d)", status);
+}
+
 // The kernels' row functions (cb_pad_wide_part: 16-byte chunks; cb_pad_bits_part: typed elements;
 // cb_pad_convert_part; cb_pad_masks_part), run on the CPU as a grid of `lanes` threads would run them (each
 // lane its share i, i + lanes, ...), write the same bytes as cb_pad_row.
@@ -559,6 +600,7 @@ int main() {
     test_conversion_in_pad_reports_first_bad_element();
     test_threads();
     test_pool_shared_by_callers();
+    test_pool_growth_and_fork();
     test_kernel_row_parts();
     test_null_indices();
     if (failures) {

@@ -60,6 +60,39 @@ class LargeBatchSplitTest {
         }
     }
 
+    /**
+     * From a ForkJoinPool worker (a parallel stream's task) the java backend pads on one thread: its join could
+     * run another task padding on the same collator. Several such tasks at once, each with its own collator.
+     */
+    @Test
+    void largeBatchesFromPoolWorkersWriteTheReferenceBytes() throws Exception {
+        try (Arena arena = Arena.ofShared()) {
+            SampleStore store = CollateTestSupport.randomStore(new SplittableRandom(43), arena, DType.INT32, 900, 4000, 1,
+                    true);
+            long[] indices = new long[ROWS];
+            for (int b = 0; b < ROWS; b++) {
+                indices[b] = (b * 7L) % store.size();
+            }
+            Padding padding = Padding.builder().side(PadSide.POST).dtype(DType.INT32).build();
+            PaddedShape shape = Collation.shape(store, indices, padding);
+            PaddedBatch want = PaddedBatch.allocate(shape, arena);
+            CollateTestSupport.reference(store, indices, padding, want);
+            long mismatches = java.util.stream.IntStream.range(0, 4).parallel().mapToLong(task -> {
+                try (Collator c = Backends.create("java")) {
+                    PaddedBatch got = PaddedBatch.allocate(shape, arena);
+                    long bad = 0;
+                    for (int round = 0; round < 3; round++) {
+                        c.pad(store, indices, padding, got);
+                        bad += want.data().mismatch(got.data()) == -1 && want.attentionMask().mismatch(got.attentionMask())
+                                == -1 ? 0 : 1;
+                    }
+                    return bad;
+                }
+            }).sum();
+            assertEquals(0, mismatches, "batches padded from pool workers that differ from the reference");
+        }
+    }
+
     /** int32 samples of 3600 timesteps, all 1 except a 40000 at timestep 5 of the samples in {@code bad}. */
     private static SampleStore store(Arena arena, int samples, int... bad) {
         int len = 3600;

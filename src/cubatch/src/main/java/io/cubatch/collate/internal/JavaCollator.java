@@ -12,6 +12,7 @@ import io.cubatch.store.SampleStore;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.concurrent.ForkJoinTask;
 import java.util.concurrent.RecursiveAction;
 
 /**
@@ -73,7 +74,10 @@ public final class JavaCollator implements Collator {
         }
         int batch = indices.length;
         long bad;
-        if (PROCESSORS > 1 && batch > 1 && rowBytes * batch >= BYTES_PER_THREAD && sharable(store, out)) {
+        // not from a pool worker: its join may run other tasks of the pool, one of which could pad on this same
+        // collator (SingleUser's lock is reentrant) and fork the helper again while it is in flight
+        if (PROCESSORS > 1 && batch > 1 && rowBytes * batch >= BYTES_PER_THREAD && !ForkJoinTask.inForkJoinPool()
+                && sharable(store, out)) {
             // a large batch: the upper half of the rows on the common pool, the lower half here
             int mid = batch / 2;
             helper.set(store, indices, padding, out, shape, mid, batch);
@@ -87,11 +91,15 @@ public final class JavaCollator implements Collator {
             } finally {
                 helper.quietlyJoin();   // never return while the helper still writes
                 upper = helper.bad;
-                failed = helper.getException();
+                failed = helper.failure;
                 helper.clear();
             }
-            if (failed != null) {
-                throw failed instanceof RuntimeException r ? r : new IllegalStateException(failed);
+            if (failed instanceof RuntimeException r) {   // the helper's own exception, as on one thread
+                throw r;
+            } else if (failed instanceof Error e) {
+                throw e;
+            } else if (failed != null) {
+                throw new IllegalStateException(failed);
             }
             bad = lower >= 0 ? lower : upper;   // the lowest failing row, as on one thread
         } else {
@@ -136,6 +144,11 @@ public final class JavaCollator implements Collator {
         private int from;
         private int to;
         long bad;
+        /**
+         * What the rows threw, kept as thrown: ForkJoinTask's getException() may rebuild another thread's
+         * exception by reflection, with another message (or none).
+         */
+        Throwable failure;
 
         void set(SampleStore store, long[] indices, Padding padding, PaddedBatch out, PaddedShape shape, int from,
                  int to) {
@@ -147,6 +160,7 @@ public final class JavaCollator implements Collator {
             this.from = from;
             this.to = to;
             this.bad = -1;
+            this.failure = null;
         }
 
         /** Drops the references to the batch, so that the collator holds none between calls. */
@@ -156,7 +170,11 @@ public final class JavaCollator implements Collator {
 
         @Override
         protected void compute() {
-            bad = rows(store, indices, padding, out, shape, from, to, helperScratch);
+            try {
+                bad = rows(store, indices, padding, out, shape, from, to, helperScratch);
+            } catch (Throwable t) {
+                failure = t;
+            }
         }
     }
 
