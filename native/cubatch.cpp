@@ -377,8 +377,8 @@ public:
         if (!busy.owns_lock()) return false;
         if (getpid() != pid_) return false;   // a forked child has the pool's fields but none of its threads
         while ((int64_t) started_ < workers - 1) {
-            // a new worker starts from the current generation: it must not take the last job for a new one
-            uint64_t now = generation_.load(std::memory_order_relaxed);
+            // a new worker starts from the current job: it must not take the last one for a new one
+            uint64_t now = job_.load(std::memory_order_relaxed);
             try {
                 std::thread(&Pool::loop, this, (int64_t) started_ + 1, now).detach();
             } catch (const std::system_error&) {   // no thread to be had (a process limit): rows run inline
@@ -388,13 +388,11 @@ public:
         }
         fn_ = fn;
         ctx_ = ctx;
-        workers_ = workers;
-        // every started worker acknowledges every job, also one it has no rows of: so no worker can still be
-        // reading this job's fields when the next job writes them
-        pending_.store((int64_t) started_, std::memory_order_relaxed);
+        pending_.store(workers - 1, std::memory_order_relaxed);
         {
-            std::lock_guard<std::mutex> lk(m_);   // a worker checks generation_ under m_ before it sleeps
-            generation_.fetch_add(1, std::memory_order_release);
+            std::lock_guard<std::mutex> lk(m_);   // a worker checks job_ under m_ before it sleeps
+            uint64_t next = ((job_.load(std::memory_order_relaxed) >> 7) + 1) << 7 | (uint64_t) workers;
+            job_.store(next, std::memory_order_release);
         }
         cv_.notify_all();
         fn(ctx, 0);
@@ -421,14 +419,19 @@ private:
         }
     }
 
+    // A worker learns a job's number and worker count from one load of job_. One that the job does not need
+    // reads nothing else of it and does not acknowledge it, so a 2-worker job on a 64-core machine waits for
+    // one worker, not 63; the job's fields (fn_, ctx_) are read only by the workers the caller waits for, so
+    // the next job cannot overwrite them while they are read.
     void loop(int64_t id, uint64_t seen) {
         for (;;) {
-            if (!spin([&] { return generation_.load(std::memory_order_acquire) != seen; })) {
+            if (!spin([&] { return job_.load(std::memory_order_acquire) != seen; })) {
                 std::unique_lock<std::mutex> lk(m_);
-                cv_.wait(lk, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+                cv_.wait(lk, [&] { return job_.load(std::memory_order_acquire) != seen; });
             }
-            seen = generation_.load(std::memory_order_acquire);
-            if (id < workers_) fn_(ctx_, id);   // else not needed for this job, only acknowledging it
+            seen = job_.load(std::memory_order_acquire);
+            if (id >= (int64_t) (seen & 127)) continue;   // not needed for this job
+            fn_(ctx_, id);
             if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
                 std::lock_guard<std::mutex> lk(m_);   // the caller checks pending_ under m_ before it sleeps
                 done_.notify_one();
@@ -442,9 +445,8 @@ private:
     std::condition_variable cv_;
     std::condition_variable done_;
     size_t started_ = 0;                        // under busy_
-    std::atomic<uint64_t> generation_{0};       // one more per job; publishes fn_, ctx_, workers_
-    std::atomic<int64_t> pending_{0};
-    int64_t workers_ = 0;
+    std::atomic<uint64_t> job_{0};              // job number << 7 | its workers (<= 64); publishes fn_, ctx_
+    std::atomic<int64_t> pending_{0};           // workers of the current job that have not finished
     void (*fn_)(void*, int64_t) = nullptr;
     void* ctx_ = nullptr;
 };
