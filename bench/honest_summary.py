@@ -60,14 +60,14 @@ def main(d):
                 ratio = ceiling / r["median"] if time_mode else r["median"] / ceiling
             scaling = None
             if threads > 1:   # against the same method and workload with one thread (any run but split)
-                one = [by[k2][m]["median"] for k2 in by
-                       if k2[1:6] == key[1:6] and k2[6] == 1 and k2[0] != "split" and m in by[k2]]
-                if one:
-                    scaling = r["median"] / one[0]
+                same = lambda k2: k2[1:6] == key[1:6] and k2[6] == 1 and k2[0] != "split"
             elif run != "split":   # one batch split over threads: against the split run's one processor
-                one = [by[k2][m]["median"] for k2 in by if k2[0] == "split" and k2[1:] == key[1:] and m in by[k2]]
-                if one:
-                    scaling = r["median"] / one[0]
+                same = lambda k2: k2[0] == "split" and k2[1:] == key[1:]
+            else:
+                same = None
+            one = [by[k2][m]["median"] for k2 in by if same and same(k2) and m in by[k2]]
+            if one:
+                scaling = r["median"] / one[0]
             row = {"run": run, "benchmark": cls, "regime": regime, "batch": b, "src": src, "dtype": dtype,
                    "threads": threads, "method": m, "median": r["median"], "unit": r["unit"],
                    "forks": r["forks"], "spread": r["spread"], "alloc_bytes_per_op": r["alloc"],

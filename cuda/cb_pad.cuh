@@ -203,6 +203,19 @@ CB_HD void cb_pad_wide_part(const cb_pad_args* a, const cb_row_span* s, int64_t 
     }
 }
 
+// Elements [from, to) of a row (its first byte: row) set to the pad value: one memset when the value's bytes
+// are all zero or it is one byte wide, else a typed store per element (cb_put_pad).
+CB_HD void cb_fill_pad(unsigned char* row, int64_t from, int64_t to, const void* pad, int dsize) {
+    if (to <= from) return;
+    int zero = 1;
+    for (int i = 0; i < dsize; i++) zero &= ((const unsigned char*) pad)[i] == 0;
+    if (zero || dsize == 1) {
+        memset(row + from * dsize, ((const unsigned char*) pad)[0], (size_t) ((to - from) * dsize));
+    } else {
+        for (int64_t e = from; e < to; e++) cb_put_pad(row + e * dsize, pad, dsize);
+    }
+}
+
 // lengths[b]: written once per row, also when L = 0 and the row has no timestep to hang it on.
 CB_HD void cb_pad_length(const cb_pad_args* a, const cb_row_geometry* g, int64_t b) {
     if (a->lengths) a->lengths[b] = (int32_t) g->keep;
@@ -235,30 +248,18 @@ CB_HD int cb_pad_row_with(const cb_pad_args* a, int64_t b, int64_t* bad, Convert
     unsigned char* row = (unsigned char*) a->out + b * a->out_len * F * dsize;
     // the row in address order (padding before, the real timesteps, padding after), as a plain copy and fill
     // would write it: the tail first and the head after cost 3 % at batch 64 and 256 (cubatch.cpp's ceiling)
-    int64_t pads[2][2] = {{0, g.start}, {g.start + g.keep, a->out_len}};
-    for (int k = 0; k < 2; k++) {
-        if (k == 1) {
-            if (cb_bit_copy(a->src_dtype, a->dst_dtype)) {
-                memcpy(row + g.start * F * dsize, (const unsigned char*) a->values + g.first * F * dsize,
-                       (size_t) (g.keep * F * dsize));
-            } else {
-                int64_t o = convert(a, g.first * F, (b * a->out_len + g.start) * F, g.keep * F);
-                if (o >= 0) {
-                    *bad = o;
-                    return CB_ERR_VALUE_DOES_NOT_FIT;
-                }
-            }
-        }
-        int64_t from = pads[k][0] * F, to = pads[k][1] * F;
-        if (to <= from) continue;
-        int zero = 1;
-        for (int i = 0; i < dsize; i++) zero &= ((const unsigned char*) a->pad_value)[i] == 0;
-        if (zero || dsize == 1) {
-            memset(row + from * dsize, ((const unsigned char*) a->pad_value)[0], (size_t) ((to - from) * dsize));
-        } else {
-            for (int64_t e = from; e < to; e++) memcpy(row + e * dsize, a->pad_value, dsize);
+    cb_fill_pad(row, 0, g.start * F, a->pad_value, dsize);
+    if (cb_bit_copy(a->src_dtype, a->dst_dtype)) {
+        memcpy(row + g.start * F * dsize, (const unsigned char*) a->values + g.first * F * dsize,
+               (size_t) (g.keep * F * dsize));
+    } else {
+        int64_t o = convert(a, g.first * F, (b * a->out_len + g.start) * F, g.keep * F);
+        if (o >= 0) {
+            *bad = o;
+            return CB_ERR_VALUE_DOES_NOT_FIT;
         }
     }
+    cb_fill_pad(row, (g.start + g.keep) * F, a->out_len * F, a->pad_value, dsize);
     // mask and positions as cb_pad_masks_part defines them, written as runs: through local pointers the
     // compiler need not reload the arguments after every byte store (a uint8_t store may alias anything)
     const int64_t L = a->out_len, start = g.start, end = g.start + g.keep;

@@ -456,9 +456,11 @@ private:
 // Below this much output per thread, a split costs more than it saves.
 constexpr int64_t kBytesPerThread = 4 << 20;
 
+// Rows [from, to) in order; stops at the first failing row, whose status it returns with its bad index in
+// *error_out.
 template <typename Row>
-int32_t rows_inline(int64_t batch, int64_t* error_out, Row& row) {
-    for (int64_t b = 0; b < batch; b++) {
+int32_t rows_range(Row& row, int64_t from, int64_t to, int64_t* error_out) {
+    for (int64_t b = from; b < to; b++) {
         int64_t bad = 0;
         int32_t s = row(b, &bad);
         if (s != CB_OK) {
@@ -474,7 +476,7 @@ int32_t for_rows(int64_t batch, int64_t out_bytes, int32_t threads, int64_t* err
     int64_t workers = std::max<int64_t>(1, std::min<int64_t>({(int64_t) threads, batch, 1 + out_bytes / kBytesPerThread,
                                                               Pool::kMaxWorkers}));
     if (workers == 1) {   // the common small batch: no thread and no heap allocation
-        return rows_inline(batch, error_out, row);
+        return rows_range(row, 0, batch, error_out);
     }
     struct Job {
         Row* row;
@@ -486,22 +488,13 @@ int32_t for_rows(int64_t batch, int64_t out_bytes, int32_t threads, int64_t* err
     job.row = &row;
     job.batch = batch;
     job.workers = workers;
-    for (int64_t w = 0; w < workers; w++) job.fail_status[w] = CB_OK;
     auto work = [](void* ctx, int64_t w) {
         Job* j = (Job*) ctx;
-        int64_t from = j->batch * w / j->workers, to = j->batch * (w + 1) / j->workers;
-        for (int64_t b = from; b < to; b++) {
-            int64_t bad = 0;
-            int32_t s = (*j->row)(b, &bad);
-            if (s != CB_OK) {
-                j->fail_at[w] = bad;
-                j->fail_status[w] = s;
-                return;
-            }
-        }
+        j->fail_status[w] = rows_range(*j->row, j->batch * w / j->workers, j->batch * (w + 1) / j->workers,
+                                       &j->fail_at[w]);
     };
     if (!Pool::get().run(workers, work, &job)) {
-        return rows_inline(batch, error_out, row);   // the pool serves another caller: this batch on one thread
+        return rows_range(row, 0, batch, error_out);   // the pool serves another caller: this batch on one thread
     }
     for (int64_t w = 0; w < workers; w++) {   // workers own ascending row ranges: the first failure wins
         if (job.fail_status[w] != CB_OK) {

@@ -29,9 +29,9 @@ import java.util.SplittableRandom;
  * does to find the batch's longest), then per row read its real
  * tokens at their places in the store in the batch's order, write them into the row (a copy, or when the
  * element sizes differ a plain integer cast, the cheapest move of those bytes; in C built for AVX2 where the
- * CPU has it, as the backends' conversions are), fill the padding with the pad
- * value (0), write the row's length and its mask. {@link #ceilingJava} with {@code MemorySegment.copy} (from constant rows for the padding and mask),
- * {@link #ceilingC} with C memcpy/memset (libcubatch's cb_ceiling_pad). The summary takes the faster of the two
+ * CPU has it, as the backends' conversions are), fill the padding with the pad value (0), write the row's
+ * length and its mask. {@link #ceilingJava} with {@code MemorySegment.copy} (from constant rows for the padding
+ * and mask), {@link #ceilingC} with C memcpy/memset (libcubatch's cb_ceiling_pad). The summary takes the faster of the two
  * in the same run as the ceiling.
  */
 public final class HonestCase implements AutoCloseable {

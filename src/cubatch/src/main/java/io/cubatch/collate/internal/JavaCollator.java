@@ -21,9 +21,10 @@ import java.util.concurrent.RecursiveAction;
  * conversion otherwise). Runs anywhere; the oracle the other backends are compared with. Allocates nothing per
  * batch once warm. A batch of 4 MB of output or more, where the machine has several processors and no segment
  * of the store or the output is confined to the calling thread, is split in two as libcubatch splits it: the
- * upper rows on the common {@link java.util.concurrent.ForkJoinPool}, the lower ones on the calling thread. Owns a little off-heap memory (pad and mask rows), freed by {@link #close()}. One
- * thread at a time ({@link SingleUser}): a second thread calling in is refused, since the pad rows are
- * shared; {@link #close()} during a pad on another thread waits for it, then frees.
+ * upper rows on the common {@link java.util.concurrent.ForkJoinPool}, the lower ones on the calling thread.
+ * Owns a little off-heap memory (pad and mask rows), freed by {@link #close()}. One thread at a time
+ * ({@link SingleUser}): a second thread calling in is refused, since the pad rows are shared; {@link #close()}
+ * during a pad on another thread waits for it, then frees.
  */
 public final class JavaCollator implements Collator {
     private final MemorySegment padValue = MemorySegment.ofArray(new long[1]);
