@@ -201,6 +201,7 @@ public final class JavaCollator implements Collator {
         MemorySegment lengths = out.lengths();
         MemorySegment padRow = this.padRow;
         MemorySegment masks = this.masks;
+        long third = masks.byteSize() / 3;   // the length of each of its runs
         boolean bitCopy = Conversions.isBitCopy(src, dst);
         long step = f * size;   // bytes per timestep
         for (int b = from; b < to; b++) {
@@ -221,8 +222,7 @@ public final class JavaCollator implements Collator {
                 MemorySegment.copy(padRow, 0, data, rowStart + end * step, (l - end) * step);
             }
             // the whole mask row in one copy: ones then zeros (POST), or zeros then ones (PRE), cut from masks
-            long n3 = masks.byteSize() / 3;
-            MemorySegment.copy(masks, start == 0 ? n3 - keep : 2 * n3 - start, mask, maskRow, l);
+            MemorySegment.copy(masks, start == 0 ? third - keep : 2 * third - start, mask, maskRow, l);
             if (keep > 0) {
                 if (bitCopy) {
                     MemorySegment.copy(values, first * step, data, rowStart + start * step, keep * step);
