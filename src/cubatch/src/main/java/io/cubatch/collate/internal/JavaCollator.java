@@ -12,8 +12,6 @@ import io.cubatch.store.SampleStore;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.concurrent.ForkJoinTask;
-import java.util.concurrent.RecursiveAction;
 
 /**
  * The {@code java} backend: pure Java over {@link MemorySegment}s, the same row algorithm as
@@ -21,7 +19,8 @@ import java.util.concurrent.RecursiveAction;
  * conversion otherwise). Runs anywhere; the oracle the other backends are compared with. Allocates nothing per
  * batch once warm. A batch of 4 MB of output or more, where the machine has several processors and no segment
  * of the store or the output is confined to the calling thread, is split in two as libcubatch splits it: the
- * upper rows on the common {@link java.util.concurrent.ForkJoinPool}, the lower ones on the calling thread.
+ * upper rows on the process's {@link RowWorker} (unless another collator's batch holds it), the lower ones on
+ * the calling thread.
  * Owns a little off-heap memory (pad and mask rows), freed by {@link #close()}. One thread at a time
  * ({@link SingleUser}): a second thread calling in is refused, since the pad rows are shared; {@link #close()}
  * during a pad on another thread waits for it, then frees.
@@ -75,22 +74,16 @@ public final class JavaCollator implements Collator {
         }
         int batch = indices.length;
         long bad;
-        // not from a pool worker: its join may run other tasks of the pool, one of which could pad on this same
-        // collator (SingleUser's lock is reentrant) and fork the helper again while it is in flight
-        if (PROCESSORS > 1 && batch > 1 && rowBytes * batch >= BYTES_PER_THREAD && !ForkJoinTask.inForkJoinPool()
-                && sharable(store, out)) {
-            // a large batch: the upper half of the rows on the common pool, the lower half here
-            int mid = batch / 2;
-            helper.set(store, indices, padding, out, shape, mid, batch);
-            helper.reinitialize();
-            helper.fork();
+        if (PROCESSORS > 1 && batch > 1 && rowBytes * batch >= BYTES_PER_THREAD && sharable(store, out)
+                && postUpperHalf(store, indices, padding, out, shape, batch)) {
+            // a large batch: the upper half of the rows on the process's row worker, the lower half here
             long lower;
             long upper;
             Throwable failed;
             try {
-                lower = rows(store, indices, padding, out, shape, 0, mid, scratch);
+                lower = rows(store, indices, padding, out, shape, 0, batch / 2, scratch);
             } finally {
-                helper.quietlyJoin();   // never return while the helper still writes
+                RowWorker.INSTANCE.await();   // never return while the helper still writes
                 upper = helper.bad;
                 failed = helper.failure;
                 helper.clear();
@@ -131,11 +124,25 @@ public final class JavaCollator implements Collator {
     private static final int PROCESSORS = Runtime.getRuntime().availableProcessors();
 
     /**
-     * The upper rows of a large batch, padded on the common pool while the calling thread pads the lower ones:
-     * one task reused for every batch (reinitialized, never allocated per batch), with its own conversion
-     * scratch. The fork and the join order its writes before the caller's return.
+     * Posts rows {@code [batch / 2, batch)} to the {@link RowWorker}; false (nothing posted) when it is taken by
+     * another caller or cannot start, and the calling thread then pads every row.
      */
-    private final class Helper extends RecursiveAction {
+    private boolean postUpperHalf(SampleStore store, long[] indices, Padding padding, PaddedBatch out,
+                                  PaddedShape shape, int batch) {
+        helper.set(store, indices, padding, out, shape, batch / 2, batch);
+        if (RowWorker.INSTANCE.tryPost(helper)) {
+            return true;
+        }
+        helper.clear();
+        return false;
+    }
+
+    /**
+     * The upper rows of a large batch, padded by the {@link RowWorker} while the calling thread pads the lower
+     * ones: one job reused for every batch, with its own conversion scratch. The worker's volatile job numbers
+     * order its writes before the caller's return.
+     */
+    private final class Helper implements RowWorker.Job {
         private final Conversions.Scratch helperScratch = new Conversions.Scratch();
         private SampleStore store;
         private long[] indices;
@@ -145,10 +152,7 @@ public final class JavaCollator implements Collator {
         private int from;
         private int to;
         long bad;
-        /**
-         * What the rows threw, kept as thrown: ForkJoinTask's getException() may rebuild another thread's
-         * exception by reflection, with another message (or none).
-         */
+        /** What the rows threw, kept as thrown, for the caller to rethrow. */
         Throwable failure;
 
         void set(SampleStore store, long[] indices, Padding padding, PaddedBatch out, PaddedShape shape, int from,
@@ -170,7 +174,7 @@ public final class JavaCollator implements Collator {
         }
 
         @Override
-        protected void compute() {
+        public void run() {
             try {
                 bad = rows(store, indices, padding, out, shape, from, to, helperScratch);
             } catch (Throwable t) {
@@ -213,16 +217,12 @@ public final class JavaCollator implements Collator {
             long end = start + keep;
             long rowStart = b * rowBytes;
             long maskRow = b * l;
-            // each run only when it is not empty: a copy's checks cost about as much as a short row's bytes, and
-            // one of the two pad runs is always empty
+            // in address order, as cb_pad_row writes (the pad run before the tokens, the tokens, the pad run after
+            // them, then the mask), and each pad run only when it is not empty: a copy's checks cost about as much
+            // as a short row's bytes, and one of the two pad runs is always empty
             if (start > 0) {
                 MemorySegment.copy(padRow, 0, data, rowStart, start * step);
             }
-            if (end < l) {
-                MemorySegment.copy(padRow, 0, data, rowStart + end * step, (l - end) * step);
-            }
-            // the whole mask row in one copy: ones then zeros (POST), or zeros then ones (PRE), cut from masks
-            MemorySegment.copy(masks, start == 0 ? third - keep : 2 * third - start, mask, maskRow, l);
             if (keep > 0) {
                 if (bitCopy) {
                     MemorySegment.copy(values, first * step, data, rowStart + start * step, keep * step);
@@ -234,6 +234,11 @@ public final class JavaCollator implements Collator {
                     }
                 }
             }
+            if (end < l) {
+                MemorySegment.copy(padRow, 0, data, rowStart + end * step, (l - end) * step);
+            }
+            // the whole mask row in one copy: ones then zeros (POST), or zeros then ones (PRE), cut from masks
+            MemorySegment.copy(masks, start == 0 ? third - keep : 2 * third - start, mask, maskRow, l);
             lengths.setAtIndex(ValueLayout.JAVA_INT_UNALIGNED, b, (int) keep);
             if (shape.positions()) {
                 for (long t = 0; t < l; t++) {
