@@ -70,10 +70,10 @@ class CompactLayoutPropertyTest {
             MemorySegment error = arena.allocate(8, 8);
             MemorySegment positions = shape.positions() ? actual.positions() : MemorySegment.NULL;
             int status = (int) lib.pad.invokeExact(staged.asSlice(layout.offsetBytes()), src.ordinal(),
-                    staged.asSlice(0, layout.offsetBytes()), 0L, store.features(), MemorySegment.NULL,
+                    staged.asSlice(0, layout.offsetBytes()), 0L, store.features(), 0L,
                     (long) indices.length, shape.length(), shape.length(), padding.side() == PadSide.PRE ? 0 : 1, 2,
-                    shape.dtype().ordinal(), pad, actual.data(), actual.lengths(), actual.attentionMask(),
-                    positions, 1, error);
+                    shape.dtype().ordinal(), pad.address(), actual.data(), actual.lengths(), actual.attentionMask(),
+                    positions, 1, error.address());
             if (expectedError != null) {
                 assertEquals(1, status, "a value that does not fit: " + expectedError);
                 String msg = expectedError;

@@ -1,6 +1,8 @@
 package io.cubatch.collate;
 
-import java.util.concurrent.locks.ReentrantLock;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * The guard of an object that one thread at a time may use (a collator, with its scratch buffers): a second
@@ -8,7 +10,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * instead of sharing the scratch (an index buffer overwritten between its check and the native read was
  * a SIGSEGV). {@link #close} waits for the thread inside, if any, to leave, then frees: a close racing a
  * running operation neither fails nor leaks. Handing the object from one thread to another between calls
- * is fine. Uncontended, {@link #enter} and {@link #exit} cost one compare-and-set each.
+ * is fine. Uncontended, {@link #enter} costs one compare-and-set and {@link #exit} one release store.
  *
  * <pre>{@code
  * user.enter();
@@ -16,8 +18,22 @@ import java.util.concurrent.locks.ReentrantLock;
  * }</pre>
  */
 public final class SingleUser {
+    private static final VarHandle OWNER;
+
+    static {
+        try {
+            OWNER = MethodHandles.lookup().findVarHandle(SingleUser.class, "owner", Thread.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     private final String what;
-    private final OwnedLock lock = new OwnedLock();
+    /** The thread inside, or null: set by a compare-and-set, cleared by a release store. */
+    @SuppressWarnings("unused")   // through OWNER
+    private volatile Thread owner;
+    /** How many times the owner re-entered (a call from inside a call), touched by the owner alone. */
+    private int depth;
     private volatile boolean closing;
     private volatile boolean closed;
 
@@ -31,16 +47,18 @@ public final class SingleUser {
     }
 
     /**
-     * Enters; pair with {@link #exit()} in a finally block.
+     * Enters; pair with {@link #exit()} in a finally block. The thread inside may enter again (each enter then
+     * needs its exit).
      *
      * @throws IllegalStateException when another thread is inside or closing, or when closed
      */
     public void enter() {
-        if (!lock.tryLock()) {
-            Thread t = lock.owner();
-            for (int spin = 0; t == null && spin < 1000 && lock.isLocked(); spin++) {
-                Thread.onSpinWait(); // the lock is taken an instant before its owner is recorded
-                t = lock.owner();
+        Thread me = Thread.currentThread();
+        if (!OWNER.compareAndSet(this, (Thread) null, me)) {
+            Thread t = (Thread) OWNER.getVolatile(this);
+            if (t == me) {
+                depth++;
+                return;
             }
             String who = t == null ? "another thread" : "thread '" + t.getName() + "'";
             throw new IllegalStateException(what + (closing ? " is being closed by " + who : " is in use by " + who)
@@ -48,14 +66,18 @@ public final class SingleUser {
                     + " or hand it over only between calls");
         }
         if (closed) {
-            lock.unlock();
+            OWNER.setRelease(this, (Thread) null);
             throw new IllegalStateException(what + " is closed");
         }
     }
 
     /** Leaves what {@link #enter()} entered. */
     public void exit() {
-        lock.unlock();
+        if (depth > 0) {
+            depth--;
+        } else {
+            OWNER.setRelease(this, (Thread) null);   // orders the call's writes before the next user's enter
+        }
     }
 
     /**
@@ -69,16 +91,24 @@ public final class SingleUser {
 
     /**
      * Closes once: waits until no thread is inside, marks the object closed (later calls throw), then runs
-     * {@code free}. Idempotent; a second close returns at once.
+     * {@code free}. Idempotent; a second close returns at once. The thread inside may not close (from within
+     * one of the object's own calls), since the call would go on using what {@code free} frees.
      *
      * @param free frees the object's memory; run once, by the closing thread, with no other thread inside
+     * @throws IllegalStateException when called by the thread inside, from within a call
      */
     public void close(Runnable free) {
         if (closed) {
             return;
         }
+        Thread me = Thread.currentThread();
+        if (OWNER.getVolatile(this) == me) {
+            throw new IllegalStateException(what + " cannot be closed from within one of its own calls");
+        }
         closing = true;
-        lock.lock();
+        while (!OWNER.compareAndSet(this, (Thread) null, me)) {   // wait for the thread inside to leave
+            LockSupport.parkNanos(this, 50_000);
+        }
         try {
             if (closed) {
                 return;
@@ -86,14 +116,7 @@ public final class SingleUser {
             closed = true;
             free.run();
         } finally {
-            lock.unlock();
-        }
-    }
-
-    /** A lock that names its owner, for the message. */
-    private static final class OwnedLock extends ReentrantLock {
-        Thread owner() {
-            return getOwner();
+            OWNER.setRelease(this, (Thread) null);
         }
     }
 }

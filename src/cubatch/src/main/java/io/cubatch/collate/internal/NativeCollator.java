@@ -25,7 +25,9 @@ import java.lang.foreign.ValueLayout;
  *
  * <p>One thread at a time ({@link SingleUser}): the indices the library reads are the ones validated
  * for this call, because a second thread calling in is refused with an IllegalStateException instead
- * of overwriting them. {@link #close()} during a pad on another thread waits for it, then frees.
+ * of overwriting them. {@link #close()} during a pad on another thread waits for it, then frees. That wait is
+ * also why the scratch goes to the library as plain addresses, without the acquire and release of its arena's
+ * session that a segment argument costs (the store's and the output's segments, which others own, keep theirs).
  */
 public final class NativeCollator implements Collator {
     private final NativeLibrary lib;
@@ -138,9 +140,9 @@ public final class NativeCollator implements Collator {
         int status;
         try {
             status = (int) lib.pad.invokeExact(values, store.dtype().ordinal(), offsets, fixedLen, store.features(),
-                    indexSegment, (long) indices.length, shape.length(), shape.limit(), padSide, truncSide,
-                    shape.dtype().ordinal(), padValue, out.data(), out.lengths(), out.attentionMask(), positions,
-                    threads, error);
+                    indexSegment.address(), (long) indices.length, shape.length(), shape.limit(), padSide, truncSide,
+                    shape.dtype().ordinal(), padValue.address(), out.data(), out.lengths(), out.attentionMask(),
+                    positions, threads, error.address());
         } catch (Throwable t) {
             throw new IllegalStateException("cb_pad downcall failed: " + t, t);
         }
@@ -168,8 +170,8 @@ public final class NativeCollator implements Collator {
         try {
             MemorySegment values = store.values();
             MemorySegment indexSegment = indices(indices);
-            status = (int) lib.stack.invokeExact(values, store.dtype().ordinal(), rowElems, indexSegment,
-                    (long) indices.length, dtype.ordinal(), out, threads, error);
+            status = (int) lib.stack.invokeExact(values, store.dtype().ordinal(), rowElems, indexSegment.address(),
+                    (long) indices.length, dtype.ordinal(), out, threads, error.address());
         } catch (Throwable t) {
             throw new IllegalStateException("cb_stack downcall failed: " + t, t);
         }
@@ -213,10 +215,10 @@ public final class NativeCollator implements Collator {
         MemorySegment positions = shape.positions() ? view.positions() : MemorySegment.NULL;
         int status;
         try {
-            status = (int) lib.pack.invokeExact(store.values(), store.dtype().ordinal(), layout.features(), packFirst,
-                    packKeep, packStart, (long) seqs, (long) layout.rows(), layout.maxlen(), padding.dtype().ordinal(),
-                    h.padValue(), view.data(), view.attentionMask(), positions, view.lengths(),
-                    packing.hostCuSeqlens().orElseThrow(), packMax, error);
+            status = (int) lib.pack.invokeExact(store.values(), store.dtype().ordinal(), layout.features(),
+                    packFirst.address(), packKeep.address(), packStart.address(), (long) seqs, (long) layout.rows(),
+                    layout.maxlen(), padding.dtype().ordinal(), h.padValue(), view.data(), view.attentionMask(), positions,
+                    view.lengths(), packing.hostCuSeqlens().orElseThrow(), packMax.address(), error.address());
         } catch (RuntimeException | Error e) {
             throw e;
         } catch (Throwable t) {

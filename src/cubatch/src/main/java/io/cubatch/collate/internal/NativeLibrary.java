@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.MemorySegment;
 import java.lang.foreign.Linker;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
@@ -37,6 +38,16 @@ public final class NativeLibrary {
     public final MethodHandle copy;
     /** {@code int32_t cb_struct_layout(int32_t which, int64_t* out, int32_t capacity)}. */
     public final MethodHandle structLayout;
+
+    /**
+     * A pointer parameter that receives the collator's own scratch memory as a plain address (a {@code long}, as
+     * {@link MemorySegment#address()}), not a segment. A segment argument makes the downcall acquire and release
+     * its arena's session, two atomic operations per call for a shared arena; for its own scratch the collator
+     * needs neither, since its {@link io.cubatch.collate.SingleUser} guard keeps {@code close()}, the only
+     * thing that frees that memory, waiting until the call has returned. Pointers and 64-bit integers are passed
+     * alike by every 64-bit C calling convention the library is built for.
+     */
+    private static final java.lang.foreign.MemoryLayout OWN = JAVA_LONG;
 
     private static final Object[] LOADED = load();
 
@@ -123,14 +134,15 @@ public final class NativeLibrary {
                 return new Object[] {null, "libcubatch has ABI version " + v + ", this jar needs " + ABI_VERSION
                         + ": rebuild (./test or mvn package) so the jar and the library match"};
             }
+            // OWN: the collator's own scratch (indices, pad value, error word, packing tables)
             MethodHandle pad = downcall(linker, lib, "cb_pad", FunctionDescriptor.of(JAVA_INT,
-                    ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_LONG,
-                    JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS));
+                    ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG, OWN, JAVA_LONG, JAVA_LONG, JAVA_LONG,
+                    JAVA_INT, JAVA_INT, JAVA_INT, OWN, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, OWN));
             MethodHandle stack = downcall(linker, lib, "cb_stack", FunctionDescriptor.of(JAVA_INT,
-                    ADDRESS, JAVA_INT, JAVA_LONG, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS));
+                    ADDRESS, JAVA_INT, JAVA_LONG, OWN, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, OWN));
             MethodHandle pack = downcall(linker, lib, "cb_pack", FunctionDescriptor.of(JAVA_INT,
-                    ADDRESS, JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT,
-                    ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+                    ADDRESS, JAVA_INT, JAVA_LONG, OWN, OWN, OWN, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT,
+                    ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, OWN, OWN));
             MethodHandle copy = downcall(linker, lib, "cb_copy", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, JAVA_LONG));
             MethodHandle layout = downcall(linker, lib, "cb_struct_layout",
                     FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));

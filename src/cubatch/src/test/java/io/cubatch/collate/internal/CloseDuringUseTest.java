@@ -80,6 +80,46 @@ class CloseDuringUseTest {
         });
     }
 
+    /**
+     * The thread inside may enter again (a call from inside a call), and another thread is refused until every
+     * enter has had its exit; closing from inside a call is refused, since the call would use freed memory.
+     */
+    @Test
+    void theThreadInsideMayReenterButNotClose() throws InterruptedException {
+        SingleUser user = new SingleUser("thing");
+        user.enter();
+        user.enter();
+        user.exit();
+        boolean[] entered = new boolean[1];
+        Thread other = new Thread(() -> {
+            try {
+                user.enter();
+                entered[0] = true;
+                user.exit();
+            } catch (IllegalStateException e) {
+                entered[0] = false;
+            }
+        }, "other");
+        other.start();
+        other.join();
+        assertFalse(entered[0], "another thread entered while one enter had no exit yet");
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> user.close(() -> { }));
+        assertEquals("thing cannot be closed from within one of its own calls", e.getMessage());
+        assertFalse(user.isClosed());
+        user.exit();
+        other = new Thread(() -> {
+            user.enter();
+            entered[0] = true;
+            user.exit();
+        }, "other");
+        other.start();
+        other.join();
+        assertTrue(entered[0], "another thread may enter once the first has left");
+        AtomicBoolean freed = new AtomicBoolean();
+        user.close(() -> freed.set(true));
+        assertTrue(freed.get());
+    }
+
     /** A store of {@code rows} samples of {@code length} int32 timesteps, sample b holding b everywhere. */
     private static SampleStore bigStore(int rows, int length) {
         Arena arena = Arena.ofShared();
