@@ -157,4 +157,28 @@ class ReusedPackingTest {
             assertThrows(IllegalArgumentException.class, () -> reusable.place(store, new long[] {0}, unbounded));
         }
     }
+
+    /** Packing, like padding, is refused by a closed host collator (the java backend's used to go ahead). */
+    @Test
+    void aClosedCollatorRefusesToPack() {
+        try (Arena arena = Arena.ofConfined()) {
+            SampleStore store = CollateTestSupport.randomStore(new SplittableRandom(5), arena, DType.INT32, 10, 8, 1, true);
+            Padding padding = Padding.builder().side(PadSide.POST).dtype(DType.INT32).maxlen(8)
+                    .truncation(PadSide.POST).build();
+            PaddedShape largest = new PaddedShape(4, 8, 1, 8, DType.INT32, false);
+            for (String name : CollateTestSupport.availableBackends()) {
+                if (!name.equals("java") && !name.equals("native")) {
+                    continue;
+                }
+                Collator c = Backends.create(name);
+                try (BatchSlot slot = c.newSlot(largest, 4, padding)) {
+                    c.fillPacked(slot, store, new long[] {0, 1}, padding);   // open: packs
+                    c.close();
+                    IllegalStateException e = assertThrows(IllegalStateException.class,
+                            () -> c.fillPacked(slot, store, new long[] {0, 1}, padding));
+                    assertEquals(name + " collator is closed", e.getMessage());
+                }
+            }
+        }
+    }
 }

@@ -1,7 +1,9 @@
 package io.cubatch.collate.internal;
 
 import io.cubatch.collate.Collation;
+import io.cubatch.collate.BatchSlot;
 import io.cubatch.collate.Collator;
+import io.cubatch.collate.FilledBatch;
 import io.cubatch.collate.SingleUser;
 import io.cubatch.collate.PaddedBatch;
 import io.cubatch.collate.PaddedShape;
@@ -279,6 +281,20 @@ public final class JavaCollator implements Collator {
     @Override
     public void close() {
         user.close(rows::close);
+    }
+
+    /**
+     * {@link Collator#fillPacked}'s host packing, as the one user of this collator: like every other call, it is
+     * refused on a closed collator, or while another thread is inside.
+     */
+    @Override
+    public FilledBatch fillPacked(BatchSlot slot, SampleStore store, long[] indices, Padding padding) {
+        user.enter();
+        try {
+            return Collator.super.fillPacked(slot, store, indices, padding);
+        } finally {
+            user.exit();
+        }
     }
 
     @Override
