@@ -120,7 +120,6 @@ public final class Main implements Runnable {
         return code;
     }
 
-    /** "cubatch CMD" for the command that ran, or "cubatch" before one was parsed. */
     /** The one-line message for an {@link OutOfMemoryError}: the heap there is, and the two ways out. */
     static String outOfHeap(OutOfMemoryError e) {
         long max = Runtime.getRuntime().maxMemory();
@@ -130,6 +129,7 @@ public final class Main implements Runnable {
                 + " JAVA_TOOL_OPTIONS=-Xmx16g";
     }
 
+    /** "cubatch CMD" for the command that ran, or "cubatch" before one was parsed. */
     private static String commandName(CommandLine cli) {
         CommandLine.ParseResult r = cli.getParseResult();
         while (r != null && r.subcommand() != null) {

@@ -517,7 +517,7 @@ public final class BatchLoader implements AutoCloseable {
             try {
                 planned = batchOf(rank, step);
                 int j = micro ? (int) (unit - plan.microBatchesBefore(step)) : 0;
-                int micros = micro ? (int) Math.ceilDiv(planned.size(), plan.microBatchSize()) : 1;
+                int micros = micro ? Math.ceilDiv(planned.size(), plan.microBatchSize()) : 1;
                 if (micro) {
                     planned = BatchPlan.slice(planned, j, plan.microBatchSize());
                 }
