@@ -36,6 +36,8 @@ public final class SingleUser {
     private int depth;
     private volatile boolean closing;
     private volatile boolean closed;
+    /** The thread waiting in {@link #close}, for exit to wake. */
+    private volatile Thread closer;
 
     /**
      * A guard, open and unused.
@@ -50,13 +52,16 @@ public final class SingleUser {
      * Enters; pair with {@link #exit()} in a finally block. The thread inside may enter again (each enter then
      * needs its exit).
      *
-     * @throws IllegalStateException when another thread is inside or closing, or when closed
+     * @throws IllegalStateException when another thread is inside, when a close has begun, or when closed
      */
     public void enter() {
         Thread me = Thread.currentThread();
         if (!OWNER.compareAndSet(this, (Thread) null, me)) {
             Thread t = (Thread) OWNER.getVolatile(this);
             if (t == me) {
+                if (closed) {   // a call from inside close's free: the object is being freed
+                    throw new IllegalStateException(what + " is closed");
+                }
                 depth++;
                 return;
             }
@@ -65,18 +70,38 @@ public final class SingleUser {
                     + ": it is not thread-safe, so use one per thread (a new one from Backends.create for each),"
                     + " or hand it over only between calls");
         }
-        if (closed) {
+        if (closed || closing) {   // once a close has begun, no new call: it would starve the closer
             OWNER.setRelease(this, (Thread) null);
-            throw new IllegalStateException(what + " is closed");
+            wakeCloser();
+            throw new IllegalStateException(what + (closed ? " is closed" : " is being closed"));
         }
     }
 
-    /** Leaves what {@link #enter()} entered. */
+    /**
+     * Leaves what {@link #enter()} entered.
+     *
+     * @throws IllegalMonitorStateException when the calling thread is not the one inside (an exit without its
+     *     enter, or from another thread), which would otherwise let a close free memory the caller still uses
+     */
     public void exit() {
+        if (OWNER.get(this) != Thread.currentThread()) {
+            throw new IllegalMonitorStateException(what + ": exit by thread '" + Thread.currentThread().getName()
+                    + "', which is not inside");
+        }
         if (depth > 0) {
             depth--;
         } else {
             OWNER.setRelease(this, (Thread) null);   // orders the call's writes before the next user's enter
+            if (closing) {
+                wakeCloser();
+            }
+        }
+    }
+
+    private void wakeCloser() {
+        Thread c = closer;
+        if (c != null) {
+            LockSupport.unpark(c);
         }
     }
 
@@ -105,9 +130,15 @@ public final class SingleUser {
         if (OWNER.getVolatile(this) == me) {
             throw new IllegalStateException(what + " cannot be closed from within one of its own calls");
         }
-        closing = true;
+        closer = me;
+        closing = true;   // after closer: exit reads closing, then closer, to wake it
+        boolean interrupted = false;
         while (!OWNER.compareAndSet(this, (Thread) null, me)) {   // wait for the thread inside to leave
-            LockSupport.parkNanos(this, 50_000);
+            LockSupport.parkNanos(this, 1_000_000);   // exit unparks it; the timeout is a backstop
+            interrupted |= Thread.interrupted();   // an interrupted park returns at once: do not spin on it
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
         }
         try {
             if (closed) {
@@ -116,6 +147,7 @@ public final class SingleUser {
             closed = true;
             free.run();
         } finally {
+            closer = null;
             OWNER.setRelease(this, (Thread) null);
         }
     }

@@ -84,12 +84,18 @@ public final class JavaCollator implements Collator {
             Throwable failed;
             try {
                 lower = rows(store, indices, padding, out, shape, 0, batch / 2, scratch);
-            } finally {
+            } catch (Throwable e) {   // unchecked only: rethrown as it is, after the helper is done
                 RowWorker.INSTANCE.await();   // never return while the helper still writes
-                upper = helper.bad;
-                failed = helper.failure;
+                if (helper.failure != null) {
+                    e.addSuppressed(helper.failure);
+                }
                 helper.clear();
+                throw e;
             }
+            RowWorker.INSTANCE.await();
+            upper = helper.bad;
+            failed = helper.failure;
+            helper.clear();
             if (failed instanceof RuntimeException r) {   // the helper's own exception, as on one thread
                 throw r;
             } else if (failed instanceof Error e) {

@@ -120,6 +120,43 @@ class CloseDuringUseTest {
         assertTrue(freed.get());
     }
 
+    /**
+     * An exit by a thread that is not inside is refused (it would let a close free what the thread inside still
+     * uses), and the object's own free cannot call back into it.
+     */
+    @Test
+    void anExitFromOutsideIsRefusedAndFreeCannotReenter() throws InterruptedException {
+        SingleUser user = new SingleUser("thing");
+        user.enter();
+        Throwable[] thrown = new Throwable[1];
+        Thread other = new Thread(() -> {
+            try {
+                user.exit();
+            } catch (Throwable t) {
+                thrown[0] = t;
+            }
+        }, "other");
+        other.start();
+        other.join();
+        assertTrue(thrown[0] instanceof IllegalMonitorStateException, "exit from outside: " + thrown[0]);
+        other = new Thread(() -> {
+            try {
+                user.enter();
+                thrown[0] = null;
+            } catch (IllegalStateException e) {
+                thrown[0] = e;
+            }
+        }, "other");
+        other.start();
+        other.join();
+        assertTrue(thrown[0] instanceof IllegalStateException, "the first thread is still inside: " + thrown[0]);
+        user.exit();
+        assertThrows(IllegalMonitorStateException.class, user::exit, "an exit without its enter");
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> user.close(user::enter));
+        assertEquals("thing is closed", e.getMessage());
+        assertTrue(user.isClosed());
+    }
+
     /** A store of {@code rows} samples of {@code length} int32 timesteps, sample b holding b everywhere. */
     private static SampleStore bigStore(int rows, int length) {
         Arena arena = Arena.ofShared();
