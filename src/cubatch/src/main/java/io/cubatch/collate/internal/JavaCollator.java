@@ -79,29 +79,22 @@ public final class JavaCollator implements Collator {
         if (PROCESSORS > 1 && batch > 1 && rowBytes * batch >= BYTES_PER_THREAD && sharable(store, out)
                 && postUpperHalf(store, indices, padding, out, shape, batch)) {
             // a large batch: the upper half of the rows on the process's row worker, the lower half here
-            long lower;
-            long upper;
-            Throwable failed;
+            long lower = -1;
+            Throwable mine = null;
             try {
                 lower = rows(store, indices, padding, out, shape, 0, batch / 2, scratch);
-            } catch (Throwable e) {   // unchecked only: rethrown as it is, after the helper is done
-                RowWorker.INSTANCE.await();   // never return while the helper still writes
-                if (helper.failure != null) {
-                    e.addSuppressed(helper.failure);
-                }
-                helper.clear();
-                throw e;
+            } catch (Throwable e) {   // unchecked only: rethrown below, once the helper is done
+                mine = e;
             }
-            RowWorker.INSTANCE.await();
-            upper = helper.bad;
-            failed = helper.failure;
+            RowWorker.INSTANCE.await();   // never return while the helper still writes
+            long upper = helper.bad;
+            Throwable failed = helper.failure;
             helper.clear();
-            if (failed instanceof RuntimeException r) {   // the helper's own exception, as on one thread
-                throw r;
-            } else if (failed instanceof Error e) {
-                throw e;
-            } else if (failed != null) {
-                throw new IllegalStateException(failed);
+            if (mine != null && failed != null) {
+                mine.addSuppressed(failed);
+            }
+            if (mine != null || failed != null) {   // this thread's exception first, else the helper's, as thrown
+                throw unchecked(mine != null ? mine : failed);
             }
             bad = lower >= 0 ? lower : upper;   // the lowest failing row, as on one thread
         } else {
@@ -110,6 +103,14 @@ public final class JavaCollator implements Collator {
         if (bad >= 0) {
             throw Collation.valueDoesNotFit(store, indices, padding, shape, bad);
         }
+    }
+
+    /** {@code t} as it was thrown when unchecked (an Error is thrown from here), else wrapped. */
+    private static RuntimeException unchecked(Throwable t) {
+        if (t instanceof Error e) {
+            throw e;
+        }
+        return t instanceof RuntimeException r ? r : new IllegalStateException(t);
     }
 
     /** A thread that never runs: a segment it may access is one any thread may (not of a confined arena). */

@@ -2,6 +2,7 @@ package io.cubatch.collate.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -90,31 +91,20 @@ class CloseDuringUseTest {
         user.enter();
         user.enter();
         user.exit();
-        boolean[] entered = new boolean[1];
-        Thread other = new Thread(() -> {
-            try {
-                user.enter();
-                entered[0] = true;
-                user.exit();
-            } catch (IllegalStateException e) {
-                entered[0] = false;
-            }
-        }, "other");
-        other.start();
-        other.join();
-        assertFalse(entered[0], "another thread entered while one enter had no exit yet");
+        Throwable t = onAnotherThread(() -> {
+            user.enter();
+            user.exit();
+        });
+        assertTrue(t instanceof IllegalStateException, "another thread entered while one enter had no exit yet: " + t);
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> user.close(() -> { }));
         assertEquals("thing cannot be closed from within one of its own calls", e.getMessage());
         assertFalse(user.isClosed());
         user.exit();
-        other = new Thread(() -> {
+        t = onAnotherThread(() -> {
             user.enter();
-            entered[0] = true;
             user.exit();
-        }, "other");
-        other.start();
-        other.join();
-        assertTrue(entered[0], "another thread may enter once the first has left");
+        });
+        assertNull(t, "another thread may enter once the first has left");
         AtomicBoolean freed = new AtomicBoolean();
         user.close(() -> freed.set(true));
         assertTrue(freed.get());
@@ -128,33 +118,33 @@ class CloseDuringUseTest {
     void anExitFromOutsideIsRefusedAndFreeCannotReenter() throws InterruptedException {
         SingleUser user = new SingleUser("thing");
         user.enter();
-        Throwable[] thrown = new Throwable[1];
-        Thread other = new Thread(() -> {
-            try {
-                user.exit();
-            } catch (Throwable t) {
-                thrown[0] = t;
-            }
-        }, "other");
-        other.start();
-        other.join();
-        assertTrue(thrown[0] instanceof IllegalMonitorStateException, "exit from outside: " + thrown[0]);
-        other = new Thread(() -> {
-            try {
-                user.enter();
-                thrown[0] = null;
-            } catch (IllegalStateException e) {
-                thrown[0] = e;
-            }
-        }, "other");
-        other.start();
-        other.join();
-        assertTrue(thrown[0] instanceof IllegalStateException, "the first thread is still inside: " + thrown[0]);
+        Throwable t = onAnotherThread(user::exit);
+        assertTrue(t instanceof IllegalMonitorStateException, "exit from outside: " + t);
+        t = onAnotherThread(() -> {
+            user.enter();
+            user.exit();
+        });
+        assertTrue(t instanceof IllegalStateException, "the first thread is still inside: " + t);
         user.exit();
         assertThrows(IllegalMonitorStateException.class, user::exit, "an exit without its enter");
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> user.close(user::enter));
         assertEquals("thing is closed", e.getMessage());
         assertTrue(user.isClosed());
+    }
+
+    /** Runs {@code r} on a thread of its own, named "other", to its end; what it threw, or null. */
+    private static Throwable onAnotherThread(Runnable r) throws InterruptedException {
+        Throwable[] thrown = new Throwable[1];
+        Thread other = new Thread(() -> {
+            try {
+                r.run();
+            } catch (Throwable e) {
+                thrown[0] = e;
+            }
+        }, "other");
+        other.start();
+        other.join();
+        return thrown[0];
     }
 
     /** A store of {@code rows} samples of {@code length} int32 timesteps, sample b holding b everywhere. */
