@@ -128,134 +128,84 @@ inline void load_floats(const cb_pad_args* a, int64_t src, int64_t n, float* f, 
 }
 
 #ifdef CB_X86
-// ---- One fused pass per dtype pair with AVX2 and F16C: 8 elements per step, loaded, range-checked,
-// converted and stored without leaving registers. A step whose quick check does not pass (an integer past
-// float16's or float's exact range, a float16 result that is infinite or NaN, a bfloat16 one with an
-// all-ones exponent) is redone by cb_convert_run, the defining routine, which also names the first element
-// that does not fit. A run's last count % 8 elements go through the same step on a zero-padded copy, of which
-// only the real lanes are stored. So the bytes and the failing index are cb_convert_run's (test_cubatch).
+// ---- One fused pass per dtype pair with AVX2 and F16C: 8 elements per step, loaded, converted and stored
+// without leaving registers, in a loop without branches but its own: each step ORs into one flag vector the
+// lanes that the fast formula does not settle (an integer past float16's or float's exact range, a float that
+// is NaN or rounds to infinity), and one test after the run sends a run with any such lane to cb_convert_run,
+// the defining routine, which rewrites the run and names the first element that does not fit. A run's last
+// count % 8 elements go through the same step on a zero-padded copy, of which only the real lanes are stored.
+// So the bytes and the failing index are cb_convert_run's (test_cubatch).
 
-// 8 source elements from p (n of them real, the rest zero) as int32 lanes, and whether all are in
-// [-lim, lim]. int64 lanes are narrowed after the check, so a value past int32 fails it.
-template <int S>
-__attribute__((target("avx2,f16c"))) inline __m256i load8_ints(const unsigned char* p, int64_t n, int32_t lim,
-                                                                  bool* ok) {
-    __m256i v;
-    if (S == CB_INT32) {
-        if (n == 8) {
-            v = _mm256_loadu_si256((const __m256i*) p);
-        } else {
-            alignas(32) int32_t t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-            memcpy(t, p, (size_t) n * 4);
-            v = _mm256_load_si256((const __m256i*) t);
+// One step: 8 source elements of dtype S at p converted to 8 of dtype D at q; lanes the formula does not
+// settle are ORed into *bad. The checks are on the input: a negative NaN from 0xffff8001 wraps around 2^32 in
+// the bfloat16 rounding sum and would look like zero in the result (found by the reader fuzzer).
+template <int S, int D>
+__attribute__((target("avx2,f16c"), always_inline)) inline void step8(const unsigned char* p, unsigned char* q,
+                                                                      __m256i* bad) {
+    // integers: float16 takes |v| <= 65504 without overflow; bfloat16 and float32 from int64 every |v| < 2^24,
+    // exact as a float; float32 from int32 every value (one rounding, as the C cast)
+    constexpr int32_t lim = D == CB_FLOAT16 ? 65504 : (1 << 24) - 1;
+    __m256 f;
+    if (S == CB_FLOAT32) {
+        f = _mm256_loadu_ps((const float*) p);
+        if (D != CB_FLOAT32) {   // float16 from 65520 (rounds to infinity), bfloat16 from 0x7f7f8000; NaNs above
+            const __m256i magnitude = _mm256_and_si256(_mm256_castps_si256(f), _mm256_set1_epi32(0x7fffffff));
+            const int32_t special = D == CB_FLOAT16 ? 0x477ff000 : 0x7f7f8000;
+            *bad = _mm256_or_si256(*bad, _mm256_cmpgt_epi32(magnitude, _mm256_set1_epi32(special - 1)));
         }
-        const __m256i hi = _mm256_set1_epi32(lim), lo = _mm256_set1_epi32(-lim);
-        const __m256i out = _mm256_or_si256(_mm256_cmpgt_epi32(v, hi), _mm256_cmpgt_epi32(lo, v));
-        *ok = _mm256_testz_si256(out, out);
-        return v;
-    }
-    __m256i x0, x1;
-    if (n == 8) {
-        x0 = _mm256_loadu_si256((const __m256i*) p);
-        x1 = _mm256_loadu_si256((const __m256i*) (p + 32));
+    } else if (S == CB_INT32) {
+        const __m256i v = _mm256_loadu_si256((const __m256i*) p);
+        if (D != CB_FLOAT32) {
+            const __m256i out = _mm256_or_si256(_mm256_cmpgt_epi32(v, _mm256_set1_epi32(lim)),
+                                                _mm256_cmpgt_epi32(_mm256_set1_epi32(-lim), v));
+            *bad = _mm256_or_si256(*bad, out);
+        }
+        f = _mm256_cvtepi32_ps(v);
     } else {
-        alignas(32) int64_t t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        memcpy(t, p, (size_t) n * 8);
-        x0 = _mm256_load_si256((const __m256i*) t);
-        x1 = _mm256_load_si256((const __m256i*) (t + 4));
+        const __m256i x0 = _mm256_loadu_si256((const __m256i*) p);
+        const __m256i x1 = _mm256_loadu_si256((const __m256i*) (p + 32));
+        const __m256i hi = _mm256_set1_epi64x(lim), lo = _mm256_set1_epi64x(-(int64_t) lim);
+        const __m256i out = _mm256_or_si256(_mm256_or_si256(_mm256_cmpgt_epi64(x0, hi), _mm256_cmpgt_epi64(lo, x0)),
+                                            _mm256_or_si256(_mm256_cmpgt_epi64(x1, hi), _mm256_cmpgt_epi64(lo, x1)));
+        *bad = _mm256_or_si256(*bad, out);
+        // the low int32 of each int64: lanes 0, 2, 4, 6 of each half, then the halves side by side
+        const __m256i pick = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+        const __m256i a = _mm256_permutevar8x32_epi32(x0, pick), b = _mm256_permutevar8x32_epi32(x1, pick);
+        f = _mm256_cvtepi32_ps(_mm256_permute2x128_si256(a, b, 0x20));
     }
-    const __m256i hi = _mm256_set1_epi64x(lim), lo = _mm256_set1_epi64x(-(int64_t) lim);
-    const __m256i out = _mm256_or_si256(_mm256_or_si256(_mm256_cmpgt_epi64(x0, hi), _mm256_cmpgt_epi64(lo, x0)),
-                                        _mm256_or_si256(_mm256_cmpgt_epi64(x1, hi), _mm256_cmpgt_epi64(lo, x1)));
-    *ok = _mm256_testz_si256(out, out);
-    // the low int32 of each int64: lanes 0, 2, 4, 6 of each half, then the halves side by side
-    const __m256i pick = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
-    const __m256i a = _mm256_permutevar8x32_epi32(x0, pick), b = _mm256_permutevar8x32_epi32(x1, pick);
-    return _mm256_permute2x128_si256(a, b, 0x20);
+    if (D == CB_FLOAT32) {
+        _mm256_storeu_ps((float*) q, f);
+    } else if (D == CB_FLOAT16) {
+        _mm_storeu_si128((__m128i*) q, _mm256_cvtps_ph(f, _MM_FROUND_TO_NEAREST_INT));
+    } else {   // bfloat16, round to nearest even: the scalar formula of FastConvert, lane-wise
+        const __m256i x = _mm256_castps_si256(f);
+        __m256i r = _mm256_add_epi32(x, _mm256_set1_epi32(0x7fff));
+        r = _mm256_add_epi32(r, _mm256_and_si256(_mm256_srli_epi32(x, 16), _mm256_set1_epi32(1)));
+        r = _mm256_srli_epi32(r, 16);
+        const __m256i packed = _mm256_packus_epi32(r, r);   // r <= 0xffff: no saturation
+        _mm_storeu_si128((__m128i*) q, _mm256_castsi256_si128(_mm256_permute4x64_epi64(packed, 0x08)));
+    }
 }
 
-// 8 float bits to bfloat16, round to nearest even (the scalar formula of FastConvert, lane-wise), packed to
-// 16-bit lanes; *ok false when any input is NaN or rounds to infinity: magnitude bits from 0x7f7f8000 (the
-// defining routine settles those). The check is on the input: a negative NaN from 0xffff8001 wraps around
-// 2^32 in the rounding sum and would look like zero in the result (found by the reader fuzzer).
-__attribute__((target("avx2,f16c"))) inline __m128i bf16x8(__m256i x, bool* ok) {
-    const __m256i one = _mm256_set1_epi32(1);
-    const __m256i magnitude = _mm256_and_si256(x, _mm256_set1_epi32(0x7fffffff));
-    const __m256i special = _mm256_cmpgt_epi32(magnitude, _mm256_set1_epi32(0x7f7f7fff));
-    *ok = _mm256_testz_si256(special, special);
-    __m256i r = _mm256_add_epi32(x, _mm256_set1_epi32(0x7fff));
-    r = _mm256_add_epi32(r, _mm256_and_si256(_mm256_srli_epi32(x, 16), one));
-    r = _mm256_srli_epi32(r, 16);
-    const __m256i packed = _mm256_packus_epi32(r, r);   // r <= 0xffff: no saturation
-    return _mm256_castsi256_si128(_mm256_permute4x64_epi64(packed, 0x08));
-}
-
-// The fused pass for src dtype S into dst dtype D (float32, float16 or bfloat16): returns -1 or the flat output index
-// of the first element that does not fit.
+// The fused pass for src dtype S into dst dtype D (float32, float16 or bfloat16): returns -1 or the flat output
+// index of the first element that does not fit.
 template <int S, int D>
 __attribute__((target("avx2,f16c"))) int64_t convert_avx2(const cb_pad_args* a, int64_t src, int64_t out,
                                                           int64_t count) {
-    const int ss = S == CB_INT64 ? 8 : 4;
+    constexpr int ss = S == CB_INT64 ? 8 : 4, ds = D == CB_FLOAT32 ? 4 : 2;
     const unsigned char* sp = (const unsigned char*) a->values + src * ss;
-    uint16_t* op = (uint16_t*) a->out + out;
-    float* fp = (float*) a->out + out;
-    // integers: float16 takes |v| <= 65504 without overflow; bfloat16 and float32 from int64 every |v| < 2^24,
-    // exact as a float; float32 from int32 every value (one rounding, as the C cast)
-    const int32_t lim = D == CB_FLOAT16 ? 65504 : D == CB_FLOAT32 && S == CB_INT32 ? INT32_MAX : (1 << 24) - 1;
-    for (int64_t i = 0; i < count; i += 8) {
-        const int64_t n = std::min<int64_t>(8, count - i);
-        bool ok;
-        __m256 f;
-        if (S == CB_FLOAT32) {
-            if (n == 8) {
-                f = _mm256_loadu_ps((const float*) (sp + i * 4));
-            } else {
-                alignas(32) float t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-                memcpy(t, sp + i * 4, (size_t) n * 4);
-                f = _mm256_load_ps(t);
-            }
-            ok = true;
-        } else {
-            f = _mm256_cvtepi32_ps(load8_ints<S>(sp + i * ss, n, lim, &ok));
-        }
-        if (D == CB_FLOAT32) {
-            if (!ok) {
-                const int64_t bad = cb_convert_run(a, src + i, out + i, n);
-                if (bad >= 0) return bad;
-            } else if (n == 8) {
-                _mm256_storeu_ps(fp + i, f);
-            } else {
-                alignas(32) float t[8];
-                _mm256_store_ps(t, f);
-                memcpy(fp + i, t, (size_t) n * 4);
-            }
-            continue;
-        }
-        __m128i h = _mm_setzero_si128();
-        if (ok) {
-            if (D == CB_FLOAT16) {
-                h = _mm256_cvtps_ph(f, _MM_FROUND_TO_NEAREST_INT);
-                const __m128i e = _mm_set1_epi16(0x7c00);
-                const __m128i special = _mm_cmpeq_epi16(_mm_and_si128(h, e), e);
-                ok = _mm_testz_si128(special, special);
-            } else {
-                h = bf16x8(_mm256_castps_si256(f), &ok);
-            }
-        }
-        if (!ok) {
-            const int64_t bad = cb_convert_run(a, src + i, out + i, n);
-            if (bad >= 0) return bad;
-            continue;
-        }
-        if (n == 8) {
-            _mm_storeu_si128((__m128i*) (op + i), h);
-        } else {
-            alignas(16) uint16_t t[8];
-            _mm_store_si128((__m128i*) t, h);
-            memcpy(op + i, t, (size_t) n * 2);
-        }
+    unsigned char* op = (unsigned char*) a->out + out * ds;
+    __m256i bad = _mm256_setzero_si256();
+    int64_t i = 0;
+    for (; i + 8 <= count; i += 8) step8<S, D>(sp + i * ss, op + i * ds, &bad);
+    if (i < count) {
+        alignas(32) unsigned char in[8 * ss] = {};
+        alignas(32) unsigned char res[8 * ds];
+        memcpy(in, sp + i * ss, (size_t) (count - i) * ss);
+        step8<S, D>(in, res, &bad);
+        memcpy(op + i * ds, res, (size_t) (count - i) * ds);
     }
-    return -1;
+    return _mm256_testz_si256(bad, bad) ? -1 : cb_convert_run(a, src, out, count);
 }
 
 // __builtin_cpu_init first: in a shared library's static initialisers the CPU model may not be set up yet

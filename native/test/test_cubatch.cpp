@@ -552,6 +552,12 @@ static void test_fast_conversions() {
     }
     for (int i = 0; i < 100000; i++) ints.push_back((int64_t) (rng() % 70000) - 35000);
     for (int i = 0; i < 1000; i++) ints.push_back((int64_t) (rng() % (1LL << 26)) - (1LL << 25));
+    // the edges again, spread through the array, so that random runs meet them at every lane of a vector step
+    for (int rep = 0; rep < 16; rep++) {
+        for (int64_t edge : {65504LL, 65505LL, 65519LL, 65520LL, 16777215LL, 16777216LL, 16777217LL}) {
+            for (int64_t v : {edge, -edge}) ints.insert(ints.begin() + (std::ptrdiff_t) (rng() % ints.size()), v);
+        }
+    }
     auto check = [&](const void* src, int32_t sd, size_t n, const char* what) {
         for (int32_t dd : {(int32_t) CB_FLOAT32, (int32_t) CB_FLOAT16, (int32_t) CB_BFLOAT16}) {
             size_t ds = (size_t) cb_dtype_size(dd);
