@@ -98,6 +98,14 @@ class ConversionsTest {
      * float16's range), NaNs, infinities, every float16 value, integers around 2^24 and the float16 edge; in runs
      * within one of convertRun's chunks and across several.
      */
+    /**
+     * Float bits at bfloat16's edges: the largest that rounds to a finite value and the first that rounds to
+     * infinity (both signs), infinities, NaNs whose rounding sum would wrap, ties, the smallest subnormal.
+     */
+    private static final int[] BFLOAT16_EDGES = {0x7f7f7fff, 0xff7f7fff, 0x7f7f8000, 0xff7f8000, 0x7f800000,
+        0xff800000, 0x7fc00000, 0xffff8001, 0xffffffff, 0x7fff8000, 0x3f808000, 0x3f818000, 0xbf808000, 0x00000001,
+        0x80008000, 0x7f7f0000};
+
     @Test
     void convertRunsWriteTheBytesOfElementByElementConversion() {
         SplittableRandom rng = new SplittableRandom(13);
@@ -110,6 +118,9 @@ class ConversionsTest {
             int bits = rng.nextInt();
             if (k % 3 == 0) {
                 bits = (bits & 0x807fffff) | ((100 + rng.nextInt(50)) << 23);
+            }
+            if (k % 89 == 0) {   // bfloat16's edges, spread so that runs meet them in either half of a pair
+                bits = BFLOAT16_EDGES[rng.nextInt(BFLOAT16_EDGES.length)];
             }
             float f = k < 65536 ? Float.float16ToFloat((short) k) : Float.intBitsToFloat(bits);
             f32.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, k, f);

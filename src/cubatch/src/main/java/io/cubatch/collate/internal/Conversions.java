@@ -229,19 +229,15 @@ public final class Conversions {
 
     /**
      * Heap arrays for the chunked conversions of {@link #convertRun}: one chunk of each element type, and
-     * segments over the float and bits arrays for reinterpreting floats as their bits by a bulk copy. Owned
-     * by one thread at a time (a collator holds one), reused for every batch: nothing is allocated per row.
+     * segments over the int and float arrays for reading floats as their bits. Owned by one thread at a time
+     * (a collator holds one), reused for every batch: nothing is allocated per row.
      */
     public static final class Scratch {
         static final int CHUNK = 1024;
         final int[] ints = new int[CHUNK];
-        final long[] longs = new long[CHUNK];
         final float[] floats = new float[CHUNK];
-        final int[] bits = new int[CHUNK];
-        final short[] halves = new short[CHUNK];
-        final int[] rounded = new int[CHUNK];
+        final MemorySegment intSegment = MemorySegment.ofArray(ints);
         final MemorySegment floatSegment = MemorySegment.ofArray(floats);
-        final MemorySegment bitsSegment = MemorySegment.ofArray(bits);
 
         /** Empty chunks, for one thread at a time. */
         public Scratch() {
@@ -251,10 +247,10 @@ public final class Conversions {
     /**
      * {@link #convertRun(MemorySegment, DType, long, MemorySegment, DType, long, long)} with the caller's
      * scratch arrays. For int32/int64/float32 into float16/bfloat16 (and int32 into float32) it works in chunks
-     * of {@link Scratch#CHUNK}: a bulk copy in, branch-free loops the JIT vectorises (int to float,
-     * {@code Float.floatToFloat16} or bfloat16 rounding by the bits, with a max-reduction over the results'
-     * exponents, and over the integers' range where float would round twice), a bulk copy out. A chunk whose
-     * reductions show a special value (an infinity or NaN result, an integer past 2^24 for bfloat16) is
+     * of {@link Scratch#CHUNK}, in branch-free loops the JIT vectorises (int to float,
+     * {@code Float.floatToFloat16} or bfloat16 rounding by the bits, with a max-reduction over the floats'
+     * magnitudes, or over the integers' range where float would round twice or float16 overflow). A chunk
+     * whose reductions show a special value (an infinity or NaN result, an integer past 2^24 for bfloat16) is
      * redone by the element loops, which settle it as cb_convert.cuh does and name the first element that
      * does not fit.
      *
@@ -293,19 +289,24 @@ public final class Conversions {
     private static final int BFLOAT16_SPECIAL = 0x7f7f8000;
 
     /**
-     * One chunk of n elements through the scratch arrays; false (having written nothing) when the chunk holds
-     * a value the fast loops do not settle, which the element loops then must: an integer outside float16's
-     * finite range, or past 2^24 (inexact as a float, where bfloat16 would round twice), a float that rounds
-     * to infinity or is NaN. Each loop is a plain counted loop over heap arrays of one element type, with at
-     * most an integer min/max/or reduction, which C2 vectorises (a reduction mixed into a narrowing loop, or
-     * a float max, would keep it scalar).
+     * One chunk of n elements; false (having written nothing) when the chunk holds a value the fast loops do
+     * not settle, which the element loops then must: an integer outside float16's finite range, or past 2^24
+     * (inexact as a float, where bfloat16 would round twice), a float that rounds to infinity or is NaN.
+     *
+     * <p>Each loop is a counted loop with an int index, over a heap array on one side and a segment or array on
+     * the other, with at most an integer min/max reduction, which C2 vectorises. What keeps C2 scalar, measured
+     * on JDK 25: a long loop index, two native segments (which may overlap) in one loop, a reduction in a loop
+     * that narrows, a float max, a narrowing from int to short, and {@code Float.floatToRawIntBits}. So an
+     * integer source is read where it lies into the float array (a float source is copied in whole), the
+     * results are written where they go (no copy out), and bfloat16 takes its float bits from a scratch array
+     * read as longs, two floats to a long ({@link #bfloat16Pairs}).
      */
     private static boolean chunk(MemorySegment src, DType from, long si, MemorySegment dst, DType to, long di, int n,
                                  Scratch s) {
         float[] f = s.floats;
         int[] v = s.ints;
         if (from == DType.FLOAT32) {
-            MemorySegment.copy(src, I32, si * 4, v, 0, n);   // the floats' bits
+            MemorySegment.copy(src, I32, si * 4, v, 0, n);   // the floats' bits, for the check
             int top = 0;
             for (int i = 0; i < n; i++) {
                 top = Math.max(top, v[i] & 0x7fffffff);
@@ -315,71 +316,81 @@ public final class Conversions {
             }
             if (to == DType.FLOAT16) {
                 MemorySegment.copy(src, F32, si * 4, f, 0, n);
-                halves(f, s.halves, n);
+                for (int i = 0; i < n; i++) {
+                    dst.setAtIndex(I16, di + i, Float.floatToFloat16(f[i]));
+                }
             } else {
-                bfloat16s(v, s, n);
+                bfloat16Pairs(s.intSegment, 0, dst, di * 2, n);
             }
-            MemorySegment.copy(s.halves, 0, dst, I16, di * 2, n);
             return true;
         }
+        int lo = 0;
+        int hi = 0;
         if (from == DType.INT32) {
-            MemorySegment.copy(src, I32, si * 4, v, 0, n);
+            if (to == DType.FLOAT32) {   // one rounding, as the C cast: every int32 converts
+                MemorySegment.copy(src, I32, si * 4, v, 0, n);
+                for (int i = 0; i < n; i++) {
+                    f[i] = v[i];
+                }
+                MemorySegment.copy(f, 0, dst, F32, di * 4, n);
+                return true;
+            }
+            for (int i = 0; i < n; i++) {
+                int x = src.getAtIndex(I32, si + i);
+                f[i] = x;
+                lo = Math.min(lo, x);
+                hi = Math.max(hi, x);
+            }
         } else {
-            long[] w = s.longs;
-            MemorySegment.copy(src, I64, si * 8, w, 0, n);
             long any = 0;
             for (int i = 0; i < n; i++) {
-                v[i] = (int) w[i];
-                any |= w[i] + (1L << 24);   // in [0, 2^25) exactly when w[i] is in [-2^24, 2^24)
+                long w = src.getAtIndex(I64, si + i);
+                v[i] = (int) w;
+                any |= w + (1L << 24);   // in [0, 2^25) exactly when w is in [-2^24, 2^24)
             }
             if (any >>> 25 != 0) {
                 return false;
             }
-        }
-        int lo = 0;
-        int hi = 0;
-        for (int i = 0; i < n; i++) {
-            f[i] = v[i];
-            lo = Math.min(lo, v[i]);
-            hi = Math.max(hi, v[i]);
-        }
-        if (to == DType.FLOAT32) {   // int32 only: one rounding, as the C cast
-            MemorySegment.copy(f, 0, dst, F32, di * 4, n);
-            return true;
+            for (int i = 0; i < n; i++) {
+                f[i] = v[i];
+                lo = Math.min(lo, v[i]);
+                hi = Math.max(hi, v[i]);
+            }
         }
         int limit = to == DType.FLOAT16 ? 65504 : (1 << 24) - 1;   // exact as floats, and finite in the output
         if (lo < -limit || hi > limit) {
             return false;
         }
         if (to == DType.FLOAT16) {
-            halves(f, s.halves, n);
+            for (int i = 0; i < n; i++) {
+                dst.setAtIndex(I16, di + i, Float.floatToFloat16(f[i]));
+            }
         } else {
-            MemorySegment.copy(s.floatSegment, 0, s.bitsSegment, 0, 4L * n);
-            bfloat16s(s.bits, s, n);
+            bfloat16Pairs(s.floatSegment, 0, dst, di * 2, n);
         }
-        MemorySegment.copy(s.halves, 0, dst, I16, di * 2, n);
         return true;
     }
 
-    /** float16 of n finite floats below 65520 in magnitude (Float.floatToFloat16: F16C, vectorised). */
-    private static void halves(float[] f, short[] h, int n) {
-        for (int i = 0; i < n; i++) {
-            h[i] = Float.floatToFloat16(f[i]);
-        }
-    }
-
     /**
-     * bfloat16 of n float bits below BFLOAT16_SPECIAL in magnitude, round to nearest even, into s.halves: the
-     * rounding in one int loop, the narrowing in another (a shift feeding a short store keeps C2 scalar).
+     * bfloat16 of n float bits at byte {@code from} of {@code bits}, below BFLOAT16_SPECIAL in magnitude, round
+     * to nearest even, into n elements at byte {@code to} of {@code dst}: two floats' bits read as one long, each
+     * half rounded in its long lane (no carry leaves a half below that magnitude), and the two results written as
+     * one int, by a long-to-int narrowing, which C2 vectorises (an int-to-short narrowing it keeps scalar: 0.28 ns
+     * an element, against 0.1 for this loop on issue 13's fifth-session Zen 4). Either byte order: the float
+     * first in memory is the low half of the long and of the int on a little-endian machine, the high half of
+     * both on a big-endian one, and the lanes are independent. An odd last element is rounded alone; nothing past
+     * the n elements is read or written.
      */
-    private static void bfloat16s(int[] x, Scratch s, int n) {
-        int[] r = s.rounded;
-        for (int i = 0; i < n; i++) {
-            r[i] = (x[i] + 0x7fff + ((x[i] >>> 16) & 1)) >>> 16;
+    private static void bfloat16Pairs(MemorySegment bits, long from, MemorySegment dst, long to, int n) {
+        int m = n >>> 1;
+        for (int i = 0; i < m; i++) {
+            long x = bits.get(I64, from + 8L * i);
+            long r = x + 0x00007fff_00007fffL + ((x >>> 16) & 0x00000001_00000001L);
+            dst.set(I32, to + 4L * i, (int) (((r >>> 16) & 0xffffL) | ((r >>> 32) & 0xffff0000L)));
         }
-        short[] h = s.halves;
-        for (int i = 0; i < n; i++) {
-            h[i] = (short) r[i];
+        if ((n & 1) != 0) {
+            int x = bits.get(I32, from + 8L * m);
+            dst.set(I16, to + 4L * m, (short) ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16));
         }
     }
 
