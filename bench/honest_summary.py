@@ -5,8 +5,10 @@ Reads DIR/jmh-*.json (JMH's JSON, every fork's iterations in rawData) and writes
 DIR/summary.json: per workload and method the median over forks of the per-fork mean, the spread between
 forks ((max - min) / median), allocation per batch (gc.alloc.rate.norm), and each backend's ratio to the
 ceiling of the same run (the faster of ceilingC and ceilingJava, by median); for PackBenchmark the "x ceiling"
-column holds packed / unpacked batches per second of the same backend. Rows that miss a target of
-issue 13 are listed under "Short of target"."""
+column holds packed / unpacked batches per second of the same backend. For PairedBenchmark (a backend and both
+ceilings interleaved in one fork) a row's figure is the ratio itself: per iteration the faster ceiling's
+nanoseconds over the backend's (the same batches each), per fork the median over its iterations, and the
+median and spread over forks. Rows that miss a target of issue 13 are listed under "Short of target"."""
 import glob
 import json
 import os
@@ -25,6 +27,9 @@ def load(d):
         run = os.path.basename(f)[4:-5]
         for r in json.load(open(f)):
             cls, method = r["benchmark"].split(".")[-2:]
+            if cls == "PairedBenchmark":
+                rows.append(paired(run, r))
+                continue
             forks = [statistics.fmean(it) for it in r["primaryMetric"]["rawData"]]
             alloc = r.get("secondaryMetrics", {}).get("gc.alloc.rate.norm", {}).get("score")
             p = r.get("params", {})
@@ -36,6 +41,18 @@ def load(d):
                          "spread": (max(forks) - min(forks)) / statistics.median(forks) if forks else float("nan"),
                          "alloc": alloc})
     return rows
+
+
+def paired(run, r):
+    """A PairedBenchmark result as a row whose figure is the backend's ratio to the faster ceiling."""
+    p, sm = r["params"], r["secondaryMetrics"]
+    forks = []
+    for back, cc, cj in zip(*(sm[k]["rawData"] for k in ("backendNanos", "ceilingCNanos", "ceilingJavaNanos"))):
+        forks.append(statistics.median(min(c, j) / b for b, c, j in zip(back, cc, cj)))
+    key = (run, "PairedBenchmark", p["regime"], int(p["batchSize"]), p["src"], p["dtype"], r.get("threads", 1))
+    m = statistics.median(forks)
+    return {"key": key, "method": p["backend"], "unit": "x ceiling", "forks": forks, "median": m,
+            "spread": (max(forks) - min(forks)) / m, "alloc": None, "paired": True}
 
 
 def main(d):
@@ -55,7 +72,7 @@ def main(d):
         ceilings = [ms[m]["median"] for m in ("ceilingC", "ceilingJava") if m in ms]
         ceiling = (min(ceilings) if time_mode else max(ceilings)) if ceilings else None
         for m, r in sorted(ms.items()):
-            ratio = r.get("vs_unpacked")
+            ratio = r["median"] if r.get("paired") else r.get("vs_unpacked")
             if ceiling and not m.startswith("ceiling"):
                 ratio = ceiling / r["median"] if time_mode else r["median"] / ceiling
             scaling = None
