@@ -18,7 +18,8 @@ import org.openjdk.jmh.annotations.TearDown;
 /**
  * A backend and both ceilings of {@link HonestCase}, interleaved in one fork: each operation is one round of
  * three timed blocks of {@link #block} batches (the backend, {@code ceilingC}, {@code ceilingJava}), in an
- * order that rotates from round to round, and {@link Clock} sums each one's nanoseconds over the iteration.
+ * order that rotates from round to round, each after an untimed pause ({@link #SETTLE_NANOS}), and
+ * {@link Clock} sums each one's nanoseconds over the iteration.
  * The summary (bench/honest_summary.py) takes per fork the ratio of the faster ceiling's time to the
  * backend's, over the same number of batches, and gives the median over forks and their spread.
  *
@@ -26,7 +27,7 @@ import org.openjdk.jmh.annotations.TearDown;
  * {@link HonestBenchmark} measures the backend and the ceiling in forks a minute apart, so its ratios carry
  * that drift (fork spreads up to 54 % in the fourth session's run). Blocks microseconds apart see the same
  * host. What the pairing costs: the three share one JIT profile and one cache, and each block's two
- * {@code System.nanoTime} calls (tens of nanoseconds, against a block of tens of microseconds or more).
+ * {@code System.nanoTime} calls (tens of nanoseconds, against a block of half a millisecond or more).
  *
  * <p>The blocks take consecutive batches from one cursor, so in the streaming regime each batch's tokens are
  * read by one of the three, from DRAM, and none finds them in cache after another. Allocation is not measured
@@ -52,8 +53,17 @@ public class PairedBenchmark {
     @Param({"javaBackend", "nativeBackend"})
     public String backend;
 
-    /** Batches per timed block: 512 rows' worth (64 batches of 8, one of 1024), tens of microseconds or more. */
+    /** Batches per timed block: 4096 rows' worth (512 batches of 8, 4 of 1024), half a millisecond or more. */
     int block;
+
+    /**
+     * The pause before each block, untimed: longer than the 100 us for which libcubatch's pool workers and the
+     * java backend's row helper spin after their last batch. Without it, at batch 1024 (split over both cores)
+     * the worker of the variant before spun on one of the two cores through the start of the next block: native
+     * measured 0.72x to 0.79x of the ceiling, against 0.92x to 0.95x at batch 8 to 256. The price: a variant
+     * whose split wakes a parked worker pays that wake-up once a block, as a loader does after an idle spell.
+     */
+    static final long SETTLE_NANOS = 300_000;
 
     private HonestCase c;
     private Collator collator;
@@ -91,11 +101,12 @@ public class PairedBenchmark {
         collator = HonestCase.collatorFor(way);
         c = new HonestCase(regime, batchSize, DType.fromName(src).orElseThrow(), DType.fromName(dtype).orElseThrow(),
                 collator);
-        block = Math.max(1, 512 / batchSize);
+        block = Math.max(1, 4096 / batchSize);
     }
 
     /** One timed block of the variant {@code w} (HonestCase.way's numbers) over the next batches. */
     private long timed(int w) throws Throwable {
+        java.util.concurrent.locks.LockSupport.parkNanos(SETTLE_NANOS);
         int k = cursor;
         int n = c.batches.length;
         long t0 = System.nanoTime();

@@ -22,10 +22,10 @@ class PairedBenchmarkTest {
     @Test
     void eachRoundTimesTheBackendAndBothCeilingsOverBatchesOfTheirOwn() throws Throwable {
         for (String backend : new String[] {"javaBackend", "nativeBackend"}) {
-            PairedBenchmark b = bench(backend, 64);
+            PairedBenchmark b = bench(backend, 1024);
             b.setup();
             try {
-                assertEquals(8, b.block, "512 rows a block");
+                assertEquals(4, b.block, "4096 rows a block");
                 PairedBenchmark.Clock clock = new PairedBenchmark.Clock();
                 for (int r = 1; r <= 3; r++) {
                     long[] before = {clock.backendNanos, clock.ceilingCNanos, clock.ceilingJavaNanos};
