@@ -131,9 +131,10 @@ inline void load_floats(const cb_pad_args* a, int64_t src, int64_t n, float* f, 
 // ---- One fused pass per dtype pair with AVX2 and F16C: 8 elements per step, loaded, converted and stored
 // without leaving registers, in a loop without branches but its own: each step ORs into one flag vector the
 // lanes that the fast formula does not settle (an integer past float16's or float's exact range, a float that
-// is NaN or rounds to infinity), and one test after the run sends a run with any such lane to cb_convert_run,
-// the defining routine, which rewrites the run and names the first element that does not fit. A run's last
-// count % 8 elements go through the same step on a zero-padded copy, of which only the real lanes are stored.
+// is NaN or rounds to infinity), and one test per block of 64 elements sends a block with any such lane to
+// cb_convert_run, the defining routine, which rewrites the block and names the first element that does not
+// fit. A block's last count % 8 elements go through the same step on a zero-padded copy, of which only the
+// real lanes are stored.
 // So the bytes and the failing index are cb_convert_run's (test_cubatch).
 
 // One step: 8 source elements of dtype S at p converted to 8 of dtype D at q; lanes the formula does not
@@ -188,24 +189,35 @@ __attribute__((target("avx2,f16c"), always_inline)) inline void step8(const unsi
 }
 
 // The fused pass for src dtype S into dst dtype D (float32, float16 or bfloat16): returns -1 or the flat output
-// index of the first element that does not fit.
+// index of the first element that does not fit. It checks its flags once per block of kBlock elements, so a
+// value the steps do not settle (a NaN in a float row, say) sends that block, not the whole row, to the
+// element loop.
+constexpr int64_t kBlock = 64;
+
 template <int S, int D>
 __attribute__((target("avx2,f16c"))) int64_t convert_avx2(const cb_pad_args* a, int64_t src, int64_t out,
                                                           int64_t count) {
     constexpr int ss = S == CB_INT64 ? 8 : 4, ds = D == CB_FLOAT32 ? 4 : 2;
     const unsigned char* sp = (const unsigned char*) a->values + src * ss;
     unsigned char* op = (unsigned char*) a->out + out * ds;
-    __m256i bad = _mm256_setzero_si256();
-    int64_t i = 0;
-    for (; i + 8 <= count; i += 8) step8<S, D>(sp + i * ss, op + i * ds, &bad);
-    if (i < count) {
-        alignas(32) unsigned char in[8 * ss] = {};
-        alignas(32) unsigned char res[8 * ds];
-        memcpy(in, sp + i * ss, (size_t) (count - i) * ss);
-        step8<S, D>(in, res, &bad);
-        memcpy(op + i * ds, res, (size_t) (count - i) * ds);
+    for (int64_t at = 0; at < count; at += kBlock) {
+        const int64_t end = std::min(count, at + kBlock);
+        __m256i bad = _mm256_setzero_si256();
+        int64_t i = at;
+        for (; i + 8 <= end; i += 8) step8<S, D>(sp + i * ss, op + i * ds, &bad);
+        if (i < end) {
+            alignas(32) unsigned char in[8 * ss] = {};
+            alignas(32) unsigned char res[8 * ds];
+            memcpy(in, sp + i * ss, (size_t) (end - i) * ss);
+            step8<S, D>(in, res, &bad);
+            memcpy(op + i * ds, res, (size_t) (end - i) * ds);
+        }
+        if (!_mm256_testz_si256(bad, bad)) {   // the blocks before converted cleanly: a failure is in this one
+            const int64_t r = cb_convert_run(a, src + at, out + at, end - at);
+            if (r >= 0) return r;
+        }
     }
-    return _mm256_testz_si256(bad, bad) ? -1 : cb_convert_run(a, src, out, count);
+    return -1;
 }
 
 // __builtin_cpu_init first: in a shared library's static initialisers the CPU model may not be set up yet
