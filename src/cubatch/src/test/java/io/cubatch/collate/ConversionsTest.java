@@ -93,12 +93,6 @@ class ConversionsTest {
     }
 
     /**
-     * The specialised runs (convertRun: int32/int64/float32 into float32/float16/bfloat16) write the bytes of
-     * convert element by element and fail at the same first element: random float bits (a third of them near
-     * float16's range), NaNs, infinities, every float16 value, integers around 2^24 and the float16 edge; in runs
-     * within one of convertRun's chunks and across several.
-     */
-    /**
      * Float bits at bfloat16's edges: the largest that rounds to a finite value and the first that rounds to
      * infinity (both signs), infinities, NaNs whose rounding sum would wrap, ties, the smallest subnormal.
      */
@@ -106,6 +100,14 @@ class ConversionsTest {
         0xff800000, 0x7fc00000, 0xffff8001, 0xffffffff, 0x7fff8000, 0x3f808000, 0x3f818000, 0xbf808000, 0x00000001,
         0x80008000, 0x7f7f0000};
 
+    /**
+     * The specialised runs (convertRun: int32/int64/float32 into float32/float16/bfloat16) write the bytes of
+     * convert element by element and fail at the same first element: random float bits (a third of them near
+     * float16's range), NaNs, infinities, every float16 value, integers around 2^24 and the float16 edge; in runs
+     * within one of convertRun's chunks and across several. Float runs meet a value the fast loops leave to the
+     * element loops in most chunks, so the floats are also run with those values left out (below bfloat16's and
+     * float16's overflow), where every chunk takes the fast loops, bfloat16's edges and subnormals included.
+     */
     @Test
     void convertRunsWriteTheBytesOfElementByElementConversion() {
         SplittableRandom rng = new SplittableRandom(13);
@@ -133,31 +135,50 @@ class ConversionsTest {
         for (DType from : new DType[] {DType.FLOAT32, DType.INT32, DType.INT64}) {
             MemorySegment src = from == DType.FLOAT32 ? f32 : from == DType.INT32 ? i32 : i64;
             for (DType to : new DType[] {DType.FLOAT32, DType.FLOAT16, DType.BFLOAT16}) {
-                if (from == to) {
-                    continue;
-                }
-                for (int trial = 0; trial < 400; trial++) {
-                    int at = rng.nextInt(n);
-                    // a quarter of the runs span several of convertRun's 1024-element chunks
-                    int len = Math.min(n - at, 1 + rng.nextInt(trial % 4 == 0 ? 3000 : 300));
-                    MemorySegment fast = MemorySegment.ofArray(new byte[len * to.byteSize()]);
-                    MemorySegment ref = MemorySegment.ofArray(new byte[len * to.byteSize()]);
-                    long want = -1;
-                    for (int e = 0; e < len; e++) {
-                        if (!Conversions.convert(src, from, at + e, ref, to, e)) {
-                            want = e;
-                            break;
-                        }
-                    }
-                    long got = Conversions.convertRun(src, from, at, fast, to, 0, len);
-                    assertEquals(want, got, from + " -> " + to + " at " + at + " (" + len + ")");
-                    if (want < 0) {
-                        assertEquals(-1, fast.mismatch(ref), from + " -> " + to + " at " + at + " (" + len + ")");
-                        runs++;
-                    }
+                if (from != to) {
+                    runs += compareRuns(rng, src, from, to, 400);
                 }
             }
         }
         assertTrue(runs > 1000, "most runs convert without a failure: " + runs);
+        // floats below each 16-bit type's overflow: every chunk through the fast loops, and every run converts
+        assertEquals(400, compareRuns(rng, below(f32, 0x7f7f8000), DType.FLOAT32, DType.BFLOAT16, 400));
+        assertEquals(400, compareRuns(rng, below(f32, 0x477ff000), DType.FLOAT32, DType.FLOAT16, 400));
+    }
+
+    /** The floats of f whose magnitude bits lie below {@code limit}, in order. */
+    private static MemorySegment below(MemorySegment f, int limit) {
+        int[] bits = f.toArray(java.lang.foreign.ValueLayout.JAVA_INT);
+        return MemorySegment.ofArray(java.util.Arrays.stream(bits).filter(b -> (b & 0x7fffffff) < limit).toArray());
+    }
+
+    /**
+     * {@code trials} runs of src from random starts: convertRun against convert element by element (the first
+     * failure, and the bytes where none fails). A quarter of the runs span several of convertRun's 1024-element
+     * chunks. Returns how many runs converted without a failure.
+     */
+    private static int compareRuns(SplittableRandom rng, MemorySegment src, DType from, DType to, int trials) {
+        long n = src.byteSize() / from.byteSize();
+        int runs = 0;
+        for (int trial = 0; trial < trials; trial++) {
+            long at = rng.nextLong(n);
+            int len = (int) Math.min(n - at, 1 + rng.nextInt(trial % 4 == 0 ? 3000 : 300));
+            MemorySegment fast = MemorySegment.ofArray(new byte[len * to.byteSize()]);
+            MemorySegment ref = MemorySegment.ofArray(new byte[len * to.byteSize()]);
+            long want = -1;
+            for (int e = 0; e < len; e++) {
+                if (!Conversions.convert(src, from, at + e, ref, to, e)) {
+                    want = e;
+                    break;
+                }
+            }
+            long got = Conversions.convertRun(src, from, at, fast, to, 0, len);
+            assertEquals(want, got, from + " -> " + to + " at " + at + " (" + len + ")");
+            if (want < 0) {
+                assertEquals(-1, fast.mismatch(ref), from + " -> " + to + " at " + at + " (" + len + ")");
+                runs++;
+            }
+        }
+        return runs;
     }
 }

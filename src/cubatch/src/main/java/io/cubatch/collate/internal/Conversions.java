@@ -294,12 +294,12 @@ public final class Conversions {
      * (inexact as a float, where bfloat16 would round twice), a float that rounds to infinity or is NaN.
      *
      * <p>Each loop is a counted loop with an int index, over a heap array on one side and a segment or array on
-     * the other, with at most an integer min/max reduction, which C2 vectorises. What keeps C2 scalar, measured
-     * on JDK 25: a long loop index, two native segments (which may overlap) in one loop, a reduction in a loop
-     * that narrows, a float max, a narrowing from int to short, and {@code Float.floatToRawIntBits}. So an
-     * integer source is read where it lies into the float array (a float source is copied in whole), the
-     * results are written where they go (no copy out), and bfloat16 takes its float bits from a scratch array
-     * read as longs, two floats to a long ({@link #bfloat16Pairs}).
+     * the other, with at most an integer min/max/or reduction, which C2 vectorises. What kept C2 scalar in this
+     * session's measurements (JDK 25, Zen 4): a long loop index, two native segments (which may overlap) in one
+     * loop, a narrowing from int to short, and {@code Float.floatToRawIntBits}. So an int32 source is read where
+     * it lies into the float array (int64 into the int array first; a float32 source, and int32 into float32,
+     * by a bulk copy), float16 and bfloat16 results are written where they go (no copy out), and bfloat16 takes
+     * its float bits from a scratch array read as longs, two floats to a long ({@link #bfloat16Pairs}).
      */
     private static boolean chunk(MemorySegment src, DType from, long si, MemorySegment dst, DType to, long di, int n,
                                  Scratch s) {
