@@ -18,7 +18,7 @@ import org.openjdk.jmh.annotations.TearDown;
 /**
  * A backend and both ceilings of {@link HonestCase}, interleaved in one fork: each operation is one round of
  * three timed blocks of {@link #block} batches (the backend, {@code ceilingC}, {@code ceilingJava}), in an
- * order that rotates from round to round, each after an untimed pause ({@link #SETTLE_NANOS}), and
+ * order that goes through all six from round to round ({@link #ORDERS}), each after an untimed pause ({@link #SETTLE_NANOS}), and
  * {@link Clock} sums each one's nanoseconds over the iteration.
  * The summary (bench/honest_summary.py) takes per fork the ratio of the faster ceiling's time to the
  * backend's, over the same number of batches, and gives the median over forks and their spread.
@@ -69,7 +69,7 @@ public class PairedBenchmark {
     private Collator collator;
     private int way;
     int cursor;
-    private int round;
+    int round;
 
     /**
      * Nanoseconds per variant over the iteration, and the batches each padded (the same for all three), as
@@ -119,12 +119,18 @@ public class PairedBenchmark {
         return t;
     }
 
+    /**
+     * The six orders of the three variants (0 the backend, 1 ceilingC, 2 ceilingJava), taken in turn: over six
+     * rounds each variant runs first, second and third twice, and after each of the other two as often.
+     */
+    static final int[][] ORDERS = {{0, 1, 2}, {1, 2, 0}, {2, 0, 1}, {0, 2, 1}, {2, 1, 0}, {1, 0, 2}};
+
     @Benchmark
     public void round(Clock clock) throws Throwable {
-        int r = round;
-        round = r == 2 ? 0 : r + 1;
-        for (int i = 0; i < 3; i++) {   // backend, ceilingC, ceilingJava, starting at a different one each round
-            switch ((r + i) % 3) {
+        int[] order = ORDERS[round];
+        round = round + 1 == ORDERS.length ? 0 : round + 1;
+        for (int v : order) {
+            switch (v) {
                 case 0 -> clock.backendNanos += timed(way);
                 case 1 -> clock.ceilingCNanos += timed(3);
                 default -> clock.ceilingJavaNanos += timed(2);

@@ -34,11 +34,36 @@ class PairedBenchmarkTest {
                             && clock.ceilingJavaNanos > before[2], backend + ": round " + r + " timed all three");
                     assertEquals(r * b.block, clock.batchesEach);
                     assertEquals(3 * r * b.block % 16, b.cursor, "each block takes the next batches of the 16");
+                    assertEquals(r % PairedBenchmark.ORDERS.length, b.round, "the next round takes the next order");
                 }
                 clock.reset();
                 assertEquals(0, clock.backendNanos + clock.ceilingCNanos + clock.ceilingJavaNanos + clock.batchesEach);
             } finally {
                 b.tearDown();
+            }
+        }
+    }
+
+    /** Six rounds take every order once: each variant first, second and third twice, and twice after each other one. */
+    @Test
+    void sixRoundsTakeEveryOrderOfTheThree() {
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        int[][] position = new int[3][3];
+        int[][] after = new int[3][3];
+        for (int[] o : PairedBenchmark.ORDERS) {
+            seen.add(java.util.Arrays.toString(o));
+            for (int i = 0; i < 3; i++) {
+                position[o[i]][i]++;
+                if (i > 0) {
+                    after[o[i]][o[i - 1]]++;
+                }
+            }
+        }
+        assertEquals(6, seen.size(), "six different orders");
+        for (int v = 0; v < 3; v++) {
+            for (int i = 0; i < 3; i++) {
+                assertEquals(2, position[v][i], "variant " + v + " at place " + i);
+                assertEquals(v == i ? 0 : 2, after[v][i], "variant " + v + " right after " + i);
             }
         }
     }
