@@ -5,11 +5,8 @@ Reads DIR/jmh-*.json (JMH's JSON, every fork's iterations in rawData) and writes
 DIR/summary.json: per workload and method the median over forks of the per-fork mean, the spread between
 forks ((max - min) / median), allocation per batch (gc.alloc.rate.norm), and each backend's ratio to the
 ceiling of the same run (the faster of ceilingC and ceilingJava, by median); for PackBenchmark the "x ceiling"
-column holds packed / unpacked batches per second of the same backend. For PairedBenchmark (a backend and both
-ceilings interleaved in one fork) a row's figure is the ratio itself: per iteration the ceiling's nanoseconds
-over the backend's (the same number of batches each; the ceiling is the one of the two with the smaller total
-over every fork, as HonestBenchmark's rows take the faster by median), per fork the median over its
-iterations, and the median and spread over forks. Rows that miss a target of issue 13 are listed under "Short of target"."""
+column holds packed / unpacked batches per second of the same backend. Rows that miss a target of
+issue 13 are listed under "Short of target"."""
 import glob
 import json
 import os
@@ -28,9 +25,6 @@ def load(d):
         run = os.path.basename(f)[4:-5]
         for r in json.load(open(f)):
             cls, method = r["benchmark"].split(".")[-2:]
-            if cls == "PairedBenchmark":
-                rows.append(paired(run, r))
-                continue
             forks = [statistics.fmean(it) for it in r["primaryMetric"]["rawData"]]
             alloc = r.get("secondaryMetrics", {}).get("gc.alloc.rate.norm", {}).get("score")
             p = r.get("params", {})
@@ -42,19 +36,6 @@ def load(d):
                          "spread": (max(forks) - min(forks)) / statistics.median(forks) if forks else float("nan"),
                          "alloc": alloc})
     return rows
-
-
-def paired(run, r):
-    """A PairedBenchmark result as a row whose figure is the backend's ratio to the faster ceiling."""
-    p, sm = r["params"], r["secondaryMetrics"]
-    total = lambda k: sum(sum(it) for it in sm[k]["rawData"])
-    ceiling = min(("ceilingCNanos", "ceilingJavaNanos"), key=total)   # the faster one, over every fork
-    forks = [statistics.median(c / b for b, c in zip(back, ceil))
-             for back, ceil in zip(sm["backendNanos"]["rawData"], sm[ceiling]["rawData"])]
-    key = (run, "PairedBenchmark", p["regime"], int(p["batchSize"]), p["src"], p["dtype"], r.get("threads", 1))
-    m = statistics.median(forks)
-    return {"key": key, "method": p["backend"], "unit": "x ceiling", "forks": forks, "median": m,
-            "spread": (max(forks) - min(forks)) / m, "alloc": None, "paired": True}
 
 
 def main(d):
@@ -74,7 +55,7 @@ def main(d):
         ceilings = [ms[m]["median"] for m in ("ceilingC", "ceilingJava") if m in ms]
         ceiling = (min(ceilings) if time_mode else max(ceilings)) if ceilings else None
         for m, r in sorted(ms.items()):
-            ratio = r["median"] if r.get("paired") else r.get("vs_unpacked")
+            ratio = r.get("vs_unpacked")
             if ceiling and not m.startswith("ceiling"):
                 ratio = ceiling / r["median"] if time_mode else r["median"] / ceiling
             scaling = None

@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # run-cpu.sh [DIR]: the full CPU run of the honest benchmarks (issue 13), into DIR (default
 # bench/results/DATE-MACHINE). One JMH run per group, each with the backends and both ceilings in the same
-# run, 3 forks each, then the int32 and dtype groups again with each backend interleaved with the ceilings in
-# every fork (PairedBenchmark); then bench/honest_summary.py writes DIR/summary.md and summary.json. Takes
-# about 45 minutes on 2 cores; run it on a quiet machine (it records `uptime` before and after).
+# run, 3 forks each; then bench/honest_summary.py writes DIR/summary.md and summary.json. Takes about 20
+# minutes on 2 cores; run it on a quiet machine (it records `uptime` before and after).
 #   QUICK=1 bench/run-cpu.sh DIR    one fork, short iterations: a smoke test of the script, not figures
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -16,21 +15,13 @@ model="$(lscpu | sed -n 's/^Model name: *//p' | tr 'A-Z' 'a-z' | tr -cs 'a-z0-9'
 dir="${1:-bench/results/$(date -u +%F)-cpu-$(nproc)core-${model:-unknown}}"
 mkdir -p "$dir"
 forks=3 wi=2 w=500ms i=3 r=1s
-pwi=3 pw=1s pi=8 pr=500ms   # PairedBenchmark: many short iterations, of which the summary takes per fork the median
-[ -n "${QUICK:-}" ] && forks=1 wi=1 w=200ms i=2 r=200ms pwi=1 pw=200ms pi=2 pr=200ms
+[ -n "${QUICK:-}" ] && forks=1 wi=1 w=200ms i=2 r=200ms
 jvm="--enable-native-access=ALL-UNNAMED -Xmx2g --sun-misc-unsafe-memory-access=allow"
 jmh() {   # jmh NAME ARGS...: one JMH run into $dir/jmh-NAME.json and its log
     local name="$1"; shift
     echo "== $name: $*" | tee -a "$dir/jmh.log"
     "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$jar" org.openjdk.jmh.Main "$@" \
         -f "$forks" -wi "$wi" -w "$w" -i "$i" -r "$r" -prof gc -jvmArgs "$jvm" \
-        -rf json -rff "$dir/jmh-$name.json" >>"$dir/jmh.log" 2>&1
-}
-paired() {   # paired NAME ARGS...: PairedBenchmark (backend and ceilings interleaved in each fork), no -prof gc
-    local name="$1"; shift
-    echo "== $name: PairedBenchmark $*" | tee -a "$dir/jmh.log"
-    "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$jar" org.openjdk.jmh.Main PairedBenchmark "$@" \
-        -f "$forks" -wi "$pwi" -w "$pw" -i "$pi" -r "$pr" -jvmArgs "$jvm" \
         -rf json -rff "$dir/jmh-$name.json" >>"$dir/jmh.log" 2>&1
 }
 {
@@ -58,10 +49,6 @@ jmh threads 'HonestBenchmark' -p variant=ceilingC,javaBackend,nativeBackend -t 2
 # against the same rows of jmh-int32 on every processor
 jmh split 'HonestBenchmark' -p variant=ceilingC,javaBackend,nativeBackend -p regime=steady,streaming -p batchSize=1024 \
     -p src=int32 -p dtype=int32 -jvmArgsAppend -XX:ActiveProcessorCount=1
-# the int32 and dtype targets again, each backend interleaved with both ceilings in every fork: ratios that a
-# host whose speed drifts between forks does not move (the groups above measure each variant in its own forks)
-paired paired-int32 -p regime=steady,streaming -p batchSize=8,64,256,1024 -p src=int32 -p dtype=int32
-paired paired-dtypes -p regime=steady -p batchSize=256 -p src=int32,int64,float32 -p dtype=float32,float16,bfloat16
 echo "load after: $(uptime)" >> "$dir/machine.txt"
 python3 bench/honest_summary.py "$dir" > /dev/null
 echo "run-cpu: wrote $dir (summary.md, summary.json, jmh-*.json, jmh.log, machine.txt)"
