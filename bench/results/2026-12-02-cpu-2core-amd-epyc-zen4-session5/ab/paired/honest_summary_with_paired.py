@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""honest_summary.py DIR: summarises the honest benchmark run in DIR (bench/run-cpu.sh writes it).
+
+Reads DIR/jmh-*.json (JMH's JSON, every fork's iterations in rawData) and writes DIR/summary.md and
+DIR/summary.json: per workload and method the median over forks of the per-fork mean, the spread between
+forks ((max - min) / median), allocation per batch (gc.alloc.rate.norm), and each backend's ratio to the
+ceiling of the same run (the faster of ceilingC and ceilingJava, by median); for PackBenchmark the "x ceiling"
+column holds packed / unpacked batches per second of the same backend. For PairedBenchmark (a backend and both
+ceilings interleaved in one fork) a row's figure is the ratio itself: per iteration the ceiling's nanoseconds
+over the backend's (the same number of batches each; the ceiling is the one of the two with the smaller total
+over every fork, as HonestBenchmark's rows take the faster by median), per fork the median over its
+iterations, and the median and spread over forks. Rows that miss a target of issue 13 are listed under "Short of target"."""
+import glob
+import json
+import os
+import statistics
+import sys
+
+TARGET = {"javaBackend": 0.9, "nativeBackend": 1.0}
+DTYPE_TARGET = 0.5
+SPREAD_LIMIT = 0.15
+ALLOC_LIMIT = 64.0  # B/op: JMH's per-iteration bookkeeping (a few KB), spread over the ops of an iteration
+
+
+def load(d):
+    rows = []
+    for f in sorted(glob.glob(os.path.join(d, "jmh-*.json"))):
+        run = os.path.basename(f)[4:-5]
+        for r in json.load(open(f)):
+            cls, method = r["benchmark"].split(".")[-2:]
+            if cls == "PairedBenchmark":
+                rows.append(paired(run, r))
+                continue
+            forks = [statistics.fmean(it) for it in r["primaryMetric"]["rawData"]]
+            alloc = r.get("secondaryMetrics", {}).get("gc.alloc.rate.norm", {}).get("score")
+            p = r.get("params", {})
+            method = p.get("variant", method)
+            key = (run, cls, p.get("regime", "epoch" if cls == "EpochBenchmark" else "steady"), int(p.get("batchSize", 64)), p.get("src", "int32"),
+                   p.get("dtype", "int32"), r.get("threads", 1))
+            rows.append({"key": key, "method": method, "unit": r["primaryMetric"]["scoreUnit"], "forks": forks,
+                         "median": statistics.median(forks),
+                         "spread": (max(forks) - min(forks)) / statistics.median(forks) if forks else float("nan"),
+                         "alloc": alloc})
+    return rows
+
+
+def paired(run, r):
+    """A PairedBenchmark result as a row whose figure is the backend's ratio to the faster ceiling."""
+    p, sm = r["params"], r["secondaryMetrics"]
+    total = lambda k: sum(sum(it) for it in sm[k]["rawData"])
+    ceiling = min(("ceilingCNanos", "ceilingJavaNanos"), key=total)   # the faster one, over every fork
+    forks = [statistics.median(c / b for b, c in zip(back, ceil))
+             for back, ceil in zip(sm["backendNanos"]["rawData"], sm[ceiling]["rawData"])]
+    key = (run, "PairedBenchmark", p["regime"], int(p["batchSize"]), p["src"], p["dtype"], r.get("threads", 1))
+    m = statistics.median(forks)
+    return {"key": key, "method": p["backend"], "unit": "x ceiling", "forks": forks, "median": m,
+            "spread": (max(forks) - min(forks)) / m, "alloc": None, "paired": True}
+
+
+def main(d):
+    rows = load(d)
+    by = {}
+    for r in rows:
+        by.setdefault(r["key"], {})[r["method"]] = r
+    out, short = [], []
+    for key in sorted(by, key=lambda k: tuple(str(x) for x in k)):
+        run, cls, regime, b, src, dtype, threads = key
+        ms = by[key]
+        time_mode = next(iter(ms.values()))["unit"].endswith("/op")
+        if cls == "PackBenchmark":   # packed against unpacked, same backend, same batches
+            for be in ("java", "native"):
+                if be + "Packed" in ms and be + "Unpacked" in ms:
+                    ms[be + "Packed"]["vs_unpacked"] = ms[be + "Packed"]["median"] / ms[be + "Unpacked"]["median"]
+        ceilings = [ms[m]["median"] for m in ("ceilingC", "ceilingJava") if m in ms]
+        ceiling = (min(ceilings) if time_mode else max(ceilings)) if ceilings else None
+        for m, r in sorted(ms.items()):
+            ratio = r["median"] if r.get("paired") else r.get("vs_unpacked")
+            if ceiling and not m.startswith("ceiling"):
+                ratio = ceiling / r["median"] if time_mode else r["median"] / ceiling
+            scaling = None
+            if threads > 1:   # against the same method and workload with one thread (any run but split)
+                same = lambda k2: k2[1:6] == key[1:6] and k2[6] == 1 and k2[0] != "split"
+            elif run != "split":   # one batch split over threads: against the split run's one processor
+                same = lambda k2: k2[0] == "split" and k2[1:] == key[1:]
+            else:
+                same = None
+            one = [by[k2][m]["median"] for k2 in by if same and same(k2) and m in by[k2]]
+            if one:
+                scaling = r["median"] / one[0]
+            row = {"run": run, "benchmark": cls, "regime": regime, "batch": b, "src": src, "dtype": dtype,
+                   "threads": threads, "method": m, "median": r["median"], "unit": r["unit"],
+                   "forks": r["forks"], "spread": r["spread"], "alloc_bytes_per_op": r["alloc"],
+                   "ratio_to_ceiling": ratio, "scaling_vs_1_thread": scaling}
+            out.append(row)
+            why = []
+            if ratio is not None and threads == 1:
+                want = (0.5 if cls == "PackBenchmark" else TARGET.get(m, 0) if (src, dtype) == ("int32", "int32")
+                        else DTYPE_TARGET)
+                if ratio < want:
+                    why.append(f"ratio {ratio:.2f}x < {want}x")
+            if scaling is not None and scaling < 1.5 and not m.startswith("ceiling"):
+                why.append(f"{threads} threads give {scaling:.2f}x one thread < 1.5x" if threads > 1
+                           else f"the batch split over every processor gives {scaling:.2f}x one processor < 1.5x")
+            if r["spread"] > SPREAD_LIMIT:
+                why.append(f"fork spread {100 * r['spread']:.0f}% > 15%")
+            if r["alloc"] is not None and r["alloc"] > ALLOC_LIMIT * (256 if cls == "EpochBenchmark" else 1):
+                why.append(f"allocates {r['alloc']:.0f} B/op")
+            if why:
+                short.append((row, "; ".join(why)))
+    json.dump({"rows": out, "short": [dict(r, why=w) for r, w in short]}, open(os.path.join(d, "summary.json"), "w"),
+              indent=1)
+    lines = ["| run | benchmark | regime | B | src -> dtype | thr | method | median | unit | forks | spread | B/op | x ceiling | x 1 thread |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in out:
+        lines.append("| {run} | {benchmark} | {regime} | {batch} | {src} -> {dtype} | {threads} | {method} | {m:.4g} | {unit} | "
+                     "{forks} | {s:.0f}% | {a} | {x} | {t} |".format(
+                         m=r["median"], s=100 * r["spread"], a="" if r["alloc_bytes_per_op"] is None else f"{r['alloc_bytes_per_op']:.1f}",
+                         x="" if r["ratio_to_ceiling"] is None else f"{r['ratio_to_ceiling']:.2f}",
+                         t="" if r["scaling_vs_1_thread"] is None else f"{r['scaling_vs_1_thread']:.2f}",
+                         **{k: (", ".join(f"{v:.4g}" for v in r[k]) if k == "forks" else r[k]) for k in r}))
+    lines += ["", "## Short of target", ""]
+    lines += [f"- {r['run']} {r['benchmark']} {r['regime']} B={r['batch']} {r['src']}->{r['dtype']} t={r['threads']} "
+              f"{r['method']}: {w}" for r, w in short] or ["- none"]
+    open(os.path.join(d, "summary.md"), "w").write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else ".")
