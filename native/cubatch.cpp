@@ -605,7 +605,16 @@ void ceiling_cast(const S* s, D* d, int64_t n) {
 template <typename S, typename D>
 int32_t ceiling_rows(const void* values, const int64_t* offsets, const int64_t* indices, int64_t batch, int64_t L,
                      void* out, int32_t* lengths, uint8_t* mask, int32_t threads) {
-    std::vector<int64_t> begin(batch), len(batch);
+    // the rows' geometry in buffers of the calling thread, kept between calls: cb_pad allocates nothing per
+    // batch, so neither may its ceiling (two vectors per call were a malloc and free the backend never pays).
+    // Plain pointers for the row function, which may run on a pool worker with thread_locals of its own.
+    thread_local std::vector<int64_t> t_begin, t_len;
+    if ((int64_t) t_begin.size() < batch) {
+        t_begin.resize((size_t) batch);
+        t_len.resize((size_t) batch);
+    }
+    int64_t* const begin = t_begin.data();
+    int64_t* const len = t_len.data();
     for (int64_t b = 0; b < batch; b++) {
         int64_t s = indices[b];
         begin[b] = offsets[s];
