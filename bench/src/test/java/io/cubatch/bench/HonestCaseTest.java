@@ -30,13 +30,12 @@ class HonestCaseTest {
                     for (int k = 0; k < 4; k++) {
                         PaddedBatch want = c.pad(java, k);
                         byte[][] expected = {bytes(want.data()), bytes(want.lengths()), bytes(want.attentionMask())};
-                        for (int way : new int[] {2, 3}) {   // ceilingJava, ceilingC
+                        for (String ceiling : new String[] {"ceilingJava", "ceilingC"}) {
                             want.data().fill((byte) 0x5a);
                             want.lengths().fill((byte) 0x5a);
                             want.attentionMask().fill((byte) 0x5a);
-                            PaddedBatch got = c.run(way, java, k);
-                            String what = (way == 3 ? "ceilingC" : "ceilingJava") + ", batch " + batch + " " + dtype
-                                    + ", batch no. " + k;
+                            PaddedBatch got = c.run(HonestCase.way(ceiling), java, k);
+                            String what = ceiling + ", batch " + batch + " " + dtype + ", batch no. " + k;
                             assertEquals(-1, MemorySegment.ofArray(expected[0]).mismatch(got.data()), what + ": data");
                             assertEquals(-1, MemorySegment.ofArray(expected[1]).mismatch(got.lengths()), what + ": lengths");
                             assertEquals(-1, MemorySegment.ofArray(expected[2]).mismatch(got.attentionMask()),

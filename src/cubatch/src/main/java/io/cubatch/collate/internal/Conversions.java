@@ -316,9 +316,7 @@ public final class Conversions {
             }
             if (to == DType.FLOAT16) {
                 MemorySegment.copy(src, F32, si * 4, f, 0, n);
-                for (int i = 0; i < n; i++) {
-                    dst.setAtIndex(I16, di + i, Float.floatToFloat16(f[i]));
-                }
+                halves(f, dst, di, n);
             } else {
                 bfloat16Pairs(s.intSegment, 0, dst, di * 2, n);
             }
@@ -362,13 +360,21 @@ public final class Conversions {
             return false;
         }
         if (to == DType.FLOAT16) {
-            for (int i = 0; i < n; i++) {
-                dst.setAtIndex(I16, di + i, Float.floatToFloat16(f[i]));
-            }
+            halves(f, dst, di, n);
         } else {
             bfloat16Pairs(s.floatSegment, 0, dst, di * 2, n);
         }
         return true;
+    }
+
+    /**
+     * float16 of n finite floats below 65520 in magnitude into n elements of {@code dst} from element {@code di}
+     * ({@code Float.floatToFloat16}: F16C, vectorised; a heap array on one side, so C2 need not fear overlap).
+     */
+    private static void halves(float[] f, MemorySegment dst, long di, int n) {
+        for (int i = 0; i < n; i++) {
+            dst.setAtIndex(I16, di + i, Float.floatToFloat16(f[i]));
+        }
     }
 
     /**
