@@ -9,6 +9,7 @@ import java.io.InputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 import java.net.URL;
@@ -26,9 +27,27 @@ final class CeilingLibrary {
     }
 
     /** {@code int32_t cb_ceiling_pad(values, src_size, offsets, indices, batch, L, dst_size, out, lengths, mask, threads)}. */
-    static final MethodHandle CEILING_PAD = load();
+    static final MethodHandle CEILING_PAD;
+    /**
+     * The same as a critical downcall, for the batches the native backend pads through its critical handle
+     * (below NativeCollator's CRITICAL_BYTES of output data, on one thread): a ceiling may not pay a transition
+     * the backend skips.
+     */
+    static final MethodHandle CEILING_PAD_CRITICAL;
 
-    private static MethodHandle load() {
+    static {
+        MemorySegment symbol = load();
+        FunctionDescriptor fd = FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG,
+                JAVA_LONG, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_INT);
+        CEILING_PAD = Linker.nativeLinker().downcallHandle(symbol, fd);
+        CEILING_PAD_CRITICAL = Linker.nativeLinker().downcallHandle(symbol, fd, Linker.Option.critical(false));
+    }
+
+    /** Where the native backend switches to its critical handle: the ceiling switches at the same size. */
+    static final long CRITICAL_BYTES = io.cubatch.collate.internal.NativeCollator.CRITICAL_BYTES;
+
+    /** cb_ceiling_pad in libcubatch, loaded once. */
+    private static MemorySegment load() {
         String os = System.getProperty("os.name").toLowerCase(Locale.ROOT).startsWith("linux") ? "linux"
                 : System.getProperty("os.name").toLowerCase(Locale.ROOT).replace(' ', '-');
         String arch = switch (System.getProperty("os.arch")) {   // the jar's folder names (NativeLibrary's)
@@ -53,10 +72,8 @@ final class CeilingLibrary {
                 }
             }
             SymbolLookup lib = SymbolLookup.libraryLookup(file, Arena.global());
-            return Linker.nativeLinker().downcallHandle(lib.find("cb_ceiling_pad").orElseThrow(
-                    () -> new IllegalStateException("libcubatch has no cb_ceiling_pad: rebuild")),
-                    FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_INT,
-                            ADDRESS, ADDRESS, ADDRESS, JAVA_INT));
+            return lib.find("cb_ceiling_pad").orElseThrow(
+                    () -> new IllegalStateException("libcubatch has no cb_ceiling_pad: rebuild"));
         } catch (IOException | java.net.URISyntaxException e) {
             throw new IllegalStateException("could not load " + resource + ": " + e, e);
         }

@@ -273,8 +273,14 @@ public final class HonestCase implements AutoCloseable {
         PaddedBatch out = outputs[k];
         long[] idx = batches[k];
         MemorySegment.copy(idx, 0, indexScratch, ValueLayout.JAVA_LONG, 0, idx.length);
-        int status = (int) CeilingLibrary.CEILING_PAD.invokeExact(store.values(), src.byteSize(), offsets, indexScratch, (long) idx.length,
-                shapes[k].length(), dtype.byteSize(), out.data(), out.lengths(), out.attentionMask(), THREADS);
+        // as the native backend calls cb_pad: critically and on one thread below CRITICAL_BYTES of data
+        int status = shapes[k].dataBytes() < CeilingLibrary.CRITICAL_BYTES
+                ? (int) CeilingLibrary.CEILING_PAD_CRITICAL.invokeExact(store.values(), src.byteSize(), offsets,
+                        indexScratch, (long) idx.length, shapes[k].length(), dtype.byteSize(), out.data(), out.lengths(),
+                        out.attentionMask(), 1)
+                : (int) CeilingLibrary.CEILING_PAD.invokeExact(store.values(), src.byteSize(), offsets, indexScratch,
+                        (long) idx.length, shapes[k].length(), dtype.byteSize(), out.data(), out.lengths(),
+                        out.attentionMask(), THREADS);
         if (status != 0) {
             throw new IllegalStateException("cb_ceiling_pad: status " + status);
         }

@@ -32,6 +32,13 @@ public final class NativeLibrary {
     static final int ABI_VERSION = 3;
 
     public final MethodHandle pad;
+    /**
+     * cb_pad again as a critical downcall ({@link Linker.Option#critical}): the call skips the thread-state
+     * transitions into and out of native code (8 % of a batch of 8 samples under perf), and the JVM cannot reach
+     * a safepoint until it returns. Only for batches that libcubatch pads on the calling thread within
+     * microseconds ({@link NativeCollator#CRITICAL_BYTES}): no lock, no wait, no upcall, no heap segment.
+     */
+    public final MethodHandle padCritical;
     public final MethodHandle stack;
     /** cb_pack: the CPU twin of cb_pack_kernel. */
     public final MethodHandle pack;
@@ -51,9 +58,10 @@ public final class NativeLibrary {
 
     private static final Object[] LOADED = load();
 
-    private NativeLibrary(MethodHandle pad, MethodHandle stack, MethodHandle pack, MethodHandle copy,
-                          MethodHandle structLayout) {
+    private NativeLibrary(MethodHandle pad, MethodHandle padCritical, MethodHandle stack, MethodHandle pack,
+                          MethodHandle copy, MethodHandle structLayout) {
         this.pad = pad;
+        this.padCritical = padCritical;
         this.stack = stack;
         this.pack = pack;
         this.copy = copy;
@@ -135,9 +143,11 @@ public final class NativeLibrary {
                         + ": rebuild (./test or mvn package) so the jar and the library match"};
             }
             // OWN: the collator's own scratch (indices, pad value, error word, packing tables)
-            MethodHandle pad = downcall(linker, lib, "cb_pad", FunctionDescriptor.of(JAVA_INT,
+            FunctionDescriptor padFd = FunctionDescriptor.of(JAVA_INT,
                     ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG, OWN, JAVA_LONG, JAVA_LONG, JAVA_LONG,
-                    JAVA_INT, JAVA_INT, JAVA_INT, OWN, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, OWN));
+                    JAVA_INT, JAVA_INT, JAVA_INT, OWN, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, OWN);
+            MethodHandle pad = downcall(linker, lib, "cb_pad", padFd);
+            MethodHandle padCritical = downcall(linker, lib, "cb_pad", padFd, Linker.Option.critical(false));
             MethodHandle stack = downcall(linker, lib, "cb_stack", FunctionDescriptor.of(JAVA_INT,
                     ADDRESS, JAVA_INT, JAVA_LONG, OWN, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, OWN));
             MethodHandle pack = downcall(linker, lib, "cb_pack", FunctionDescriptor.of(JAVA_INT,
@@ -146,7 +156,7 @@ public final class NativeLibrary {
             MethodHandle copy = downcall(linker, lib, "cb_copy", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, JAVA_LONG));
             MethodHandle layout = downcall(linker, lib, "cb_struct_layout",
                     FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
-            return new Object[] {new NativeLibrary(pad, stack, pack, copy, layout), ""};
+            return new Object[] {new NativeLibrary(pad, padCritical, stack, pack, copy, layout), ""};
         } catch (MissingSymbol e) {
             return new Object[] {null, e.getMessage()};
         } catch (Throwable e) {
@@ -171,10 +181,10 @@ public final class NativeLibrary {
         }
     }
 
-    private static MethodHandle downcall(Linker linker, SymbolLookup lib, String name, FunctionDescriptor fd)
-            throws MissingSymbol {
+    private static MethodHandle downcall(Linker linker, SymbolLookup lib, String name, FunctionDescriptor fd,
+                                         Linker.Option... options) throws MissingSymbol {
         return linker.downcallHandle(lib.find(name).orElseThrow(() -> new MissingSymbol(
-                "libcubatch lacks the symbol " + name + ": the library is older than this jar; rebuild")), fd);
+                "libcubatch lacks the symbol " + name + ": the library is older than this jar; rebuild")), fd, options);
     }
 
     /** The library as a file: as is from a classes directory, else extracted once to a temporary file. */
