@@ -8,6 +8,7 @@
 #include <cstring>
 #include <random>
 #include <thread>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
@@ -596,6 +597,36 @@ static void test_fast_conversions() {
     check(ints.data(), CB_INT64, ints.size(), "int64");
 }
 
+
+// cb_pad touches each row's first token before copying (touch_rows): never for an empty row, whose offset may be
+// the end of the values. Here the values end exactly where an inaccessible page begins, so a touch of the empty
+// last sample, or of any element past the end, is a SIGSEGV that stops the test.
+static void test_touch_stays_inside_the_values() {
+    const long page = sysconf(_SC_PAGESIZE);
+    const int64_t tokens = 3 * 1024;   // samples of 1000, 10 and 2062 tokens, then an empty one: 3 pages of int32
+    unsigned char* map = (unsigned char*) mmap(nullptr, (size_t) (4 * page), PROT_READ | PROT_WRITE,
+                                               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(map != MAP_FAILED, "mmap");
+    if (map == MAP_FAILED) return;
+    CHECK(mprotect(map + 3 * page, (size_t) page, PROT_NONE) == 0, "mprotect");
+    int32_t* values = (int32_t*) (map + 3 * page) - tokens;
+    for (int64_t i = 0; i < tokens; i++) values[i] = (int32_t) i;
+    const int64_t offsets[] = {0, 1000, 1010, tokens, tokens};
+    const int64_t indices[] = {3, 1, 3, 0, 2, 3};
+    const int64_t B = 6, L = tokens - 1010;
+    std::vector<int32_t> out(B * L, -1), lengths(B, -1);
+    std::vector<uint8_t> mask(B * L, 7);
+    int32_t pad = 9;
+    int64_t err = -1;
+    int32_t s = cb_pad(values, CB_INT32, offsets, 0, 1, indices, B, L, L, CB_SIDE_POST, CB_SIDE_NONE, CB_INT32, &pad,
+                       out.data(), lengths.data(), mask.data(), nullptr, 1, &err);
+    CHECK(s == CB_OK && lengths[0] == 0 && lengths[1] == 10 && lengths[3] == 1000 && lengths[4] == L && lengths[5] == 0,
+          "pad of a batch with empty rows at the end of the values: status %d", s);
+    CHECK(out[0] == 9 && out[L] == 1000 && out[3 * L + 999] == 999 && out[4 * L + L - 1] == tokens - 1 && out[6 * L - 1] == 9,
+          "the rows' tokens and padding");
+    munmap(map, (size_t) (4 * page));
+}
+
 int main() {
     test_fast_conversions();
     test_known_conversions();
@@ -609,6 +640,7 @@ int main() {
     test_pool_growth_and_fork();
     test_kernel_row_parts();
     test_null_indices();
+    test_touch_stays_inside_the_values();
     if (failures) {
         fprintf(stderr, "test_cubatch: %d failed checks\n", failures);
         return 1;
