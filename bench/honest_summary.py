@@ -6,10 +6,17 @@ DIR/summary.json: per workload and method the median over forks of the per-fork 
 forks ((max - min) / median), allocation per batch (gc.alloc.rate.norm), and each backend's ratio to the
 ceiling of the same run (the faster of ceilingC and ceilingJava, by median); for PackBenchmark the "x ceiling"
 column holds packed / unpacked batches per second of the same backend. Rows that miss a target of
-issue 13 are listed under "Short of target"."""
+issue 13 are listed under "Short of target".
+
+A group may be run in passes (jmh-NAME-pass1.json, jmh-NAME-pass2.json, ...: one fork of every variant per
+pass, as bench/run-cpu.sh runs them): the passes' forks are merged, and a backend's ratio to the ceiling is then
+the median over passes of its ratio within each pass, where it ran within a minute of the ceilings, so a drift
+of the host between passes cancels. "x ceiling" is that median; summary.json also keeps the ratio of the
+medians over forks ("ratio_of_medians") and each pass's ratio ("ratio_per_pass")."""
 import glob
 import json
 import os
+import re
 import statistics
 import sys
 
@@ -20,9 +27,11 @@ ALLOC_LIMIT = 64.0  # B/op: JMH's per-iteration bookkeeping (a few KB), spread o
 
 
 def load(d):
-    rows = []
+    merged = {}
     for f in sorted(glob.glob(os.path.join(d, "jmh-*.json"))):
-        run = os.path.basename(f)[4:-5]
+        name = os.path.basename(f)[4:-5]
+        m = re.fullmatch(r"(.*)-pass(\d+)", name)
+        run, npass = (m.group(1), int(m.group(2))) if m else (name, 0)
         for r in json.load(open(f)):
             cls, method = r["benchmark"].split(".")[-2:]
             forks = [statistics.fmean(it) for it in r["primaryMetric"]["rawData"]]
@@ -31,11 +40,31 @@ def load(d):
             method = p.get("variant", method)
             key = (run, cls, p.get("regime", "epoch" if cls == "EpochBenchmark" else "steady"), int(p.get("batchSize", 64)), p.get("src", "int32"),
                    p.get("dtype", "int32"), r.get("threads", 1))
-            rows.append({"key": key, "method": method, "unit": r["primaryMetric"]["scoreUnit"], "forks": forks,
-                         "median": statistics.median(forks),
-                         "spread": (max(forks) - min(forks)) / statistics.median(forks) if forks else float("nan"),
-                         "alloc": alloc})
+            row = merged.setdefault((key, method), {"key": key, "method": method, "unit": r["primaryMetric"]["scoreUnit"],
+                                                    "forks": [], "passes": {}, "allocs": []})
+            row["forks"] += forks
+            if m and forks:
+                row["passes"][npass] = statistics.fmean(forks)
+            if alloc is not None:
+                row["allocs"].append(alloc)
+    rows = []
+    for row in merged.values():
+        forks = row["forks"]
+        row["median"] = statistics.median(forks)
+        row["spread"] = (max(forks) - min(forks)) / row["median"] if forks else float("nan")
+        row["alloc"] = max(row.pop("allocs")) if row.get("allocs") else None
+        rows.append(row)
     return rows
+
+
+def per_pass_ratios(r, ms, time_mode):
+    """The backend's ratio to the faster ceiling within each pass both ran in (empty without passes)."""
+    out = []
+    for n, v in sorted(r["passes"].items()):
+        cs = [ms[c]["passes"][n] for c in ("ceilingC", "ceilingJava") if c in ms and n in ms[c]["passes"]]
+        if cs:
+            out.append(min(cs) / v if time_mode else v / max(cs))
+    return out
 
 
 def main(d):
@@ -56,8 +85,12 @@ def main(d):
         ceiling = (min(ceilings) if time_mode else max(ceilings)) if ceilings else None
         for m, r in sorted(ms.items()):
             ratio = r.get("vs_unpacked")
+            of_medians, passes = None, []
             if ceiling and not m.startswith("ceiling"):
-                ratio = ceiling / r["median"] if time_mode else r["median"] / ceiling
+                ratio = of_medians = ceiling / r["median"] if time_mode else r["median"] / ceiling
+                passes = per_pass_ratios(r, ms, time_mode)
+                if passes:
+                    ratio = statistics.median(passes)
             scaling = None
             if threads > 1:   # against the same method and workload with one thread (any run but split)
                 same = lambda k2: k2[1:6] == key[1:6] and k2[6] == 1 and k2[0] != "split"
@@ -71,7 +104,8 @@ def main(d):
             row = {"run": run, "benchmark": cls, "regime": regime, "batch": b, "src": src, "dtype": dtype,
                    "threads": threads, "method": m, "median": r["median"], "unit": r["unit"],
                    "forks": r["forks"], "spread": r["spread"], "alloc_bytes_per_op": r["alloc"],
-                   "ratio_to_ceiling": ratio, "scaling_vs_1_thread": scaling}
+                   "ratio_to_ceiling": ratio, "ratio_of_medians": of_medians, "ratio_per_pass": passes,
+                   "scaling_vs_1_thread": scaling}
             out.append(row)
             why = []
             if ratio is not None and threads == 1:
@@ -90,15 +124,17 @@ def main(d):
                 short.append((row, "; ".join(why)))
     json.dump({"rows": out, "short": [dict(r, why=w) for r, w in short]}, open(os.path.join(d, "summary.json"), "w"),
               indent=1)
-    lines = ["| run | benchmark | regime | B | src -> dtype | thr | method | median | unit | forks | spread | B/op | x ceiling | x 1 thread |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| run | benchmark | regime | B | src -> dtype | thr | method | median | unit | forks | spread | B/op | x ceiling | per pass | x 1 thread |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in out:
         lines.append("| {run} | {benchmark} | {regime} | {batch} | {src} -> {dtype} | {threads} | {method} | {m:.4g} | {unit} | "
-                     "{forks} | {s:.0f}% | {a} | {x} | {t} |".format(
+                     "{forks} | {s:.0f}% | {a} | {x} | {pp} | {t} |".format(
                          m=r["median"], s=100 * r["spread"], a="" if r["alloc_bytes_per_op"] is None else f"{r['alloc_bytes_per_op']:.1f}",
                          x="" if r["ratio_to_ceiling"] is None else f"{r['ratio_to_ceiling']:.2f}",
+                         pp=", ".join(f"{v:.2f}" for v in r["ratio_per_pass"]),
                          t="" if r["scaling_vs_1_thread"] is None else f"{r['scaling_vs_1_thread']:.2f}",
-                         **{k: (", ".join(f"{v:.4g}" for v in r[k]) if k == "forks" else r[k]) for k in r}))
+                         **{k: (", ".join(f"{v:.4g}" for v in r[k]) if k == "forks" else r[k]) for k in r
+                            if k != "ratio_per_pass"}))
     lines += ["", "## Short of target", ""]
     lines += [f"- {r['run']} {r['benchmark']} {r['regime']} B={r['batch']} {r['src']}->{r['dtype']} t={r['threads']} "
               f"{r['method']}: {w}" for r, w in short] or ["- none"]

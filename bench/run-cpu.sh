@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # run-cpu.sh [DIR]: the full CPU run of the honest benchmarks (issue 13), into DIR (default
-# bench/results/DATE-MACHINE). One JMH run per group, each with the backends and both ceilings in the same
-# run, 3 forks each; then bench/honest_summary.py writes DIR/summary.md and summary.json. Takes about 20
+# bench/results/DATE-MACHINE). Per group, 3 passes of one JMH fork of every variant, the backends and both
+# ceilings in the same run; then bench/honest_summary.py writes DIR/summary.md and summary.json. Takes about 20
 # minutes on 2 cores; run it on a quiet machine (it records `uptime` before and after).
-#   QUICK=1 bench/run-cpu.sh DIR    one fork, short iterations: a smoke test of the script, not figures
+#   QUICK=1 bench/run-cpu.sh DIR    one pass, short iterations: a smoke test of the script, not figures
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -14,15 +14,22 @@ jar="$root/src/cubatch-cli/target/cubatch.jar"   # the runnable jar ./cubatch bu
 model="$(lscpu | sed -n 's/^Model name: *//p' | tr 'A-Z' 'a-z' | tr -cs 'a-z0-9' '-' | sed 's/-$//')"
 dir="${1:-bench/results/$(date -u +%F)-cpu-$(nproc)core-${model:-unknown}}"
 mkdir -p "$dir"
-forks=3 wi=2 w=500ms i=3 r=1s
-[ -n "${QUICK:-}" ] && forks=1 wi=1 w=200ms i=2 r=200ms
+passes=3 wi=2 w=500ms i=3 r=1s
+[ -n "${QUICK:-}" ] && passes=1 wi=1 w=200ms i=2 r=200ms
 jvm="--enable-native-access=ALL-UNNAMED -Xmx2g --sun-misc-unsafe-memory-access=allow"
-jmh() {   # jmh NAME ARGS...: one JMH run into $dir/jmh-NAME.json and its log
+# jmh NAME ARGS...: the group in $passes passes of one fork each, into $dir/jmh-NAME-passK.json and the log. A
+# pass runs one fork of every variant, the variants of a workload back to back, so a backend and its ceilings
+# are measured within a minute of each other in every pass; honest_summary.py takes a backend's ratio in each
+# pass and the median over passes. (-f 3 in one run put a variant's 3 forks together and the variants minutes
+# apart, so a drift of a shared host between them went into the ratios.)
+jmh() {
     local name="$1"; shift
-    echo "== $name: $*" | tee -a "$dir/jmh.log"
-    "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$jar" org.openjdk.jmh.Main "$@" \
-        -f "$forks" -wi "$wi" -w "$w" -i "$i" -r "$r" -prof gc -jvmArgs "$jvm" \
-        -rf json -rff "$dir/jmh-$name.json" >>"$dir/jmh.log" 2>&1
+    for pass in $(seq "$passes"); do
+        echo "== $name pass $pass: $*" | tee -a "$dir/jmh.log"
+        "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$jar" org.openjdk.jmh.Main "$@" \
+            -f 1 -wi "$wi" -w "$w" -i "$i" -r "$r" -prof gc -jvmArgs "$jvm" \
+            -rf json -rff "$dir/jmh-$name-pass$pass.json" >>"$dir/jmh.log" 2>&1
+    done
 }
 {
     echo "date: $(date -u +%FT%TZ)"
