@@ -239,28 +239,11 @@ public final class Conversions {
         final MemorySegment intSegment = MemorySegment.ofArray(ints);
         final MemorySegment floatSegment = MemorySegment.ofArray(floats);
 
-        /** JavaCollator's row geometry (first source timestep, real timesteps), by batch row; grown, never shrunk. */
-        private long[] rowFirsts = new long[0];
-        private long[] rowKeeps = new long[0];
         /** The sum of the first bytes JavaCollator touches per row, stored so that the JIT keeps those loads. */
         long sink;
 
         /** Empty chunks, for one thread at a time. */
         public Scratch() {
-        }
-
-        long[] rowFirsts(int rows) {
-            if (rowFirsts.length < rows) {
-                rowFirsts = new long[Math.max(rows, 2 * rowFirsts.length)];
-            }
-            return rowFirsts;
-        }
-
-        long[] rowKeeps(int rows) {
-            if (rowKeeps.length < rows) {
-                rowKeeps = new long[Math.max(rows, 2 * rowKeeps.length)];
-            }
-            return rowKeeps;
         }
     }
 

@@ -217,29 +217,27 @@ public final class JavaCollator implements Collator {
         long third = masks.byteSize() / 3;   // the length of each of its runs
         boolean bitCopy = Conversions.isBitCopy(src, dst);
         long step = f * size;   // bytes per timestep
-        // every row's geometry first, with one load of its first token (libcubatch's touch_rows): when the tokens
-        // come from DRAM, every row's first miss is then in flight at once instead of one after another behind the
-        // previous row's copy (+20 % at batch 8 and +7 % at 64 in the streaming regime); the ceilings do the same.
-        // The copies then read the geometry from the scratch arrays, as the ceilings read theirs.
+        // one load of every row's first token before any copy (libcubatch's touch_rows): when the tokens come from
+        // DRAM, every row's first miss is then in flight at once instead of one after another behind the previous
+        // row's copy (streaming regime: +3 to +20 % at batch 8, +7 to +10 % at 64); the ceilings do the same. The
+        // pass keeps nothing: the copy loop recomputes each row's geometry from the store. Keeping it in scratch
+        // arrays made C2 hoist profiled checks out of the copy loop that then failed, again and again (uncommon
+        // traps with reason profile_predicate, each a recompilation), which cost a third to a half of batch 256
         long srcStep = f * src.byteSize();
-        long limit = shape.limit();
-        long[] firsts = scratch.rowFirsts(to);
-        long[] keeps = scratch.rowKeeps(to);
         long touched = 0;
+        for (int b = from; b < to; b++) {
+            long at = indices[b];
+            if (store.length(at) > 0) {
+                touched += values.get(ValueLayout.JAVA_BYTE, store.offset(at) * srcStep);
+            }
+        }
+        scratch.sink = touched;
+        long limit = shape.limit();
         for (int b = from; b < to; b++) {
             // Collation.geometry, as primitives: this loop runs per batch and must not allocate
             long n = store.length(indices[b]);
-            long offset = store.offset(indices[b]);
-            if (n > 0) {
-                touched += values.get(ValueLayout.JAVA_BYTE, offset * srcStep);
-            }
-            keeps[b] = Collation.keep(n, limit);
-            firsts[b] = offset + Collation.skip(n, limit, padding);
-        }
-        scratch.sink = touched;
-        for (int b = from; b < to; b++) {
-            long keep = keeps[b];
-            long first = firsts[b];
+            long keep = Collation.keep(n, limit);
+            long first = store.offset(indices[b]) + Collation.skip(n, limit, padding);
             long start = Collation.start(keep, l, padding);
             long end = start + keep;
             long rowStart = b * rowBytes;
