@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run-cpu.sh [DIR]: the full CPU run of the honest benchmarks (issue 13), into DIR (default
 # bench/results/DATE-MACHINE). Per group, 3 passes of one JMH fork of every variant, the backends and both
-# ceilings in the same run; then bench/honest_summary.py writes DIR/summary.md and summary.json. Takes about 20
+# ceilings in the same run; then bench/honest_summary.py writes DIR/summary.md and summary.json. Takes about 35
 # minutes on 2 cores; run it on a quiet machine (it records `uptime` before and after).
 #   QUICK=1 bench/run-cpu.sh DIR    one pass, short iterations: a smoke test of the script, not figures
 set -euo pipefail
@@ -14,7 +14,10 @@ jar="$root/src/cubatch-cli/target/cubatch.jar"   # the runnable jar ./cubatch bu
 model="$(lscpu | sed -n 's/^Model name: *//p' | tr 'A-Z' 'a-z' | tr -cs 'a-z0-9' '-' | sed 's/-$//')"
 dir="${1:-bench/results/$(date -u +%F)-cpu-$(nproc)core-${model:-unknown}}"
 mkdir -p "$dir"
-passes=3 wi=2 w=500ms i=3 r=1s
+# 4 warmup seconds: after 2 x 500 ms the java backend at batch 256 was still being recompiled (its copy loop's
+# profiled predicates trap a few times before C2 settles), and its first measured second was up to 30 % below the
+# same fork's third
+passes=3 wi=4 w=1s i=3 r=1s
 [ -n "${QUICK:-}" ] && passes=1 wi=1 w=200ms i=2 r=200ms
 jvm="--enable-native-access=ALL-UNNAMED -Xmx2g --sun-misc-unsafe-memory-access=allow"
 # jmh NAME ARGS...: the group in $passes passes of one fork each, into $dir/jmh-NAME-passK.json and the log. A
