@@ -120,6 +120,12 @@ final class BenchCommand implements Callable<Integer> {
         return Main.EXIT_OK;
     }
 
+    /** The quick run's JMH iterations, per fork. */
+    private static final int QUICK_WARMUPS = 2;
+    private static final int QUICK_WARMUP_MS = 800;
+    private static final int QUICK_ITERATIONS = 2;
+    private static final int QUICK_ITERATION_MS = 500;
+
     /**
      * The quick run: HonestBenchmark (steady state, int32, batch 64 and 256), the backends and both honest
      * ceilings in the same run, two forks each, so the spread between forks shows. Indicative only.
@@ -132,8 +138,11 @@ final class BenchCommand implements Callable<Integer> {
                 .jvmArgsAppend(forkFlags())
                 .shouldFailOnError(true)
                 .output(log.toString())
-                .warmupIterations(1).warmupTime(TimeValue.milliseconds(300))
-                .measurementIterations(2).measurementTime(TimeValue.milliseconds(300));
+                // warmup: the java backend at batch 256 is still being compiled in a fork's first second (its copy
+                // loop's profiled predicates trap a few times before C2 settles); on a 2-core Xeon that second ran
+                // at 1800 batches/s against 4000 to 4500 from the fourth on
+                .warmupIterations(QUICK_WARMUPS).warmupTime(TimeValue.milliseconds(QUICK_WARMUP_MS))
+                .measurementIterations(QUICK_ITERATIONS).measurementTime(TimeValue.milliseconds(QUICK_ITERATION_MS));
         if (dir != null) {
             o.resultFormat(ResultFormatType.JSON).result(dir.resolve("jmh-quick.json").toString());
         }
@@ -144,7 +153,9 @@ final class BenchCommand implements Callable<Integer> {
         Map<String, String> machine = Summary.machine();
         List<QuickRow> rows = quickRows(results);
         PrintWriter out = spec.commandLine().getOut();
-        String note = "quick figures are indicative (2 forks of 2 x 300 ms, on whatever else this machine is doing);"
+        String note = "quick figures are indicative (2 forks of " + QUICK_ITERATIONS + " x " + QUICK_ITERATION_MS
+                + " ms after " + QUICK_WARMUPS + " x " + QUICK_WARMUP_MS + " ms of warmup, on whatever else this"
+                + " machine is doing);"
                 + " the figures that count come from the full run, bench/run-cpu.sh";
         if (format == PlanCommand.Format.json) {
             com.fasterxml.jackson.core.JsonGenerator g = new com.fasterxml.jackson.core.JsonFactory().createGenerator(out);
