@@ -121,8 +121,8 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     /** The quick run's JMH iterations, per fork. */
-    private static final int QUICK_WARMUPS = 2;
-    private static final int QUICK_WARMUP_MS = 800;
+    private static final int QUICK_WARMUPS = 3;
+    private static final int QUICK_WARMUP_MS = 1000;
     private static final int QUICK_ITERATIONS = 2;
     private static final int QUICK_ITERATION_MS = 500;
 
@@ -138,9 +138,9 @@ final class BenchCommand implements Callable<Integer> {
                 .jvmArgsAppend(forkFlags())
                 .shouldFailOnError(true)
                 .output(log.toString())
-                // warmup: the java backend at batch 256 is still being compiled in a fork's first second (its copy
-                // loop's profiled predicates trap a few times before C2 settles); on a 2-core Xeon that second ran
-                // at 1800 batches/s against 4000 to 4500 from the fourth on
+                // warmup: the java backend at batch 256 is still being compiled in a fork's first seconds (its copy
+                // loop's profiled predicates trap a few times before C2 settles); on a 2-core Xeon one fork's 1 s
+                // iterations ran at 1800, 3477, 3328, then 4000 to 4500 batches/s, another's from 4370 at the second
                 .warmupIterations(QUICK_WARMUPS).warmupTime(TimeValue.milliseconds(QUICK_WARMUP_MS))
                 .measurementIterations(QUICK_ITERATIONS).measurementTime(TimeValue.milliseconds(QUICK_ITERATION_MS));
         if (dir != null) {
