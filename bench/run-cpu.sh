@@ -4,6 +4,7 @@
 # ceilings in the same run; then bench/honest_summary.py writes DIR/summary.md and summary.json. Takes about 35
 # minutes on 2 cores; run it on a quiet machine (it records `uptime` before and after).
 #   QUICK=1 bench/run-cpu.sh DIR    one pass, short iterations: a smoke test of the script, not figures
+#   ONLY="int32 epoch" bench/run-cpu.sh DIR    only these groups (of int32 dtypes epoch pack threads split)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -27,6 +28,7 @@ jvm="--enable-native-access=ALL-UNNAMED -Xmx2g --sun-misc-unsafe-memory-access=a
 # apart, so a drift of a shared host between them went into the ratios.)
 jmh() {
     local name="$1"; shift
+    case " ${ONLY:-$name} " in *" $name "*) ;; *) return 0 ;; esac
     for pass in $(seq "$passes"); do
         echo "== $name pass $pass: $*" | tee -a "$dir/jmh.log"
         "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$jar" org.openjdk.jmh.Main "$@" \
