@@ -56,8 +56,13 @@ public final class SingleUser {
      */
     public void enter() {
         Thread me = Thread.currentThread();
-        if (!OWNER.compareAndSet(this, (Thread) null, me)) {
+        while (!OWNER.compareAndSet(this, (Thread) null, me)) {
             Thread t = (Thread) OWNER.getVolatile(this);
+            if (t == null) {
+                // the other thread left between the failed exchange and this read: no conflict, try again
+                // (refusing here failed a call that overlapped nothing, naming "another thread")
+                continue;
+            }
             if (t == me) {
                 if (closed) {   // a call from inside close's free: the object is being freed
                     throw new IllegalStateException(what + " is closed");
@@ -65,7 +70,7 @@ public final class SingleUser {
                 depth++;
                 return;
             }
-            String who = t == null ? "another thread" : "thread '" + t.getName() + "'";
+            String who = "thread '" + t.getName() + "'";
             throw new IllegalStateException(what + (closing ? " is being closed by " + who : " is in use by " + who)
                     + ": it is not thread-safe, so use one per thread (a new one from Backends.create for each),"
                     + " or hand it over only between calls");
