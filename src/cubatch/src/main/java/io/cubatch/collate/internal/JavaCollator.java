@@ -233,7 +233,7 @@ public final class JavaCollator implements Collator {
         }
         long limit = shape.limit();
         for (int b = from; b < to; b++) {
-            if (b + TOUCH_AHEAD < to) {
+            if (b < to - TOUCH_AHEAD) {   // not b + TOUCH_AHEAD, which could overflow where to - 8 cannot
                 touched += touch(store, values, indices[b + TOUCH_AHEAD], srcStep);
             }
             // Collation.geometry, as primitives: this loop runs per batch and must not allocate
@@ -257,7 +257,6 @@ public final class JavaCollator implements Collator {
                     long bad = Conversions.convertRun(values, src, first * f, data, dst, (b * l + start) * f, keep * f,
                             scratch);
                     if (bad >= 0) {
-                        scratch.sink = touched;
                         return bad;
                     }
                 }
