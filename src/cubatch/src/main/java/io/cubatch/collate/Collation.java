@@ -4,6 +4,7 @@ import io.cubatch.collate.internal.Conversions;
 import io.cubatch.store.DType;
 import io.cubatch.store.SampleStore;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 /**
  * What every backend shares: the batch geometry, argument validation (so native code only ever sees
@@ -98,10 +99,16 @@ public final class Collation {
             throw new IllegalArgumentException("samples of " + store.source() + " have empty feature vectors"
                     + " (feature shape " + java.util.Arrays.toString(store.featureShape()) + "): nothing to pad");
         }
+        // a ragged store's lengths from its offsets, read here directly: store.length checks the index and the
+        // store's volatile closed flag on every call, which this loop has just done
+        MemorySegment offs = store.isRagged() ? store.offsets().get() : null;
         long longest = 0;
         for (int b = 0; b < indices.length; b++) {
             checkIndex(indices, b, n);
-            longest = Math.max(longest, store.length(indices[b]));
+            long i = indices[b];
+            longest = Math.max(longest, offs != null
+                    ? offs.get(ValueLayout.JAVA_LONG_UNALIGNED, i * 8 + 8) - offs.get(ValueLayout.JAVA_LONG_UNALIGNED, i * 8)
+                    : store.length(i));
         }
         long limit = padding.limit(longest);
         if (padding.truncation().isEmpty() && longest > limit) {

@@ -226,20 +226,27 @@ public final class JavaCollator implements Collator {
         // checks out of the copy loop that then failed again and again (uncommon traps, reason
         // profile_predicate, each a recompilation), which cost a third to a half of batch 256
         long srcStep = f * src.byteSize();
+        // a contiguous ragged store's offsets are read here directly, as libcubatch reads them: store.length and
+        // store.offset check the index and the store's volatile closed flag on every call, and each of those
+        // volatile reads made C2 load the store's and the segments' fields again (five calls a row). The indices
+        // were checked by Collation.checkOutput; the segment still checks its bounds and its arena's liveness
+        MemorySegment offs = store.isRagged() && store.isContiguous() ? store.offsets().get() : null;
         long touched = 0;
         int ahead = (int) Math.min(to, (long) from + TOUCH_AHEAD);
         for (int b = from; b < ahead; b++) {
-            touched += touch(store, values, indices[b], srcStep);
+            touched += touch(store, offs, values, indices[b], srcStep);
         }
         long limit = shape.limit();
         for (int b = from; b < to; b++) {
             if (b < to - TOUCH_AHEAD) {   // not b + TOUCH_AHEAD, which could overflow where to - 8 cannot
-                touched += touch(store, values, indices[b + TOUCH_AHEAD], srcStep);
+                touched += touch(store, offs, values, indices[b + TOUCH_AHEAD], srcStep);
             }
             // Collation.geometry, as primitives: this loop runs per batch and must not allocate
-            long n = store.length(indices[b]);
+            long i = indices[b];
+            long begin = offs != null ? offs.get(OFFSET, i * 8) : store.offset(i);
+            long n = offs != null ? offs.get(OFFSET, i * 8 + 8) - begin : store.length(i);
             long keep = Collation.keep(n, limit);
-            long first = store.offset(indices[b]) + Collation.skip(n, limit, padding);
+            long first = begin + Collation.skip(n, limit, padding);
             long start = Collation.start(keep, l, padding);
             long end = start + keep;
             long rowStart = b * rowBytes;
@@ -281,8 +288,18 @@ public final class JavaCollator implements Collator {
     /** How many rows ahead of its copy {@link #rows} loads a row's first token. */
     static final int TOUCH_AHEAD = 8;
 
-    /** The first byte of sample {@code at}'s tokens, or 0 for an empty sample (which has none to load). */
-    private static long touch(SampleStore store, MemorySegment values, long at, long srcStep) {
+    /** The store's offsets' layout (SampleStore's): int64, unaligned in a mapped file. */
+    private static final ValueLayout.OfLong OFFSET = ValueLayout.JAVA_LONG_UNALIGNED;
+
+    /**
+     * The first byte of sample {@code at}'s tokens, or 0 for an empty sample (which has none to load); from
+     * {@code offs}, the offsets of a contiguous ragged store, when not null.
+     */
+    private static long touch(SampleStore store, MemorySegment offs, MemorySegment values, long at, long srcStep) {
+        if (offs != null) {
+            long begin = offs.get(OFFSET, at * 8);
+            return offs.get(OFFSET, at * 8 + 8) > begin ? values.get(ValueLayout.JAVA_BYTE, begin * srcStep) : 0;
+        }
         return store.length(at) > 0 ? values.get(ValueLayout.JAVA_BYTE, store.offset(at) * srcStep) : 0;
     }
 
