@@ -43,6 +43,11 @@ jmh() {
     echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
     echo "load before: $(uptime)"
 } > "$dir/machine.txt"
+# the host's share of the run: vmstat every 5 s, timestamped (column st: the time the hypervisor gave this
+# machine's vCPUs to others), so that a fork's low figure can be set against what the host did meanwhile
+vmstat -t 5 > "$dir/vmstat.txt" 2>/dev/null &
+vmstat_pid=$!
+trap 'kill "$vmstat_pid" 2>/dev/null || true' EXIT
 # int32 -> int32, both regimes, every batch size: the java >= 0.9x and native >= 1.0x targets
 jmh int32 'HonestBenchmark' -p regime=steady,streaming -p batchSize=8,64,256,1024 -p src=int32 -p dtype=int32
 # dtype pairs (steady, batch 256): >= 0.5x on both backends
