@@ -99,13 +99,13 @@ public final class Collation {
             throw new IllegalArgumentException("samples of " + store.source() + " have empty feature vectors"
                     + " (feature shape " + java.util.Arrays.toString(store.featureShape()) + "): nothing to pad");
         }
-        // a ragged store's lengths from its offsets, read here directly: store.length checks the index and the
-        // store's volatile closed flag on every call, which this loop has just done
-        MemorySegment offs = store.isRagged() ? store.offsets().get() : null;
+        // a ragged store's lengths from its offsets, read here directly: store.length checks the index again and
+        // the store's volatile closed flag on every call (size() above checked it once)
+        MemorySegment offs = store.isRagged() ? store.offsetsSegment() : null;
         long longest = 0;
         for (int b = 0; b < indices.length; b++) {
-            checkIndex(indices, b, n);
-            long i = indices[b];
+            long i = indices[b];   // read once: a caller changing its array meanwhile cannot slip an index past
+            checkIndex(i, b, n);
             longest = Math.max(longest, offs != null
                     ? offs.get(ValueLayout.JAVA_LONG_UNALIGNED, i * 8 + 8) - offs.get(ValueLayout.JAVA_LONG_UNALIGNED, i * 8)
                     : store.length(i));
@@ -136,9 +136,13 @@ public final class Collation {
     }
 
     static void checkIndex(long[] indices, int b, long n) {
-        if (indices[b] < 0 || indices[b] >= n) {
-            throw new IndexOutOfBoundsException("batch row " + b + " asks for sample " + indices[b]
-                    + ", outside [0, " + n + ")");
+        checkIndex(indices[b], b, n);
+    }
+
+    /** Sample {@code i}, asked for by batch row {@code b}, is in {@code [0, n)}, or an exception names all three. */
+    static void checkIndex(long i, int b, long n) {
+        if (i < 0 || i >= n) {
+            throw new IndexOutOfBoundsException("batch row " + b + " asks for sample " + i + ", outside [0, " + n + ")");
         }
     }
 

@@ -28,7 +28,9 @@ import java.util.OptionalLong;
  * leaves them to their owner. After {@code close()} every accessor throws {@link IllegalStateException}.
  * Reading is thread-safe. Closing while another thread reads is safe too: Java reads then fail with an
  * IllegalStateException, and a native call that holds the memory (a pad of the native backend) is waited
- * for, then the memory is freed; it is never left allocated.
+ * for, then the memory is freed; it is never left allocated. (A pad checks that the store is open when it
+ * starts; over a store that borrows its segments, which close() does not free, a pad already started may
+ * finish.)
  */
 public final class SampleStore implements AutoCloseable {
     private static final ValueLayout.OfLong OFFSET = ValueLayout.JAVA_LONG_UNALIGNED;
@@ -538,6 +540,18 @@ public final class SampleStore implements AutoCloseable {
     public java.util.Optional<MemorySegment> offsets() {
         checkOpen();
         return java.util.Optional.ofNullable(offsets);
+    }
+
+    /**
+     * The segment {@link #offsets()} holds, without the {@code Optional}: for code that reads it once per batch
+     * and must allocate nothing (the collators; an {@code Optional} is not always scalar-replaced there).
+     *
+     * @return the int64 offsets of a ragged store, or {@link MemorySegment#NULL} for a fixed one
+     * @throws IllegalStateException when the store is closed
+     */
+    public MemorySegment offsetsSegment() {
+        checkOpen();
+        return offsets == null ? MemorySegment.NULL : offsets;
     }
 
     /**

@@ -14,6 +14,7 @@ import io.cubatch.store.SampleStore;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Objects;
 
 /**
  * The {@code java} backend: pure Java over {@link MemorySegment}s, the same row algorithm as
@@ -122,7 +123,7 @@ public final class JavaCollator implements Collator {
      */
     private static boolean sharable(SampleStore store, PaddedBatch out) {
         return store.isContiguous() && store.values().isAccessibleBy(ANOTHER_THREAD)
-                && (!store.isRagged() || store.offsets().get().isAccessibleBy(ANOTHER_THREAD))
+                && store.offsetsSegment().isAccessibleBy(ANOTHER_THREAD)   // NULL (fixed store): any thread's
                 && out.data().isAccessibleBy(ANOTHER_THREAD) && out.lengths().isAccessibleBy(ANOTHER_THREAD)
                 && out.attentionMask().isAccessibleBy(ANOTHER_THREAD)
                 && (!out.shape().positions() || out.positions().isAccessibleBy(ANOTHER_THREAD));
@@ -229,20 +230,23 @@ public final class JavaCollator implements Collator {
         // a contiguous ragged store's offsets are read here directly, as libcubatch reads them: store.length and
         // store.offset check the index and the store's volatile closed flag on every call, and each of those
         // volatile reads made C2 load the store's and the segments' fields again (five calls a row). The indices
-        // were checked by Collation.checkOutput; the segment still checks its bounds and its arena's liveness
-        MemorySegment offs = store.isRagged() && store.isContiguous() ? store.offsets().get() : null;
+        // were checked by Collation.checkOutput and are checked again here, one compare a row, since the caller's
+        // array may have changed since (an index past 2^60 would wrap i * 8); the segment checks its bounds and
+        // its arena's liveness
+        MemorySegment offs = store.isRagged() && store.isContiguous() ? store.offsetsSegment() : null;
+        long samples = store.size();
         long touched = 0;
         int ahead = (int) Math.min(to, (long) from + TOUCH_AHEAD);
         for (int b = from; b < ahead; b++) {
-            touched += touch(store, offs, values, indices[b], srcStep);
+            touched += touch(store, offs, values, Objects.checkIndex(indices[b], samples), srcStep);
         }
         long limit = shape.limit();
         for (int b = from; b < to; b++) {
             if (b < to - TOUCH_AHEAD) {   // not b + TOUCH_AHEAD, which could overflow where to - 8 cannot
-                touched += touch(store, offs, values, indices[b + TOUCH_AHEAD], srcStep);
+                touched += touch(store, offs, values, Objects.checkIndex(indices[b + TOUCH_AHEAD], samples), srcStep);
             }
             // Collation.geometry, as primitives: this loop runs per batch and must not allocate
-            long i = indices[b];
+            long i = Objects.checkIndex(indices[b], samples);
             long begin = offs != null ? offs.get(OFFSET, i * 8) : store.offset(i);
             long n = offs != null ? offs.get(OFFSET, i * 8 + 8) - begin : store.length(i);
             long keep = Collation.keep(n, limit);

@@ -139,7 +139,7 @@ public final class NativeCollator implements Collator {
             padValueFor = padding;
         }
         MemorySegment values = store.values();
-        MemorySegment offsets = store.isRagged() ? store.offsets().get() : MemorySegment.NULL;
+        MemorySegment offsets = store.offsetsSegment();   // NULL for a fixed store; no Optional per batch
         long[] rows = indices;
         if (!store.isContiguous()) {
             // a chunked store (Arrow record batches): its offsets are no positions in values, so the kernel gets
