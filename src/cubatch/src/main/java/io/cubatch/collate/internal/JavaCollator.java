@@ -227,28 +227,31 @@ public final class JavaCollator implements Collator {
         // checks out of the copy loop that then failed again and again (uncommon traps, reason
         // profile_predicate, each a recompilation), which cost a third to a half of batch 256
         long srcStep = f * src.byteSize();
-        // a contiguous ragged store's offsets are read here directly, as libcubatch reads them: store.length and
-        // store.offset check the index and the store's volatile closed flag on every call, and each of those
-        // volatile reads made C2 load the store's and the segments' fields again (five calls a row). The indices
-        // were checked by Collation.checkOutput and are checked again here, one compare a row, since the caller's
-        // array may have changed since (an index past 2^60 would wrap i * 8); the segment checks its bounds and
-        // its arena's liveness
+        // the loads ahead read a contiguous ragged store's offsets directly (store.length and store.offset check
+        // the index and the store's volatile closed flag on every call). The indices were checked by
+        // Collation.checkOutput and are checked again here, one compare a row, since the caller's array may have
+        // changed since (an index past 2^60 would wrap i * 8); the segment checks its bounds and its arena's
+        // liveness. The geometry below still goes through store.offset and store.length: read directly there too
+        // (00f983c), the copy loop had no volatile read left, C2 hoisted profiled checks out of it that failed
+        // (uncommon traps at its head, reason profile_predicate), and batch 64 and 256 ran 5x slower (1.1e4
+        // against 5.5e4 batches/s at steady 64), though batch 8 gained 18 % from it (JMH run-cpu.sh caught this)
         MemorySegment offs = store.isRagged() && store.isContiguous() ? store.offsetsSegment() : null;
         long samples = store.size();
         long touched = 0;
-        int ahead = (int) Math.min(to, (long) from + TOUCH_AHEAD);
-        for (int b = from; b < ahead; b++) {
+        int upFront = (int) Math.min(to, (long) from + TOUCH_AHEAD);
+        for (int b = from; b < upFront; b++) {
             touched += touch(store, offs, values, Objects.checkIndex(indices[b], samples), srcStep);
         }
         long limit = shape.limit();
         for (int b = from; b < to; b++) {
-            if (b < to - TOUCH_AHEAD) {   // not b + TOUCH_AHEAD, which could overflow where to - 8 cannot
-                touched += touch(store, offs, values, Objects.checkIndex(indices[b + TOUCH_AHEAD], samples), srcStep);
-            }
+            // every row, clamped to the last (the last 8 rows load it again, from the cache): no array access under
+            // a branch whose profile C2 could hoist a range check from
+            int ahead = (int) Math.min((long) b + TOUCH_AHEAD, to - 1);
+            touched += touch(store, offs, values, Objects.checkIndex(indices[ahead], samples), srcStep);
             // Collation.geometry, as primitives: this loop runs per batch and must not allocate
             long i = Objects.checkIndex(indices[b], samples);
-            long begin = offs != null ? offs.get(OFFSET, i * 8) : store.offset(i);
-            long n = offs != null ? offs.get(OFFSET, i * 8 + 8) - begin : store.length(i);
+            long begin = store.offset(i);
+            long n = store.length(i);
             long keep = Collation.keep(n, limit);
             long first = begin + Collation.skip(n, limit, padding);
             long start = Collation.start(keep, l, padding);
@@ -319,13 +322,13 @@ public final class JavaCollator implements Collator {
                 + " for rows of " + length + " timesteps (" + rowBytes + " bytes of pad values, and ones, zeros and ones"
                 + " of " + length + " bytes each for the mask)", "lower maxlen, or use the native backend, which needs none");
         if (bytes > padRow.byteSize()) {
-            padRow = rows.allocate(bytes, 16);
+            padRow = rows.allocate(bytes, 64);   // a cache line: see the note on the copy sources
         }
         for (long i = 0; i + size <= padRow.byteSize(); i += size) {
             MemorySegment.copy(padValue, 0, padRow, i, size);
         }
         if (maskBytes > 0) {
-            masks = rows.allocate(maskBytes, 16);   // Arena memory starts zeroed
+            masks = rows.allocate(maskBytes, 64);   // Arena memory starts zeroed
             long third = maskBytes / 3;
             masks.asSlice(0, third).fill((byte) 1);
             masks.asSlice(2 * third, third).fill((byte) 1);
