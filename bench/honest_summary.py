@@ -6,7 +6,9 @@ DIR/summary.json: per workload and method the median over forks of the per-fork 
 forks ((max - min) / median), allocation per batch (gc.alloc.rate.norm), and each backend's ratio to the
 ceiling of the same run (the faster of ceilingC and ceilingJava, by median); for PackBenchmark the "x ceiling"
 column holds packed / unpacked batches per second of the same backend. Rows that miss a target of
-issue 13 are listed under "Short of target".
+issue 13 are listed under "Short of target". A backend allocating per batch is one whose B/op exceeds what the
+ceilings of the same workload show (JMH's own bookkeeping, scaled to the backend's operations) by more than
+EXCESS_LIMIT bytes a batch ("alloc_excess_bytes_per_op" in summary.json).
 
 A group may be run in passes (jmh-NAME-pass1.json, jmh-NAME-pass2.json, ...: one fork of every variant per
 pass, as bench/run-cpu.sh runs them): the passes' forks are merged, and a backend's ratio to the ceiling is then
@@ -23,7 +25,11 @@ import sys
 TARGET = {"javaBackend": 0.9, "nativeBackend": 1.0}
 DTYPE_TARGET = 0.5
 SPREAD_LIMIT = 0.15
-ALLOC_LIMIT = 64.0  # B/op: JMH's per-iteration bookkeeping (a few KB), spread over the ops of an iteration
+ALLOC_LIMIT = 64.0  # B/op for a ceiling: JMH's per-iteration bookkeeping (a few KB), spread over the ops of an iteration
+# B per batch that a backend may allocate beyond JMH's bookkeeping, which is estimated from the ceilings of the same
+# workload (they allocate nothing per batch): their B/op scaled by their operations per backend operation. Half
+# the smallest object: one Optional or boxed value per batch is flagged (a84c554)
+EXCESS_LIMIT = 8.0
 
 
 def load(d):
@@ -118,8 +124,20 @@ def main(d):
                            else f"the batch split over every processor gives {scaling:.2f}x one processor < 1.5x")
             if r["spread"] > SPREAD_LIMIT:
                 why.append(f"fork spread {100 * r['spread']:.0f}% > 15%")
-            if r["alloc"] is not None and r["alloc"] > ALLOC_LIMIT * (256 if cls == "EpochBenchmark" else 1):
-                why.append(f"allocates {r['alloc']:.0f} B/op")
+            batches = 256 if cls == "EpochBenchmark" else 1   # batches per operation
+            if m.startswith("ceiling") or cls == "PackBenchmark":
+                if r["alloc"] is not None and r["alloc"] > ALLOC_LIMIT * batches:
+                    why.append(f"allocates {r['alloc']:.0f} B/op")
+            elif r["alloc"] is not None:
+                books = [c["alloc"] * (r["median"] / c["median"] if time_mode else c["median"] / r["median"])
+                         for n, c in ms.items() if n.startswith("ceiling") and c["alloc"] is not None]
+                if books:
+                    row["alloc_excess_bytes_per_op"] = r["alloc"] - max(books)
+                    if row["alloc_excess_bytes_per_op"] > EXCESS_LIMIT * batches:
+                        why.append(f"allocates {r['alloc']:.1f} B/op, {row['alloc_excess_bytes_per_op']:.1f} more than"
+                                   f" the ceilings' JMH bookkeeping explains")
+                elif r["alloc"] > ALLOC_LIMIT * batches:
+                    why.append(f"allocates {r['alloc']:.0f} B/op")
             if why:
                 short.append((row, "; ".join(why)))
     json.dump({"rows": out, "short": [dict(r, why=w) for r, w in short]}, open(os.path.join(d, "summary.json"), "w"),
