@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# prof.sh NAME JAR JMH-ARGS... : one JMH fork under `perf record -e cpu-clock` (this VM has no hardware counters),
-# with the JVM's perf map dumped at exit so that JIT-compiled methods have names; writes NAME.perf, NAME.log and
-# NAME.txt (the flat profile by library and symbol) in the current directory. The profiles here were taken with
-#   prof.sh NAME src/cubatch-cli/target/cubatch.jar HonestBenchmark -p variant=V -p regime=R -p batchSize=8 \
-#       -p src=int32 -p dtype=int32 -wi 4 -w 1s -i 3 -r 2s
+# perf-profile.sh NAME JAR JMH-ARGS... : one JMH fork under `perf record -e cpu-clock` (this VM has no hardware
+# counters), with the JVM's perf map dumped at exit so that JIT-compiled methods have names; writes NAME.perf,
+# NAME.log and NAME.txt (the flat profile by library and symbol) in the current directory. The profiles/ of
+# bench/results/*-session7 and *-session8 were taken with it, from their profiles/ directory:
+#   bench/perf-profile.sh NAME src/cubatch-cli/target/cubatch.jar HonestBenchmark -p variant=V -p regime=R \
+#       -p batchSize=8 -p src=int32 -p dtype=int32 -wi 4 -w 1s -i 3 -r 2s
+# (bench/profile-short.sh takes JFR profiles instead: Java against native samples, by method.)
 set -e
 name=$1; jar=$2; shift 2
 root="$(cd "$(dirname "$0")" && git rev-parse --show-toplevel)"
