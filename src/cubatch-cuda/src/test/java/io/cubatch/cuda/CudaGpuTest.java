@@ -54,15 +54,6 @@ class CudaGpuTest {
         return p.build();
     }
 
-    private static void assertSame(PaddedBatch expected, PaddedBatch actual, String what) {
-        assertEquals(-1, expected.data().mismatch(actual.data()), what + ": data");
-        assertEquals(-1, expected.lengths().mismatch(actual.lengths()), what + ": lengths");
-        assertEquals(-1, expected.attentionMask().mismatch(actual.attentionMask()), what + ": mask");
-        if (expected.shape().positions()) {
-            assertEquals(-1, expected.positions().mismatch(actual.positions()), what + ": positions");
-        }
-    }
-
     /** Random stores, every dtype pair, both kernels (16-byte stores when no conversion and rows fit). */
     @Test
     void padMatchesTheJavaBackendOnSeededRandomInput() {
@@ -97,7 +88,7 @@ class CudaGpuTest {
                     continue;
                 }
                 cuda.pad(store, indices, padding, actual);
-                assertSame(expected, actual, "trial " + trial + " " + src + "->" + dst + " " + shape);
+                CollateTestSupport.assertSameBatch(expected, actual, "trial " + trial + " " + src + "->" + dst + " " + shape);
                 wide += CudaSlot.wideStores(src, shape) ? 1 : 0;
             }
         }
@@ -140,7 +131,7 @@ class CudaGpuTest {
                     PaddedBatch actual = PaddedBatch.allocate(shape, arena);
                     java.pad(store, indices, padding, expected);
                     slot.enqueue(resident, indices, padding).copyTo(actual);
-                    assertSame(expected, actual, "resident trial " + trial);
+                    CollateTestSupport.assertSameBatch(expected, actual, "resident trial " + trial);
                 }
             }
         }
@@ -179,7 +170,7 @@ class CudaGpuTest {
                                 PaddedBatch actual = PaddedBatch.allocate(shape, local);
                                 java.pad(store, batches.get(k), padding, expected);
                                 inFlight.get(k).copyTo(actual);
-                                assertSame(expected, actual, "round " + round + " slot " + k);
+                                CollateTestSupport.assertSameBatch(expected, actual, "round " + round + " slot " + k);
                                 compared++;
                             }
                         }

@@ -1,5 +1,7 @@
 package io.cubatch.collate;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
 import io.cubatch.collate.internal.Conversions;
 import io.cubatch.store.DType;
 import io.cubatch.store.SampleStore;
@@ -105,6 +107,16 @@ public final class CollateTestSupport {
 
     private static MemorySegment inner(MemorySegment s, long bytes) {
         return s.asSlice(GUARD, bytes);
+    }
+
+    /** The two batches hold the same bytes: data, lengths, mask, and positions where the shape has them. */
+    public static void assertSameBatch(PaddedBatch expected, PaddedBatch actual, String what) {
+        assertEquals(-1, expected.data().mismatch(actual.data()), what + ": data");
+        assertEquals(-1, expected.lengths().mismatch(actual.lengths()), what + ": lengths");
+        assertEquals(-1, expected.attentionMask().mismatch(actual.attentionMask()), what + ": mask");
+        if (expected.shape().positions()) {
+            assertEquals(-1, expected.positions().mismatch(actual.positions()), what + ": positions");
+        }
     }
 
     /**
